@@ -1,0 +1,98 @@
+//! `cargo xtask`: project automation that must work on a brand-new machine.
+//!
+//! - `cargo xtask test`: install the Debian packages the test suites need
+//!   (only those missing; `apt-get update` once first), then `cargo fmt
+//!   --check`, `cargo clippy --all-targets -D warnings`, and every test.
+//! - `cargo xtask bench engine`: run the engine's criterion benchmarks and
+//!   print a table of median times per strategy and pool size.
+
+mod bench;
+mod packages;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+/// Debian packages the test suites need. Later issues add the proxies,
+/// origins and Chromium their suites drive.
+const TEST_PACKAGES: &[&str] = &[];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["test", rest @ ..] => test(rest),
+        ["bench", rest @ ..] => bench::run(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command, failing with its name if it does not succeed.
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: $ {shown}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn has_cargo_subcommand(name: &str) -> bool {
+    cargo()
+        .args([name, "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn test(filters: &[&str]) -> anyhow::Result<()> {
+    packages::ensure(TEST_PACKAGES)?;
+    if !has_cargo_subcommand("fmt") || !has_cargo_subcommand("clippy") {
+        run(Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]))?;
+    }
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let filters: Vec<&str> = filters.iter().copied().filter(|f| *f != "--").collect();
+    if has_cargo_subcommand("nextest") {
+        run(cargo()
+            .args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--locked",
+                "--no-fail-fast",
+            ])
+            .args(&filters))?;
+    } else {
+        run(cargo()
+            .args(["test", "--workspace", "--locked", "--no-fail-fast"])
+            .args(&filters))?;
+    }
+    Ok(())
+}
