@@ -14,6 +14,7 @@
 //! offending field and what was expected; durations are milliseconds.
 
 pub mod millis;
+mod schedule;
 mod strategy;
 
 use std::fmt;
@@ -23,12 +24,13 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::ids::ConfigId;
-use crate::rules::{Rule, RuleSpec};
+use crate::rules::{RegexSets, Rule, RuleSpec};
 
-pub(crate) use strategy::parse_weekday;
+pub(crate) use schedule::parse_weekday;
+pub use schedule::{ScheduleWindow, TimeBasedConfig};
 pub use strategy::{
-    Expiry, FailoverConfig, FastestConfig, GeographicConfig, ScheduleWindow, StickyConfig,
-    StickyKey, StickyPin, StrategyConfig, TimeBasedConfig, WeightedConfig,
+    Expiry, FailoverConfig, FastestConfig, GeographicConfig, StickyConfig, StickyKey, StickyPin,
+    StrategyConfig, WeightedConfig,
 };
 
 /// A config document that cannot be used, and where.
@@ -219,6 +221,8 @@ pub struct RotationConfig {
     pub strategy: StrategyConfig,
     /// Custom rules, highest priority first.
     pub rules: Vec<Rule>,
+    /// The rules' regexes on request fields, one set per field.
+    pub regex_sets: RegexSets,
 }
 
 #[derive(Deserialize)]
@@ -248,6 +252,7 @@ impl RotationConfig {
             common: CommonConfig::default(),
             strategy: StrategyConfig::defaults(strategy),
             rules: Vec::new(),
+            regex_sets: RegexSets::default(),
         }
     }
 
@@ -290,13 +295,15 @@ impl RotationConfig {
             let spec: RuleSpec = parse_part(value, &format!("rules[{i}]"))?;
             rules.push(Rule::compile(spec)?);
         }
+        let (rules, regex_sets) = crate::rules::prepare(rules);
         Ok(RotationConfig {
             id: ConfigId(raw.id),
             name: raw.name,
             target_group: raw.target_group.filter(|g| !g.is_empty()),
             common,
             strategy,
-            rules: crate::rules::sort_by_priority(rules),
+            rules,
+            regex_sets,
         })
     }
 }

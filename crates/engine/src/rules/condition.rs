@@ -6,6 +6,7 @@
 use regex::{Regex, RegexBuilder};
 
 use super::Facts;
+use super::regex_sets::RegexSetsBuilder;
 use crate::proxy::Proxy;
 
 /// What a condition looks at.
@@ -83,7 +84,8 @@ enum StrOp {
 #[derive(Clone, Debug)]
 enum Test {
     Str(StrOp, String),
-    Regex(Regex),
+    /// A pattern, with its place in the rotation's [`RegexSets`] once linked.
+    Regex(Regex, Option<usize>),
     StrList(Vec<String>),
     NumEq(i64),
     NumList(Vec<i64>),
@@ -154,7 +156,7 @@ impl Condition {
                         .dfa_size_limit(1 << 20)
                         .build()
                         .map_err(|e| value_err(format!("invalid regular expression: {e}")))?;
-                    Test::Regex(regex)
+                    Test::Regex(regex, None)
                 }
                 "in_list" => {
                     Test::StrList(list(value, |v| text(v).map(|s| norm(&s))).map_err(value_err)?)
@@ -190,9 +192,9 @@ impl Condition {
     /// Evaluates against the request and, for proxy fields, a candidate.
     pub fn matches(&self, facts: &Facts<'_>, proxy: Option<&Proxy>) -> bool {
         let positive = match self.field {
-            Field::Domain => self.test_str(facts.host),
-            Field::Url => self.test_str(facts.url),
-            Field::Path => self.test_str(facts.path),
+            Field::Domain => self.test_request_str(facts, 0, facts.host),
+            Field::Url => self.test_request_str(facts, 1, facts.url),
+            Field::Path => self.test_request_str(facts, 2, facts.path),
             Field::Tab => facts.tab.is_some_and(|t| self.test_num(t)),
             Field::Hour => self.test_num(i64::from(facts.hour)),
             Field::Weekday => self.test_num(i64::from(facts.weekday)),
@@ -209,13 +211,40 @@ impl Condition {
         positive != self.negate
     }
 
+    /// Tests a request field; linked regexes answer from the per-request
+    /// memo, which runs each field's `RegexSet` at most once.
+    fn test_request_str(&self, facts: &Facts<'_>, field: usize, s: &str) -> bool {
+        match (&self.test, facts.regex) {
+            (Test::Regex(_, Some(index)), Some(memo)) => memo.is_match(field, *index, s),
+            _ => self.test_str(s),
+        }
+    }
+
+    /// Offers this condition's regex to `sets`; remembers its index there.
+    pub(crate) fn link(&mut self, sets: &mut RegexSetsBuilder) {
+        let field = match self.field {
+            Field::Domain => 0,
+            Field::Url => 1,
+            Field::Path => 2,
+            _ => return,
+        };
+        if let Test::Regex(regex, index) = &mut self.test {
+            let pattern = if field == 0 {
+                format!("(?i:{})", regex.as_str())
+            } else {
+                regex.as_str().to_string()
+            };
+            *index = Some(sets.add(field, pattern));
+        }
+    }
+
     fn test_str(&self, s: &str) -> bool {
         match &self.test {
             Test::Str(StrOp::Equals, v) => s == v,
             Test::Str(StrOp::Contains, v) => s.contains(v.as_str()),
             Test::Str(StrOp::StartsWith, v) => s.starts_with(v.as_str()),
             Test::Str(StrOp::EndsWith, v) => s.ends_with(v.as_str()),
-            Test::Regex(r) => r.is_match(s),
+            Test::Regex(r, _) => r.is_match(s),
             Test::StrList(list) => list.iter().any(|v| v == s),
             _ => false,
         }

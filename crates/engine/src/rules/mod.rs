@@ -6,6 +6,7 @@
 //! walk. Rules are checked when compiled, so evaluation never fails.
 
 mod condition;
+mod regex_sets;
 
 use serde::Deserialize;
 
@@ -14,6 +15,7 @@ use crate::ids::{ProxyId, RuleId};
 use crate::proxy::{CountryCode, Proxy};
 
 pub use condition::{Condition, Field};
+pub use regex_sets::{RegexMemo, RegexSets};
 
 /// A rule as written in JSON (or stored in `proxy_rotation_rules`).
 #[derive(Clone, Debug, Deserialize)]
@@ -266,10 +268,21 @@ fn one_or_many<T>(
     }
 }
 
-/// Orders rules for evaluation: priority descending, then id ascending.
-pub(crate) fn sort_by_priority(mut rules: Vec<Rule>) -> Vec<Rule> {
+/// Orders rules for evaluation (priority descending, then id ascending) and
+/// links their request-field regexes into per-field sets.
+pub(crate) fn prepare(mut rules: Vec<Rule>) -> (Vec<Rule>, RegexSets) {
     rules.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
-    rules
+    let mut linked = rules.clone();
+    let mut builder = regex_sets::RegexSetsBuilder::default();
+    for rule in &mut linked {
+        for condition in &mut rule.conditions {
+            condition.link(&mut builder);
+        }
+    }
+    match builder.build() {
+        Some(sets) => (linked, sets),
+        None => (rules, RegexSets::default()),
+    }
 }
 
 /// What rules can see of a request.
@@ -287,6 +300,8 @@ pub struct Facts<'a> {
     pub hour: u8,
     /// Local ISO weekday.
     pub weekday: u8,
+    /// Memoised regex-set matches for this request, when rules are linked.
+    pub regex: Option<&'a RegexMemo<'a>>,
 }
 
 /// The deciding action of a rule walk.
