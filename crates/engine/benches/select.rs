@@ -87,6 +87,19 @@ fn hosts() -> Vec<String> {
     (0..1024).map(|i| format!("site{i}.example.com")).collect()
 }
 
+/// Measures one selection per iteration, cycling hosts and advancing the
+/// clock by 1 ms each time.
+fn selections(b: &mut criterion::Bencher<'_>, engine: &mut Engine, hosts: &[String]) {
+    let mut rng = SmallRng::seed_from_u64(1);
+    let mut i = 0usize;
+    b.iter(|| {
+        i += 1;
+        let now = Timestamp::from_millis(START + i as i64);
+        let req = SelectionRequest::new(&hosts[i % hosts.len()], now);
+        black_box(engine.select(ConfigId(1), &req, &mut rng).unwrap());
+    })
+}
+
 fn bench_select(c: &mut Criterion) {
     let hosts = hosts();
     let mut group = c.benchmark_group("select");
@@ -94,15 +107,8 @@ fn bench_select(c: &mut Criterion) {
         for n in SIZES {
             let config = RotationConfig::from_json(&config_json(name)).unwrap();
             let mut engine = engine(n, config);
-            let mut rng = SmallRng::seed_from_u64(1);
-            let mut i = 0usize;
             group.bench_with_input(BenchmarkId::new(name.as_str(), n), &n, |b, _| {
-                b.iter(|| {
-                    i += 1;
-                    let now = Timestamp::from_millis(START + i as i64);
-                    let req = SelectionRequest::new(&hosts[i % hosts.len()], now);
-                    black_box(engine.select(ConfigId(1), &req, &mut rng).unwrap());
-                })
+                selections(b, &mut engine, &hosts)
             });
         }
     }
@@ -177,19 +183,10 @@ fn bench_rules(c: &mut Criterion) {
     let mut group = c.benchmark_group("rules");
     for count in [20, 200] {
         let mut engine = engine(100_000, rules_config(count));
-        let mut rng = SmallRng::seed_from_u64(1);
-        let mut i = 0usize;
         group.bench_with_input(
             BenchmarkId::new("custom-rules-100k", count),
             &count,
-            |b, _| {
-                b.iter(|| {
-                    i += 1;
-                    let now = Timestamp::from_millis(START + i as i64);
-                    let req = SelectionRequest::new(&hosts[i % hosts.len()], now);
-                    black_box(engine.select(ConfigId(1), &req, &mut rng).unwrap());
-                })
-            },
+            |b, _| selections(b, &mut engine, &hosts),
         );
     }
     group.finish();

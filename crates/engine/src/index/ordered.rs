@@ -59,6 +59,19 @@ impl<K: Ord + Copy> OrderedIndex<K> {
         self.set.iter().copied()
     }
 
+    /// Pushes available members in key order, skipping those already in
+    /// `out` or refused by `accept`, until `out` holds `want`.
+    pub fn fill(&self, want: usize, out: &mut Vec<Slot>, mut accept: impl FnMut(Slot) -> bool) {
+        for (_, s) in self.iter() {
+            if out.len() >= want {
+                break;
+            }
+            if !out.contains(&s) && accept(s) {
+                out.push(s);
+            }
+        }
+    }
+
     /// Available members strictly after `(key, slot)` in key order.
     pub fn iter_after(&self, key: K, slot: Slot) -> impl Iterator<Item = (K, Slot)> + '_ {
         use std::ops::Bound::{Excluded, Unbounded};

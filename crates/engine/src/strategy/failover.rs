@@ -110,14 +110,7 @@ impl Failover {
             self.current = Some(first);
         }
         out.push(first);
-        for (_, s) in self.index.iter() {
-            if out.len() >= ctx.want {
-                break;
-            }
-            if !out.contains(&s) && ctx.allows(s) {
-                out.push(s);
-            }
-        }
+        self.index.fill(ctx.want, out, |s| ctx.allows(s));
     }
 
     pub fn update(&mut self, slot: Slot, view: &ProxyView, _now: Timestamp) {

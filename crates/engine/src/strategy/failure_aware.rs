@@ -107,14 +107,7 @@ impl FailureAware {
     pub fn pick(&mut self, ctx: &mut PickCtx<'_>, out: &mut Vec<Slot>) {
         self.advance(ctx.now);
         let before = out.len();
-        for (_, s) in self.index.iter() {
-            if out.len() >= ctx.want {
-                break;
-            }
-            if !out.contains(&s) && ctx.allows(s) {
-                out.push(s);
-            }
-        }
+        self.index.fill(ctx.want, out, |s| ctx.allows(s));
         if let Some(&first) = out.get(before)
             && let Some(pos) = self.index.members().pos(first)
         {

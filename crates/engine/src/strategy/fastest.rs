@@ -81,14 +81,7 @@ impl Fastest {
             self.current = Some(first);
         }
         out.push(first);
-        for (_, s) in self.index.iter() {
-            if out.len() >= ctx.want {
-                break;
-            }
-            if !out.contains(&s) && ctx.allows(s) {
-                out.push(s);
-            }
-        }
+        self.index.fill(ctx.want, out, |s| ctx.allows(s));
     }
 
     pub fn update(&mut self, slot: Slot, view: &ProxyView, _now: Timestamp) {

@@ -26,14 +26,7 @@ impl LeastUsed {
     }
 
     pub fn pick(&mut self, ctx: &mut PickCtx<'_>, out: &mut Vec<Slot>) {
-        for (_, s) in self.index.iter() {
-            if out.len() >= ctx.want {
-                break;
-            }
-            if !out.contains(&s) && ctx.allows(s) {
-                out.push(s);
-            }
-        }
+        self.index.fill(ctx.want, out, |s| ctx.allows(s));
     }
 
     pub fn update(&mut self, slot: Slot, view: &ProxyView, _now: Timestamp) {
