@@ -1,0 +1,3 @@
+DROP TABLE proxies;
+DROP TABLE encrypted_credentials;
+DROP TABLE vault_keys;

@@ -1,0 +1,3 @@
+DROP TABLE schedules;
+DROP TABLE sessions;
+DROP TABLE tabs;

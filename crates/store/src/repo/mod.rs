@@ -1,0 +1,15 @@
+//! Repositories: the operations on each table, as methods on [`Store`],
+//! one file per table family. Multi-row changes run in one transaction, so a
+//! failure leaves nothing half-written.
+//!
+//! [`Store`]: crate::Store
+
+pub mod activity;
+pub mod breakers;
+pub mod credentials;
+pub mod events;
+pub mod maintenance;
+pub mod proxies;
+pub mod rotation;
+pub mod stats;
+pub mod sticky;

@@ -1,0 +1,111 @@
+//! `sticky_session_mappings`: domain (or `*.domain` pattern) → proxy per
+//! rotation config, with expiry and use counts, so sticky sessions survive a
+//! restart. Lookups try the exact host, then each wildcard parent.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{Result, Store, now_ms};
+
+/// A stored mapping.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StickyRecord {
+    /// Row id.
+    pub id: i64,
+    /// Rotation config.
+    pub config_id: i64,
+    /// `host`, `domain` or `*.domain`.
+    pub domain_pattern: String,
+    /// The proxy.
+    pub proxy_id: i64,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Expires (ms).
+    pub expires_at: i64,
+    /// Uses.
+    pub uses: i64,
+}
+
+impl Store {
+    /// Inserts or replaces the mapping for `pattern`.
+    pub fn upsert_sticky(
+        &self,
+        config_id: i64,
+        pattern: &str,
+        proxy_id: i64,
+        expires_at: i64,
+    ) -> Result<i64> {
+        let now = now_ms();
+        self.conn().execute(
+            "INSERT INTO sticky_session_mappings (config_id, domain_pattern, proxy_id, created_at, expires_at, last_used_at, uses)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?4, 0)
+             ON CONFLICT (config_id, domain_pattern) DO UPDATE SET
+                 proxy_id = excluded.proxy_id, created_at = excluded.created_at,
+                 expires_at = excluded.expires_at, last_used_at = excluded.last_used_at, uses = 0",
+            params![config_id, pattern.to_ascii_lowercase(), proxy_id, now, expires_at],
+        )?;
+        Ok(self.conn().query_row(
+            "SELECT id FROM sticky_session_mappings WHERE config_id = ?1 AND domain_pattern = ?2",
+            params![config_id, pattern.to_ascii_lowercase()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The live mapping for `domain`: exact first, then `*.parent` patterns
+    /// from the closest parent outwards (`*.example.com` also covers
+    /// `example.com` itself).
+    pub fn find_sticky(&self, config_id: i64, domain: &str) -> Result<Option<StickyRecord>> {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let mut candidates = vec![domain.clone()];
+        let mut rest = domain.as_str();
+        loop {
+            candidates.push(format!("*.{rest}"));
+            match rest.split_once('.') {
+                Some((_, parent)) if parent.contains('.') || !parent.is_empty() => rest = parent,
+                _ => break,
+            }
+        }
+        let now = now_ms();
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, config_id, domain_pattern, proxy_id, created_at, expires_at, uses
+             FROM sticky_session_mappings WHERE config_id = ?1 AND domain_pattern = ?2 AND expires_at > ?3",
+        )?;
+        for pattern in candidates {
+            let found = stmt
+                .query_row(params![config_id, pattern, now], |r| {
+                    Ok(StickyRecord {
+                        id: r.get(0)?,
+                        config_id: r.get(1)?,
+                        domain_pattern: r.get(2)?,
+                        proxy_id: r.get(3)?,
+                        created_at: r.get(4)?,
+                        expires_at: r.get(5)?,
+                        uses: r.get(6)?,
+                    })
+                })
+                .optional()?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Counts a use and, for sliding expiry, moves the expiry.
+    pub fn record_sticky_use(&self, id: i64, new_expires_at: Option<i64>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE sticky_session_mappings SET uses = uses + 1, last_used_at = ?1,
+                 expires_at = COALESCE(?2, expires_at) WHERE id = ?3",
+            params![now_ms(), new_expires_at, id],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes mappings expired by `now`; returns how many.
+    pub fn cleanup_expired_sticky(&self, now: i64) -> Result<usize> {
+        Ok(self.conn().execute(
+            "DELETE FROM sticky_session_mappings WHERE expires_at <= ?1",
+            [now],
+        )?)
+    }
+}
