@@ -3,17 +3,24 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 failure at run time (I/O, database); 2 invalid input
+(arguments, files, configs, unknown ids); 3 import finished but some entries
+were invalid; 4 vault locked (no or wrong master password).
+
+Master password (for credentials): the OS keychain entry made by
+`vip vault init --keychain`, else VIP_MASTER_PASSWORD, else a prompt.";
 
 /// Virtual IP Browser: a privacy browser with serious proxy management.
 ///
-/// Run without a command to see the version, data directory and the
-/// commands available in this build.
+/// Run without a command to see the version, data directory and commands.
 #[derive(Debug, Parser)]
-#[command(name = "vip", version, about, long_about = None)]
+#[command(name = "vip", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Where vip keeps its database and settings [default: the platform's
-    /// data directory, e.g. ~/.local/share/vip].
+    /// Where vip keeps its database [default: the platform data directory,
+    /// e.g. ~/.local/share/vip].
     #[arg(long, global = true, env = "VIP_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -22,31 +29,267 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Output switch shared by read commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the rotation strategies and what each does.
-    Strategies {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Work with rotation configs.
+    Strategies(Output),
+    /// Manage the proxy pool.
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
+    /// Manage rotation configs and their rules.
     #[command(subcommand)]
     Rotation(RotationCommand),
+    /// Usage statistics per proxy over recent hours.
+    Stats {
+        /// Only this proxy.
+        #[arg(long)]
+        proxy: Option<i64>,
+        /// How many hours back, the current one included.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Recent rotation events (which proxy changed, when, why).
+    Events {
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Database upkeep: schema status, migrations, backups, retention.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// The credential vault.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+}
+
+/// `vip proxy ...`
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommand {
+    /// Add one proxy: host:port, host:port:user:pass, user:pass@host:port or
+    /// scheme://user:pass@host:port (scheme http, https, socks4, socks4a, socks5).
+    Add {
+        /// The proxy.
+        proxy: String,
+        #[command(flatten)]
+        attrs: ProxyAttrs,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Import a list (format detected: one proxy per line in any `add`
+    /// format, CSV with a header, FoxyProxy JSON, Clash YAML). Every entry
+    /// gets a verdict; bad entries never stop the rest.
+    Import {
+        /// The file ("-" for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        attrs: ProxyAttrs,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Export the pool.
+    Export {
+        /// urls, csv or pac.
+        #[arg(long, value_enum, default_value_t = ExportKind::Urls)]
+        format: ExportKind,
+        /// Include usernames and passwords (urls and csv only).
+        #[arg(long)]
+        with_credentials: bool,
+        /// Only this group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Write here instead of standard output (created readable only by you).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// List proxies.
+    List {
+        /// Only this group.
+        #[arg(long)]
+        group: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Remove proxies (with their credentials and statistics).
+    Rm {
+        /// Proxy ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Set a proxy's weight (0–100; 0 is never picked by weighted rotation).
+    Weight {
+        /// Proxy id.
+        id: i64,
+        /// New weight.
+        weight: u8,
+    },
+    /// Scale a group's weights to sum to 100.
+    NormalizeWeights {
+        /// The group (default: the whole pool).
+        #[arg(long)]
+        group: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Attributes for added or imported proxies.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProxyAttrs {
+    /// Exit country (ISO 3166-1 alpha-2).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Exit region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Exit city.
+    #[arg(long)]
+    pub city: Option<String>,
+    /// Rotation group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Weight 0–100 (default 50).
+    #[arg(long)]
+    pub weight: Option<u8>,
+    /// Tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Add it disabled.
+    #[arg(long)]
+    pub disabled: bool,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportKind {
+    /// scheme://[user:pass@]host:port per line.
+    Urls,
+    /// CSV with a header.
+    Csv,
+    /// Proxy auto-config script.
+    Pac,
 }
 
 /// `vip rotation ...`
 #[derive(Debug, Subcommand)]
 pub enum RotationCommand {
-    /// Check a rotation config JSON file and show what it means; errors name
-    /// the JSON path (or rule and field) and how to fix it. Exit code 2 when
-    /// the file is invalid.
+    /// List rotation configs.
+    List(Output),
+    /// Create a config from a JSON file (see `vip rotation validate`).
+    Create {
+        /// The JSON file ("-" for standard input).
+        file: PathBuf,
+        /// Make it the active config of its group.
+        #[arg(long)]
+        activate: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show a config with its rules.
+    Show {
+        /// Name or id.
+        config: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Make a config the active one of its target group.
+    Activate {
+        /// Name or id.
+        config: String,
+    },
+    /// Check a rotation config JSON file without storing it; errors name the
+    /// JSON path (or rule and field) and how to fix it.
     Validate {
         /// The JSON file ("-" for standard input).
         file: PathBuf,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: Output,
     },
+    /// Custom rules of a config.
+    #[command(subcommand)]
+    Rule(RuleCommand),
+}
+
+/// `vip rotation rule ...`
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Add a rule from a JSON file, e.g. {"name":"DE","priority":10,
+    /// "conditions":[{"field":"domain","operator":"ends_with","value":".de"}],
+    /// "actions":[{"type":"use_country","value":"DE"}]}.
+    Add {
+        /// Config name or id.
+        config: String,
+        /// The rule JSON file ("-" for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List a config's rules in evaluation order.
+    List {
+        /// Config name or id.
+        config: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `vip db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Schema version, applied and pending migrations.
+    Status(Output),
+    /// Apply pending migrations (or move to a version with --to).
+    Migrate {
+        /// Target version (down uses rollback files).
+        #[arg(long)]
+        to: Option<u32>,
+    },
+    /// Copy the database to PATH with SQLite's online backup.
+    Backup {
+        /// Destination file.
+        path: PathBuf,
+    },
+    /// Delete old statistics, events and expired sticky mappings.
+    Maintenance {
+        /// Keep hourly statistics this many days.
+        #[arg(long, default_value_t = 30)]
+        stats_days: u32,
+        /// Keep rotation events and activity this many days.
+        #[arg(long, default_value_t = 30)]
+        events_days: u32,
+        /// Also VACUUM the file.
+        #[arg(long)]
+        vacuum: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `vip vault ...`
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Create the vault under a master password.
+    Init {
+        /// Also store the master password in the OS keychain.
+        #[arg(long)]
+        keychain: bool,
+    },
+    /// Whether a vault exists, its keys and KDF settings.
+    Status(Output),
+    /// New data key; re-encrypt every credential in one transaction.
+    RotateKey(Output),
+    /// Change the master password (new one from VIP_NEW_MASTER_PASSWORD or a prompt).
+    ChangePassword,
 }

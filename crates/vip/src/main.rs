@@ -1,10 +1,12 @@
 //! `vip`: the Virtual IP Browser binary. Wiring only: parse the command line,
-//! resolve the data directory, run the command, map errors to exit codes.
-//! Exit codes: 0 success, 1 failure at run time, 2 invalid input or usage.
+//! resolve the data directory, run the command, map errors to exit codes
+//! (documented in `vip --help`).
 
 mod cli;
 mod commands;
 mod data_dir;
+mod master;
+mod output;
 
 use std::process::ExitCode;
 
@@ -16,7 +18,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            ExitCode::from(commands::exit_code(&err))
         }
     }
 }

@@ -2,7 +2,7 @@
 //! sends a browser through the enabled proxies in weight order. PAC cannot
 //! carry credentials.
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use vip_engine::Protocol;
 
@@ -20,6 +20,25 @@ pub enum ExportFormat {
     /// A proxy auto-config script.
     Pac,
 }
+
+/// What must be escaped in a URL's userinfo: everything but unreserved
+/// characters and sub-delimiters (RFC 3986).
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
 
 fn bracket(host: &str) -> String {
     if host.contains(':') {
@@ -67,8 +86,8 @@ pub fn export(
                 let auth = creds(p)?.map_or(String::new(), |(u, pw)| {
                     format!(
                         "{}:{}@",
-                        utf8_percent_encode(&u, NON_ALPHANUMERIC),
-                        utf8_percent_encode(&pw, NON_ALPHANUMERIC)
+                        utf8_percent_encode(&u, USERINFO),
+                        utf8_percent_encode(&pw, USERINFO)
                     )
                 });
                 out.push_str(&format!(

@@ -1,0 +1,175 @@
+//! Command implementations: thin adapters that read input, call the store
+//! or engine, and print a table or JSON. One file per command family.
+
+mod db;
+mod proxy;
+mod rotation;
+mod vault;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use vip_engine::StrategyName;
+use vip_store::vault::VaultError;
+use vip_store::{DATABASE_FILE, Store, StoreError};
+
+use crate::cli::{Cli, Command};
+use crate::{data_dir, output};
+
+/// What a command needs from its environment.
+pub struct Ctx {
+    pub data_dir: PathBuf,
+}
+
+impl Ctx {
+    /// Opens the database, applying pending migrations.
+    pub fn store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(self.data_dir.join(DATABASE_FILE))?)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx {
+        data_dir: data_dir::resolve(cli.data_dir),
+    };
+    match cli.command {
+        None => {
+            overview(&ctx);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Strategies(out)) => {
+            strategies(out.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Proxy(cmd)) => proxy::run(&ctx, cmd),
+        Some(Command::Rotation(cmd)) => rotation::run(&ctx, cmd),
+        Some(Command::Stats { proxy, hours, out }) => db::stats(&ctx, proxy, hours, out),
+        Some(Command::Events { limit, out }) => db::events(&ctx, limit, out),
+        Some(Command::Db(cmd)) => db::run(&ctx, cmd),
+        Some(Command::Vault(cmd)) => vault::run(&ctx, cmd),
+    }
+}
+
+/// Maps an error to the documented exit code.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(v) = cause.downcast_ref::<VaultError>() {
+            return match v {
+                VaultError::WrongPassword
+                | VaultError::NoMasterSecret
+                | VaultError::NotInitialized => 4,
+                VaultError::WeakPassword | VaultError::AlreadyInitialized => 2,
+                _ => 1,
+            };
+        }
+        if let Some(s) = cause.downcast_ref::<StoreError>() {
+            return match s {
+                StoreError::Invalid { .. } | StoreError::NotFound { .. } => 2,
+                StoreError::Vault(
+                    VaultError::WrongPassword
+                    | VaultError::NoMasterSecret
+                    | VaultError::NotInitialized,
+                ) => 4,
+                _ => 1,
+            };
+        }
+        if cause.downcast_ref::<InvalidInput>().is_some() {
+            return 2;
+        }
+    }
+    1
+}
+
+/// An input problem found by the CLI itself (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+/// Reads a file, or standard input for "-".
+pub fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
+    if file == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading standard input")?;
+        return Ok(buf);
+    }
+    std::fs::read(file)
+        .map_err(|e| InvalidInput(format!("cannot read {}: {e}", file.display())).into())
+}
+
+/// Reads a JSON document from a file or standard input.
+pub fn read_json(file: &Path) -> anyhow::Result<serde_json::Value> {
+    let bytes = read_input(file)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| InvalidInput(format!("{}: not valid JSON: {e}", file.display())).into())
+}
+
+fn overview(ctx: &Ctx) {
+    println!("vip {} — Virtual IP Browser", env!("CARGO_PKG_VERSION"));
+    println!("data directory: {}", ctx.data_dir.display());
+    println!();
+    println!("commands:");
+    for (cmd, what) in [
+        (
+            "vip proxy add|import|export|list|rm|weight|normalize-weights",
+            "manage the proxy pool",
+        ),
+        (
+            "vip rotation list|create|show|activate|validate|rule",
+            "rotation configs and rules",
+        ),
+        ("vip strategies", "the eleven rotation strategies"),
+        ("vip stats [--proxy ID] [--hours N]", "usage statistics"),
+        ("vip events [--limit N]", "rotation events"),
+        (
+            "vip db status|migrate|backup|maintenance",
+            "database upkeep",
+        ),
+        (
+            "vip vault init|status|rotate-key|change-password",
+            "the credential vault",
+        ),
+    ] {
+        println!("  {cmd:<62} {what}");
+    }
+    println!();
+    println!("`vip --help` and `vip COMMAND --help` describe every option.");
+}
+
+fn describe(name: StrategyName) -> &'static str {
+    match name {
+        StrategyName::RoundRobin => "next available proxy in pool order",
+        StrategyName::Random => "uniformly random available proxy",
+        StrategyName::Weighted => "random in proportion to weight 0-100 (0 is never picked)",
+        StrategyName::Fastest => "lowest connect-latency EWMA, with anti-flap tolerance",
+        StrategyName::LeastUsed => "fewest active connections, then fewest recent requests",
+        StrategyName::Geographic => {
+            "preferred countries and regions first, excluded countries never"
+        }
+        StrategyName::StickySession => "same proxy per domain for a TTL (consistent hashing)",
+        StrategyName::Failover => "first healthy proxy in a fixed order; returns after k successes",
+        StrategyName::TimeBased => "hold one proxy for an interval or request count",
+        StrategyName::FailureAware => "avoid proxies with recent failures; bench after a threshold",
+        StrategyName::CustomRules => "rules on domain/url/tab/time/proxy, then a fallback strategy",
+    }
+}
+
+fn strategies(json: bool) {
+    if json {
+        let list: Vec<_> = StrategyName::ALL
+            .iter()
+            .map(|n| serde_json::json!({ "name": n.as_str(), "description": describe(*n) }))
+            .collect();
+        output::json(&list);
+        return;
+    }
+    let rows: Vec<Vec<String>> = StrategyName::ALL
+        .iter()
+        .map(|n| vec![n.as_str().to_string(), describe(*n).to_string()])
+        .collect();
+    output::table(&["STRATEGY", "DESCRIPTION"], &rows);
+}

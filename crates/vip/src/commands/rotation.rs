@@ -1,0 +1,197 @@
+//! `vip rotation ...`: configs and their rules. Documents are validated by
+//! the engine before anything is stored.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use vip_engine::{RotationConfig, StrategyConfig};
+
+use super::{Ctx, InvalidInput, read_input, read_json};
+use crate::cli::{RotationCommand, RuleCommand};
+use crate::output;
+
+pub fn run(ctx: &Ctx, cmd: RotationCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RotationCommand::List(out) => {
+            let list = ctx.store()?.list_rotations()?;
+            if out.json {
+                output::json(&list);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.name.clone(),
+                            r.strategy.clone(),
+                            r.target_group.clone().unwrap_or_else(|| "(pool)".into()),
+                            if r.is_active {
+                                "yes".into()
+                            } else {
+                                "no".into()
+                            },
+                        ]
+                    })
+                    .collect();
+                output::table(&["ID", "NAME", "STRATEGY", "GROUP", "ACTIVE"], &rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RotationCommand::Create {
+            file,
+            activate,
+            out,
+        } => {
+            let doc = read_json(&file)?;
+            let store = ctx.store()?;
+            let id = store.create_rotation(&doc)?;
+            let replaced = if activate {
+                store.activate_rotation(id)?
+            } else {
+                None
+            };
+            if out.json {
+                output::json(
+                    &serde_json::json!({"id": id, "active": activate, "replaced": replaced}),
+                );
+            } else {
+                println!(
+                    "created rotation config {id}{}",
+                    if activate { " (active)" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RotationCommand::Show { config, out } => {
+            let store = ctx.store()?;
+            let id = store.find_rotation(&config)?.id;
+            let record = store.find_rotation(&id.to_string())?;
+            let doc = store.rotation_document(id)?;
+            if out.json {
+                output::json(&serde_json::json!({"config": record, "document": doc}));
+            } else {
+                println!(
+                    "{} (id {}), {}{}",
+                    record.name,
+                    record.id,
+                    record.strategy,
+                    if record.is_active { ", active" } else { "" }
+                );
+                println!(
+                    "target group: {}",
+                    record.target_group.as_deref().unwrap_or("(whole pool)")
+                );
+                println!("common_config: {}", record.common_config);
+                println!("strategy_config: {}", record.strategy_config);
+                print_rules(&store.list_rules(id)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RotationCommand::Activate { config } => {
+            let store = ctx.store()?;
+            let id = store.find_rotation(&config)?.id;
+            match store.activate_rotation(id)? {
+                Some(prev) => println!("activated rotation config {id} (deactivated {prev})"),
+                None => println!("activated rotation config {id}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RotationCommand::Validate { file, out } => validate(&file, out.json),
+        RotationCommand::Rule(RuleCommand::Add { config, file, out }) => {
+            let rule = read_json(&file)?;
+            let store = ctx.store()?;
+            let config_id = store.find_rotation(&config)?.id;
+            let id = store.add_rule(config_id, &rule)?;
+            if out.json {
+                output::json(&serde_json::json!({"id": id, "config_id": config_id}));
+            } else {
+                println!("added rule {id} to rotation config {config_id}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RotationCommand::Rule(RuleCommand::List { config, out }) => {
+            let store = ctx.store()?;
+            let rules = store.list_rules(store.find_rotation(&config)?.id)?;
+            if out.json {
+                output::json(&rules);
+            } else {
+                print_rules(&rules);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_rules(rules: &[vip_store::repo::rotation::RuleRecord]) {
+    let rows: Vec<Vec<String>> = rules
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.priority.to_string(),
+                r.name.clone(),
+                r.condition_logic.clone(),
+                r.conditions.to_string(),
+                r.actions.to_string(),
+                if r.stop_on_match {
+                    "stop".into()
+                } else {
+                    "-".into()
+                },
+                if r.enabled { "yes".into() } else { "no".into() },
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "ID",
+            "PRIORITY",
+            "NAME",
+            "LOGIC",
+            "CONDITIONS",
+            "ACTIONS",
+            "STOP",
+            "ENABLED",
+        ],
+        &rows,
+    );
+}
+
+fn validate(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let text = read_input(file)?;
+    let text = String::from_utf8(text)
+        .map_err(|_| InvalidInput(format!("{}: not UTF-8 text", file.display())))?;
+    match RotationConfig::from_json(&text) {
+        Ok(config) => {
+            let picker = config.strategy.picker().name();
+            if json {
+                output::json(&serde_json::json!({
+                    "valid": true, "name": config.name, "strategy": config.strategy.name().as_str(),
+                    "picker": picker.as_str(), "target_group": config.target_group, "rules": config.rules.len(),
+                }));
+            } else {
+                println!("valid: {:?}", config.name);
+                println!("strategy: {}", config.strategy.name());
+                if let StrategyConfig::CustomRules { .. } = config.strategy {
+                    println!("fallback strategy: {picker}");
+                }
+                println!(
+                    "target group: {}",
+                    config.target_group.as_deref().unwrap_or("(whole pool)")
+                );
+                println!("rules: {}", config.rules.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            if json {
+                output::json(
+                    &serde_json::json!({ "valid": false, "location": err.location(), "error": err.to_string() }),
+                );
+            } else {
+                eprintln!("{}: invalid rotation config: {err}", file.display());
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The `vip` binary end to end, on a real data directory: a short session
+//! (import, list, create and activate a rotation), the documented exit codes,
+//! and the promise that imported passwords appear nowhere in plaintext: not
+//! in the database file, its WAL, standard error, or any `--json` output.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Output;
+
+const MASTER: &str = "cli test master password";
+
+fn vip(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_vip"))
+        .args(args)
+        .env("VIP_DATA_DIR", dir)
+        .env("VIP_MASTER_PASSWORD", MASTER)
+        .env_remove("VIP_NEW_MASTER_PASSWORD")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn passwords_never_appear_in_files_logs_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwords: Vec<String> = (0..20)
+        .map(|i| format!("Pw{i:02}-x7Q9-unique-{}", i * 7919))
+        .collect();
+    let mut list = String::new();
+    for (i, pw) in passwords.iter().enumerate() {
+        match i % 3 {
+            0 => list.push_str(&format!("user{i}:{pw}@10.1.0.{i}:8080\n")),
+            1 => list.push_str(&format!("10.1.0.{i}:8080:user{i}:{pw}\n")),
+            _ => list.push_str(&format!("socks5://user{i}:{pw}@10.1.0.{i}:1080\n")),
+        }
+    }
+    let file = dir.path().join("list.txt");
+    std::fs::write(&file, &list).unwrap();
+    // Holding a connection keeps the WAL file on disk (the last connection to
+    // close would checkpoint and delete it), so its bytes can be checked too.
+    let held = vip_store::Store::open(dir.path().join(vip_store::DATABASE_FILE)).unwrap();
+    let mut seen = Vec::new();
+    let import = vip(
+        dir.path(),
+        &["proxy", "import", file.to_str().unwrap(), "--json"],
+    );
+    assert!(import.status.success(), "{}", text(&import));
+    let report: serde_json::Value = serde_json::from_slice(&import.stdout).unwrap();
+    assert_eq!(report["imported"], 20);
+    seen.push(text(&import));
+    for args in [
+        &["proxy", "list", "--json"][..],
+        &["proxy", "list"],
+        &["stats", "--json"],
+        &["events", "--json"],
+        &["vault", "status", "--json"],
+        &["db", "status", "--json"],
+        &["proxy", "export"],
+        &["proxy", "export", "--format", "csv"],
+        &["proxy", "export", "--format", "pac"],
+        &["vault", "rotate-key", "--json"],
+    ] {
+        let o = vip(dir.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        seen.push(text(&o));
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path != file {
+            files.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    let wal = files
+        .iter()
+        .find(|(p, _)| p.to_string_lossy().ends_with("vip.db-wal"))
+        .expect("the WAL is checked too");
+    assert!(wal.1.len() > 4096, "the WAL holds the import's pages");
+    drop(held);
+    for pw in &passwords {
+        for out in &seen {
+            assert!(!out.contains(pw.as_str()), "password in output: {out}");
+        }
+        for (path, bytes) in &files {
+            assert!(!contains(bytes, pw), "password in {}", path.display());
+        }
+    }
+    // With the explicit flag, export does reveal them (and only then).
+    let with = vip(dir.path(), &["proxy", "export", "--with-credentials"]);
+    assert!(passwords.iter().all(|pw| text(&with).contains(pw.as_str())));
+}
+
+#[test]
+fn a_short_session_and_the_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, "1.2.3.4:8080\nalice:pw@5.6.7.8:3128\nnot a proxy\n").unwrap();
+    let o = vip(dir.path(), &["proxy", "import", list.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "some entries invalid: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("line 3: invalid: missing port"));
+    let o = vip(dir.path(), &["proxy", "list"]);
+    assert!(text(&o).contains("5.6.7.8") && text(&o).contains("yes"));
+    let config = dir.path().join("rr.json");
+    std::fs::write(&config, r#"{"name":"rr","strategy":"round-robin"}"#).unwrap();
+    let o = vip(
+        dir.path(),
+        &["rotation", "create", config.to_str().unwrap(), "--activate"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = vip(dir.path(), &["rotation", "list", "--json"]);
+    let configs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            configs[0]["name"].as_str(),
+            configs[0]["is_active"].as_bool()
+        ),
+        (Some("rr"), Some(true))
+    );
+    // 2: invalid input, naming the path.
+    std::fs::write(
+        &config,
+        r#"{"name":"w","strategy":"weighted","strategy_config":{"weights":{"1":101}}}"#,
+    )
+    .unwrap();
+    let o = vip(
+        dir.path(),
+        &["rotation", "create", config.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("strategy_config.weights.1"),
+        "{}",
+        text(&o)
+    );
+    let o = vip(dir.path(), &["proxy", "rm", "999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("proxy 999 does not exist"));
+    // 4: wrong master password, nothing changed.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vip"))
+        .args(["proxy", "export", "--with-credentials"])
+        .env("VIP_DATA_DIR", dir.path())
+        .env("VIP_MASTER_PASSWORD", "not the password")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    assert!(text(&o).contains("wrong master password"));
+    // A large import shows progress only on a terminal and still succeeds.
+    let big: String = (0..1500)
+        .map(|i| format!("10.9.{}.{}:8080\n", i / 250, i % 250))
+        .collect();
+    std::fs::write(&list, big).unwrap();
+    let o = vip(
+        dir.path(),
+        &["proxy", "import", list.to_str().unwrap(), "--json"],
+    );
+    assert!(o.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["imported"], 1500);
+}
