@@ -10,7 +10,15 @@ use anyhow::{Context, bail};
 pub fn run(args: &[&str]) -> anyhow::Result<()> {
     match args {
         ["engine", rest @ ..] => engine(rest.contains(&"--quick")),
-        _ => bail!("usage: cargo xtask bench engine [--quick]"),
+        ["store"] => crate::run(crate::cargo().args([
+            "bench",
+            "-p",
+            "vip-store",
+            "--bench",
+            "ingest",
+            "--locked",
+        ])),
+        _ => bail!("usage: cargo xtask bench engine [--quick] | store"),
     }
 }
 

@@ -5,6 +5,7 @@
 //!   --check`, `cargo clippy --all-targets -D warnings`, and every test.
 //! - `cargo xtask bench engine`: run the engine's criterion benchmarks and
 //!   print a table of median times per strategy and pool size.
+//! - `cargo xtask bench store`: usage-ingestion throughput into SQLite.
 
 mod bench;
 mod packages;
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick]"
+                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick] | store"
             );
             return ExitCode::from(2);
         }

@@ -122,6 +122,38 @@ pub enum ProxyCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Change a proxy's country, region, city, group, weight, tags, or
+    /// enable/disable it ("" clears a text field).
+    Set {
+        /// Proxy id.
+        id: i64,
+        /// Exit country (ISO 3166-1 alpha-2).
+        #[arg(long)]
+        country: Option<String>,
+        /// Exit region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Exit city.
+        #[arg(long)]
+        city: Option<String>,
+        /// Rotation group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Weight 0–100.
+        #[arg(long)]
+        weight: Option<u8>,
+        /// Replace the tags (repeatable).
+        #[arg(long = "tag")]
+        tags: Option<Vec<String>>,
+        /// Enable it.
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Disable it (kept, never selected).
+        #[arg(long)]
+        disable: bool,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Remove proxies (with their credentials and statistics).
     Rm {
         /// Proxy ids.

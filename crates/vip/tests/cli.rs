@@ -135,6 +135,36 @@ fn a_short_session_and_the_exit_codes() {
         ),
         (Some("rr"), Some(true))
     );
+    let o = vip(
+        dir.path(),
+        &[
+            "proxy",
+            "set",
+            "1",
+            "--country",
+            "fr",
+            "--disable",
+            "--tag",
+            "dc",
+            "--json",
+        ],
+    );
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            p["country"].as_str(),
+            p["enabled"].as_bool(),
+            p["tags"][0].as_str()
+        ),
+        (Some("FR"), Some(false), Some("dc"))
+    );
+    let o = vip(dir.path(), &["proxy", "set", "1", "--country", "France"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("country: \"France\" is not a country code"),
+        "{}",
+        text(&o)
+    );
     // 2: invalid input, naming the path.
     std::fs::write(
         &config,

@@ -77,6 +77,25 @@ pub struct ProxyRecord {
     pub updated_at: i64,
 }
 
+/// Changes to a stored proxy; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyPatch {
+    /// New exit country (`Some("")` clears it).
+    pub country: Option<String>,
+    /// New region (`Some("")` clears it).
+    pub region: Option<String>,
+    /// New city (`Some("")` clears it).
+    pub city: Option<String>,
+    /// New group (`Some("")` clears it).
+    pub group: Option<String>,
+    /// New weight.
+    pub weight: Option<u8>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// Replace the tags.
+    pub tags: Option<Vec<String>>,
+}
+
 /// What adding a proxy did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", content = "id", rename_all = "snake_case")]
@@ -281,6 +300,41 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Applies a patch to one proxy after checking it.
+    pub fn update_proxy(&self, id: i64, patch: &ProxyPatch) -> Result<ProxyRecord> {
+        if let Some(c) = patch.country.as_deref().filter(|c| !c.is_empty()) {
+            CountryCode::parse(c).map_err(|m| StoreError::invalid("country", m))?;
+        }
+        if let Some(w) = patch.weight.filter(|w| *w > 100) {
+            return Err(StoreError::invalid(
+                "weight",
+                format!("{w} is out of range: use 0 to 100"),
+            ));
+        }
+        let current = self.get_proxy(id)?;
+        let pick = |new: &Option<String>, old: Option<String>| match new {
+            Some(v) if v.is_empty() => None,
+            Some(v) => Some(v.clone()),
+            None => old,
+        };
+        self.conn().execute(
+            "UPDATE proxies SET country = ?1, region = ?2, city = ?3, rotation_group = ?4, weight = ?5, enabled = ?6,
+                 tags = ?7, updated_at = ?8 WHERE id = ?9",
+            params![
+                pick(&patch.country, current.country).map(|c| c.to_ascii_uppercase()),
+                pick(&patch.region, current.region),
+                pick(&patch.city, current.city),
+                pick(&patch.group, current.group),
+                patch.weight.unwrap_or(current.weight),
+                patch.enabled.unwrap_or(current.enabled),
+                serde_json::to_string(patch.tags.as_ref().unwrap_or(&current.tags)).unwrap_or_else(|_| "[]".into()),
+                now_ms(),
+                id,
+            ],
+        )?;
+        self.get_proxy(id)
     }
 
     /// Sets one proxy's weight.

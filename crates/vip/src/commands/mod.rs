@@ -111,6 +111,10 @@ pub fn read_json(file: &Path) -> anyhow::Result<serde_json::Value> {
 fn overview(ctx: &Ctx) {
     println!("vip {} — Virtual IP Browser", env!("CARGO_PKG_VERSION"));
     println!("data directory: {}", ctx.data_dir.display());
+    match ctx.store().and_then(|s| summary(&s)) {
+        Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+        Err(e) => println!("database: unavailable: {e:#}"),
+    }
     println!();
     println!("commands:");
     for (cmd, what) in [
@@ -138,6 +142,51 @@ fn overview(ctx: &Ctx) {
     }
     println!();
     println!("`vip --help` and `vip COMMAND --help` describe every option.");
+}
+
+/// Database, pool, rotation and vault at a glance.
+fn summary(store: &Store) -> anyhow::Result<Vec<String>> {
+    let status = vip_store::migrate::status(store.conn())?;
+    let proxies = store.list_proxies(None)?;
+    let enabled = proxies.iter().filter(|p| p.enabled).count();
+    let active: Vec<String> = store
+        .list_rotations()?
+        .into_iter()
+        .filter(|r| r.is_active)
+        .map(|r| {
+            format!(
+                "{} ({}, {})",
+                r.name,
+                r.strategy,
+                r.target_group.unwrap_or_else(|| "whole pool".into())
+            )
+        })
+        .collect();
+    let vault = vip_store::vault::Vault::status(store.conn())?;
+    Ok(vec![
+        format!(
+            "database: {} (schema version {})",
+            store.path().display(),
+            status.current
+        ),
+        format!("proxies: {} ({enabled} enabled)", proxies.len()),
+        format!(
+            "active rotation: {}",
+            if active.is_empty() {
+                "none".to_string()
+            } else {
+                active.join(", ")
+            }
+        ),
+        format!(
+            "vault: {}",
+            if vault.initialized {
+                "initialised"
+            } else {
+                "not initialised"
+            }
+        ),
+    ])
 }
 
 fn describe(name: StrategyName) -> &'static str {

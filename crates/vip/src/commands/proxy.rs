@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use vip_store::porting::{self, ExportFormat, ImportDefaults, Verdict};
-use vip_store::repo::proxies::{AddOutcome, NewProxy, ProxyRecord};
+use vip_store::repo::proxies::{AddOutcome, NewProxy, ProxyPatch, ProxyRecord};
 
 use super::{Ctx, InvalidInput, read_input};
 use crate::cli::{ExportKind, ProxyAttrs, ProxyCommand};
@@ -28,6 +28,41 @@ pub fn run(ctx: &Ctx, cmd: ProxyCommand) -> anyhow::Result<ExitCode> {
             output.as_deref(),
         ),
         ProxyCommand::List { group, out } => list(ctx, group.as_deref(), out.json),
+        ProxyCommand::Set {
+            id,
+            country,
+            region,
+            city,
+            group,
+            weight,
+            tags,
+            enable,
+            disable,
+            out,
+        } => {
+            let patch = ProxyPatch {
+                country,
+                region,
+                city,
+                group,
+                weight,
+                enabled: if enable {
+                    Some(true)
+                } else if disable {
+                    Some(false)
+                } else {
+                    None
+                },
+                tags,
+            };
+            let record = ctx.store()?.update_proxy(id, &patch)?;
+            if out.json {
+                output::json(&record);
+            } else {
+                output::table(&HEADERS, &[row(&record)]);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         ProxyCommand::Rm { ids } => {
             let store = ctx.store()?;
             for id in &ids {
@@ -234,6 +269,10 @@ fn list(ctx: &Ctx, group: Option<&str>, json: bool) -> anyhow::Result<ExitCode> 
     );
     Ok(ExitCode::SUCCESS)
 }
+
+const HEADERS: [&str; 10] = [
+    "ID", "PROTOCOL", "HOST", "PORT", "AUTH", "COUNTRY", "GROUP", "WEIGHT", "ENABLED", "STATUS",
+];
 
 fn row(p: &ProxyRecord) -> Vec<String> {
     vec![
