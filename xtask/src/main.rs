@@ -14,9 +14,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 
-/// Debian packages the test suites need. Later issues add the proxies,
-/// origins and Chromium their suites drive.
-const TEST_PACKAGES: &[&str] = &[];
+/// Debian packages the test suites need: real upstream proxies for the
+/// gateway's tests (Chromium joins with the browser issue).
+const TEST_PACKAGES: &[&str] = &["tinyproxy", "microsocks"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -73,6 +73,24 @@ pub enum Command {
     /// The credential vault.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Run a foreground gateway over upstreams given on the command line (no
+    /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
+    /// connection through the upstreams, rotated by STRATEGY. Ctrl-C stops it.
+    Gateway {
+        /// Address to listen on (loopback unless --client-auth is set).
+        #[arg(long, default_value = "127.0.0.1:8899")]
+        listen: std::net::SocketAddr,
+        /// An upstream proxy (repeatable): host:port, user:pass@host:port,
+        /// scheme://user:pass@host:port, ...
+        #[arg(long = "upstream", required = true)]
+        upstreams: Vec<String>,
+        /// Rotation strategy.
+        #[arg(long, default_value = "round-robin")]
+        strategy: String,
+        /// Require USER:PASS from clients (required for non-loopback addresses).
+        #[arg(long, value_name = "USER:PASS")]
+        client_auth: Option<String>,
+    },
 }
 
 /// `vip proxy ...`

@@ -2,6 +2,7 @@
 //! or engine, and print a table or JSON. One file per command family.
 
 mod db;
+mod gateway;
 mod proxy;
 mod rotation;
 mod vault;
@@ -50,6 +51,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Events { limit, out }) => db::events(&ctx, limit, out),
         Some(Command::Db(cmd)) => db::run(&ctx, cmd),
         Some(Command::Vault(cmd)) => vault::run(&ctx, cmd),
+        Some(Command::Gateway {
+            listen,
+            upstreams,
+            strategy,
+            client_auth,
+        }) => gateway::run(listen, &upstreams, &strategy, client_auth.as_deref()),
     }
 }
 

@@ -1,0 +1,266 @@
+//! The gateway: shared state (engine, credentials, sink, settings), listeners
+//! bound per identity or shared, and graceful shutdown. Listeners and
+//! connections run on one `TaskTracker`; shutdown stops accepting, lets
+//! connections finish within a grace period, then aborts the rest.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use vip_engine::{ConfigId, CountryCode, CredentialRef, Engine, ProxyId, TabId};
+use vip_store::vault::Secret;
+
+use crate::error::GatewayError;
+use crate::sink::EventSink;
+use crate::upstream::{Login, Timeouts};
+
+/// Where a listener's connections go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Assignment {
+    /// Chosen by this rotation config.
+    Rotation(ConfigId),
+    /// Chosen by this rotation config within one exit country.
+    Country(ConfigId, CountryCode),
+    /// Always this proxy.
+    Pinned(ProxyId),
+    /// Without a proxy (explicitly asked for; never a fallback).
+    Direct,
+}
+
+/// Username and password local clients must present.
+#[derive(Clone, Debug)]
+pub struct ClientAuth {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: Secret,
+}
+
+/// One listener's identity and rules.
+#[derive(Clone, Debug)]
+pub struct ListenerSpec {
+    /// Where connections go.
+    pub assignment: Assignment,
+    /// The tab (identity) this listener serves, for rules and events.
+    pub tab: Option<TabId>,
+    /// Client authentication; required on non-loopback addresses.
+    pub auth: Option<ClientAuth>,
+}
+
+/// Time limits and sizes.
+#[derive(Clone, Debug)]
+pub struct GatewaySettings {
+    /// TCP connect to an upstream proxy.
+    pub connect_timeout: Duration,
+    /// Upstream handshake.
+    pub handshake_timeout: Duration,
+    /// How long a client may take to send its request head or greeting.
+    pub client_timeout: Duration,
+    /// Largest request head accepted.
+    pub max_head: usize,
+    /// Seed for the engine's RNG (0 = from the clock).
+    pub seed: u64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            client_timeout: Duration::from_secs(15),
+            max_head: 32 * 1024,
+            seed: 0,
+        }
+    }
+}
+
+impl GatewaySettings {
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: self.connect_timeout,
+            handshake: self.handshake_timeout,
+        }
+    }
+}
+
+/// Looks up a proxy's username and password at dial time.
+pub trait Credentials: Send + Sync + 'static {
+    /// The login for a credential reference, if available.
+    fn login(&self, credential: CredentialRef) -> Option<Login>;
+}
+
+/// No credentials at all.
+pub struct NoCredentials;
+
+impl Credentials for NoCredentials {
+    fn login(&self, _: CredentialRef) -> Option<Login> {
+        None
+    }
+}
+
+impl Credentials for HashMap<CredentialRef, Login> {
+    fn login(&self, credential: CredentialRef) -> Option<Login> {
+        self.get(&credential).cloned()
+    }
+}
+
+pub(crate) struct EngineCell {
+    pub engine: Engine,
+    pub rng: SmallRng,
+}
+
+pub(crate) struct Shared {
+    engine: Mutex<EngineCell>,
+    pub credentials: Arc<dyn Credentials>,
+    pub sink: Arc<dyn EventSink>,
+    pub settings: GatewaySettings,
+}
+
+impl Shared {
+    /// Locks the engine. Never held across an await.
+    pub fn engine(&self) -> MutexGuard<'_, EngineCell> {
+        self.engine
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running listener.
+#[derive(Debug)]
+pub struct ListenerHandle {
+    /// The bound address.
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl ListenerHandle {
+    /// Stops accepting on this listener (open connections continue).
+    pub fn close(&self) {
+        self.stop.cancel();
+    }
+}
+
+/// The gateway.
+pub struct Gateway {
+    shared: Arc<Shared>,
+    tracker: TaskTracker,
+    stop_accepting: CancellationToken,
+    abort: CancellationToken,
+}
+
+impl Gateway {
+    /// A gateway over `engine` (rotations already loaded).
+    pub fn new(
+        engine: Engine,
+        credentials: Arc<dyn Credentials>,
+        sink: Arc<dyn EventSink>,
+        settings: GatewaySettings,
+    ) -> Gateway {
+        let seed = if settings.seed == 0 {
+            vip_store::now_ms() as u64
+        } else {
+            settings.seed
+        };
+        let cell = EngineCell {
+            engine,
+            rng: SmallRng::seed_from_u64(seed),
+        };
+        Gateway {
+            shared: Arc::new(Shared {
+                engine: Mutex::new(cell),
+                credentials,
+                sink,
+                settings,
+            }),
+            tracker: TaskTracker::new(),
+            stop_accepting: CancellationToken::new(),
+            abort: CancellationToken::new(),
+        }
+    }
+
+    /// Runs `f` with the engine locked (config changes, persistence).
+    pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
+        f(&mut self.shared.engine().engine)
+    }
+
+    /// Binds `addr` and serves `spec` on it.
+    pub async fn listen(
+        &self,
+        addr: SocketAddr,
+        spec: ListenerSpec,
+    ) -> Result<ListenerHandle, GatewayError> {
+        if !addr.ip().is_loopback() && spec.auth.is_none() {
+            return Err(GatewayError::OpenProxy {
+                addr: addr.to_string(),
+            });
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        self.serve(listener, spec)
+    }
+
+    /// Serves `spec` on an already bound listener.
+    pub fn serve(
+        &self,
+        listener: TcpListener,
+        spec: ListenerSpec,
+    ) -> Result<ListenerHandle, GatewayError> {
+        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            addr: "(bound)".into(),
+            source,
+        })?;
+        if !addr.ip().is_loopback() && spec.auth.is_none() {
+            return Err(GatewayError::OpenProxy {
+                addr: addr.to_string(),
+            });
+        }
+        let stop = self.stop_accepting.child_token();
+        let handle = ListenerHandle {
+            addr,
+            stop: stop.clone(),
+        };
+        let shared = self.shared.clone();
+        let tracker = self.tracker.clone();
+        let abort = self.abort.clone();
+        let spec = Arc::new(spec);
+        self.tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => {
+                            tracker.spawn(crate::inbound::handle(stream, shared.clone(), spec.clone(), abort.clone()));
+                        }
+                        // Out of file descriptors and the like: back off briefly.
+                        Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                    },
+                }
+            }
+        });
+        Ok(handle)
+    }
+
+    /// Stops accepting, waits up to `grace` for open connections, then
+    /// aborts the rest. Every finished connection has been reported.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.stop_accepting.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            self.abort.cancel();
+            self.tracker.wait().await;
+        }
+    }
+}

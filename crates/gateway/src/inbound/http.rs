@@ -1,0 +1,235 @@
+//! HTTP proxy requests: `CONNECT host:port` opens a tunnel; absolute-form
+//! `GET http://host/path` is forwarded (one request per upstream connection,
+//! `Connection: close`). Origin-form requests, `https://` absolute URLs,
+//! oversized or malformed heads and slow clients get a clear error response.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::splice;
+use crate::connect::{self, Opened};
+use crate::gateway::{ListenerSpec, Shared};
+use crate::target::Target;
+use crate::upstream::{Mode, forward_head};
+
+enum HeadError {
+    Closed,
+    TooLarge,
+    Slow,
+}
+
+async fn read_head(
+    stream: &mut TcpStream,
+    max: usize,
+    shared: &Shared,
+) -> Result<(Vec<u8>, usize), HeadError> {
+    let mut buf = Vec::with_capacity(2048);
+    let read = async {
+        loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                return Ok(i + 4);
+            }
+            if buf.len() >= max {
+                return Err(HeadError::TooLarge);
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return Err(HeadError::Closed),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    match tokio::time::timeout(shared.settings.client_timeout, read).await {
+        Err(_) => Err(HeadError::Slow),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(end)) => Ok((buf, end)),
+    }
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, reason: &str, body: &str, extra: &str) {
+    let text = format!("{body}\n");
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{text}",
+        text.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+fn authorized(spec: &ListenerSpec, headers: &[httparse::Header<'_>]) -> bool {
+    let Some(auth) = &spec.auth else { return true };
+    let expected = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", auth.username, auth.password.expose()))
+    );
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("proxy-authorization") && h.value == expected.as_bytes()
+    })
+}
+
+/// Serves one HTTP proxy request.
+pub async fn serve(
+    mut stream: TcpStream,
+    shared: &Arc<Shared>,
+    spec: &ListenerSpec,
+    abort: &CancellationToken,
+) {
+    let (buf, head_len) = match read_head(&mut stream, shared.settings.max_head, shared).await {
+        Ok(x) => x,
+        Err(HeadError::Closed) => return,
+        Err(HeadError::TooLarge) => {
+            return respond(
+                &mut stream,
+                431,
+                "Request Header Fields Too Large",
+                "vip: the request head is too large",
+                "",
+            )
+            .await;
+        }
+        Err(HeadError::Slow) => {
+            return respond(
+                &mut stream,
+                408,
+                "Request Timeout",
+                "vip: the request head took too long",
+                "",
+            )
+            .await;
+        }
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut request = httparse::Request::new(&mut headers);
+    let parsed = matches!(
+        request.parse(&buf[..head_len]),
+        Ok(httparse::Status::Complete(_))
+    );
+    let (Some(method), Some(path), true) = (request.method, request.path, parsed) else {
+        return respond(
+            &mut stream,
+            400,
+            "Bad Request",
+            "vip: malformed HTTP request",
+            "",
+        )
+        .await;
+    };
+    if !authorized(spec, request.headers) {
+        return respond(
+            &mut stream,
+            407,
+            "Proxy Authentication Required",
+            "vip: proxy authentication required",
+            "Proxy-Authenticate: Basic realm=\"vip\"\r\n",
+        )
+        .await;
+    }
+    if method.eq_ignore_ascii_case("CONNECT") {
+        let target = match Target::parse_authority(path, None) {
+            Ok(t) => t,
+            Err(e) => {
+                return respond(
+                    &mut stream,
+                    400,
+                    "Bad Request",
+                    &format!("vip: bad CONNECT target: {e}"),
+                    "",
+                )
+                .await;
+            }
+        };
+        match connect::open(shared, spec, &target, None, Mode::Tunnel).await {
+            Ok(opened) => {
+                if stream
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .is_ok()
+                {
+                    splice(stream, opened, &buf[head_len..], shared, &target, abort).await;
+                }
+            }
+            Err(e) => fail(&mut stream, &e).await,
+        }
+        return;
+    }
+    let Some(rest) = path.strip_prefix("http://") else {
+        let why = if path.starts_with("https://") {
+            "vip: use CONNECT for https:// URLs"
+        } else {
+            "vip: this is a proxy; send absolute-form requests (http://host/path) or CONNECT"
+        };
+        return respond(&mut stream, 400, "Bad Request", why, "").await;
+    };
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(split);
+    let tail = if tail.is_empty() {
+        "/".to_string()
+    } else if tail.starts_with('?') {
+        format!("/{tail}")
+    } else {
+        tail.to_string()
+    };
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let target = match Target::parse_authority(authority, Some(80)) {
+        Ok(t) => t,
+        Err(e) => {
+            return respond(
+                &mut stream,
+                400,
+                "Bad Request",
+                &format!("vip: bad URL host: {e}"),
+                "",
+            )
+            .await;
+        }
+    };
+    let kept: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|h| (h.name.to_string(), h.value.to_vec()))
+        .collect();
+    let method = method.to_string();
+    let url = path.to_string();
+    match connect::open(shared, spec, &target, Some(&url), Mode::Forward).await {
+        Ok(opened) => {
+            let (to_proxy, login) = match &opened {
+                Opened::Proxy { dialed, login, .. } => (dialed.forwarding, login.clone()),
+                Opened::Direct(_) => (false, None),
+            };
+            let mut early = forward_head(&method, &target, &tail, &kept, to_proxy, login.as_ref());
+            early.extend_from_slice(&buf[head_len..]);
+            splice(stream, opened, &early, shared, &target, abort).await;
+        }
+        Err(e) => fail(&mut stream, &e).await,
+    }
+}
+
+async fn fail(stream: &mut TcpStream, e: &connect::OpenError) {
+    match e {
+        connect::OpenError::Blocked => {
+            respond(
+                stream,
+                403,
+                "Forbidden",
+                &format!("vip: {}", e.explain()),
+                "",
+            )
+            .await
+        }
+        _ => {
+            respond(
+                stream,
+                502,
+                "Bad Gateway",
+                &format!("vip: {}", e.explain()),
+                "",
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Inbound connections: the first byte tells SOCKS5 (0x05) from HTTP; each
+//! protocol reads its request with a deadline and a size limit, checks client
+//! authentication, opens the upstream path and relays. Malformed input gets a
+//! clean error and the connection closes; nothing panics.
+
+mod http;
+mod socks5;
+
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::connect::{self, Opened};
+use crate::gateway::{ListenerSpec, Shared};
+use crate::target::Target;
+
+/// Serves one accepted connection.
+pub async fn handle(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    spec: Arc<ListenerSpec>,
+    abort: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut first = [0u8; 1];
+    let peeked =
+        tokio::time::timeout(shared.settings.client_timeout, stream.peek(&mut first)).await;
+    if !matches!(peeked, Ok(Ok(1))) {
+        return;
+    }
+    if first[0] == 5 {
+        socks5::serve(stream, &shared, &spec, &abort).await;
+    } else {
+        http::serve(stream, &shared, &spec, &abort).await;
+    }
+}
+
+/// After the client was told "connected": pass on early bytes both ways,
+/// relay, and report the connection.
+async fn splice(
+    mut client: TcpStream,
+    opened: Opened,
+    client_early: &[u8],
+    shared: &Shared,
+    target: &Target,
+    abort: &CancellationToken,
+) {
+    let (mut upstream, proxy, upstream_early) = match opened {
+        Opened::Proxy { dialed, proxy, .. } => (
+            dialed.stream,
+            Some((proxy, dialed.latency)),
+            dialed.leftover,
+        ),
+        Opened::Direct(s) => (s, None, Vec::new()),
+    };
+    let mut up = client_early.len() as u64;
+    let mut down = upstream_early.len() as u64;
+    if (!client_early.is_empty() && upstream.write_all(client_early).await.is_err())
+        || (!upstream_early.is_empty() && client.write_all(&upstream_early).await.is_err())
+    {
+        connect::finished(shared, proxy, target, up, down);
+        return;
+    }
+    let (a, b) = crate::relay::relay(&mut client, &mut upstream, abort).await;
+    up += a;
+    down += b;
+    connect::finished(shared, proxy, target, up, down);
+}

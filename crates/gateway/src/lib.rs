@@ -1,0 +1,33 @@
+//! # vip-gateway
+//!
+//! The local proxy every tab (and any other client) talks to. Each listener
+//! accepts HTTP proxy requests (CONNECT tunnels and absolute-form plain
+//! HTTP) and SOCKS5, asks the rotation engine which upstream proxy to use,
+//! dials it (HTTP CONNECT, SOCKS4, SOCKS4a, SOCKS5; credentials from the
+//! vault at dial time; target host names sent on unresolved), fails over to
+//! the next candidate on a proxy's fault, relays bytes, and reports every
+//! outcome back to the engine and to an [`EventSink`]. There is never a
+//! silent direct connection: if nothing is eligible the client gets an error
+//! that says why.
+
+mod connect;
+mod error;
+mod gateway;
+mod inbound;
+mod relay;
+mod sink;
+mod target;
+pub mod upstream;
+
+pub use error::{DialError, GatewayError};
+pub use gateway::{
+    Assignment, ClientAuth, Credentials, Gateway, GatewaySettings, ListenerHandle, ListenerSpec,
+    NoCredentials,
+};
+pub use sink::{ConnectionRecord, EventSink, NullSink};
+pub use target::Target;
+
+/// The current wall-clock time as the engine's [`vip_engine::Timestamp`].
+pub fn now() -> vip_engine::Timestamp {
+    vip_engine::Timestamp::from_millis(vip_store::now_ms())
+}

@@ -1,0 +1,152 @@
+//! HTTP proxies: the CONNECT handshake with Basic authentication, and the
+//! request head used to forward plain HTTP in absolute form.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{Login, io_fault};
+use crate::error::DialError;
+use crate::target::Target;
+
+const MAX_REPLY: usize = 16 * 1024;
+
+/// `Proxy-Authorization: Basic ...\r\n`, or nothing.
+pub fn auth_header(login: Option<&Login>) -> String {
+    login.map_or_else(String::new, |(u, p)| {
+        format!(
+            "Proxy-Authorization: Basic {}\r\n",
+            STANDARD.encode(format!("{}:{}", u.expose(), p.expose()))
+        )
+    })
+}
+
+/// Sends CONNECT and reads the reply head; returns bytes after it.
+pub async fn connect(
+    stream: &mut TcpStream,
+    proxy: &str,
+    login: Option<&Login>,
+    target: &Target,
+) -> Result<Vec<u8>, DialError> {
+    let request = format!(
+        "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{}\r\n",
+        auth_header(login)
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| io_fault(proxy, e))?;
+    let mut buf = Vec::with_capacity(1024);
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_REPLY {
+            return Err(DialError::Protocol {
+                proxy: proxy.into(),
+                detail: "CONNECT reply head longer than 16 KiB".into(),
+            });
+        }
+        let mut chunk = [0u8; 2048];
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| io_fault(proxy, e))?;
+        if n == 0 {
+            return Err(DialError::Reset {
+                proxy: proxy.into(),
+            });
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let status = match response.parse(&buf[..head_end]) {
+        Ok(httparse::Status::Complete(_)) => response.code.unwrap_or(0),
+        _ => {
+            return Err(DialError::Protocol {
+                proxy: proxy.into(),
+                detail: "the CONNECT reply is not HTTP".into(),
+            });
+        }
+    };
+    let reason = response.reason.unwrap_or("").to_string();
+    match status {
+        200..=299 => Ok(buf[head_end..].to_vec()),
+        // Some proxies (tinyproxy) answer 401 instead of 407.
+        401 | 407 => Err(DialError::Auth {
+            proxy: proxy.into(),
+        }),
+        500 | 502..=504 => Err(DialError::Origin {
+            proxy: proxy.into(),
+            target: target.to_string(),
+            detail: format!("{status} {reason}"),
+        }),
+        _ => Err(DialError::Protocol {
+            proxy: proxy.into(),
+            detail: format!("CONNECT answered {status} {reason}"),
+        }),
+    }
+}
+
+/// Rewrites a plain-HTTP request head for the next hop: absolute form for
+/// an HTTP proxy (`to_proxy`), origin form for a tunnel. Hop-by-hop and
+/// proxy headers are dropped, `Connection: close` is set (one request per
+/// upstream connection) and the proxy's Basic auth added when forwarding.
+pub fn forward_head(
+    method: &str,
+    target: &Target,
+    path: &str,
+    headers: &[(String, Vec<u8>)],
+    to_proxy: bool,
+    login: Option<&Login>,
+) -> Vec<u8> {
+    let uri = if to_proxy {
+        let default = if target.port == 80 {
+            target.host.clone()
+        } else {
+            target.to_string()
+        };
+        format!(
+            "http://{}{path}",
+            if target.host.contains(':') && target.port == 80 {
+                format!("[{}]", target.host)
+            } else {
+                default
+            }
+        )
+    } else {
+        path.to_string()
+    };
+    let mut out = format!("{method} {uri} HTTP/1.1\r\n").into_bytes();
+    let mut has_host = false;
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "proxy-authorization"
+                | "proxy-connection"
+                | "connection"
+                | "keep-alive"
+                | "te"
+                | "upgrade"
+        ) {
+            continue;
+        }
+        has_host |= lower == "host";
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_host {
+        out.extend_from_slice(format!("Host: {target}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"Connection: close\r\n");
+    if to_proxy {
+        out.extend_from_slice(auth_header(login).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}

@@ -1,0 +1,160 @@
+//! Upstream dialers: connect to the proxy, then open a tunnel to the target
+//! with HTTP CONNECT (Basic auth), SOCKS4, SOCKS4a or SOCKS5 (username and
+//! password). Target host names are sent to the proxy unresolved; a SOCKS4
+//! proxy, which only takes IPv4 addresses, is refused for host names rather
+//! than resolving them locally. Connect and handshake have their own
+//! timeouts.
+
+mod http;
+mod socks;
+
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use vip_engine::{Protocol, Proxy};
+use vip_store::vault::Secret;
+
+pub use http::forward_head;
+
+use crate::error::DialError;
+use crate::target::Target;
+
+/// Time limits for one attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// TCP connect to the proxy.
+    pub connect: Duration,
+    /// The proxy handshake (including the proxy's own connect to the target).
+    pub handshake: Duration,
+}
+
+/// A username and password for the proxy.
+pub type Login = (Secret, Secret);
+
+/// How the connection to the target will be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A byte tunnel to the target.
+    Tunnel,
+    /// Plain HTTP: through an HTTP proxy the request is forwarded in
+    /// absolute form (no tunnel); other proxies tunnel.
+    Forward,
+}
+
+/// An open connection through a proxy.
+#[derive(Debug)]
+pub struct Dialed {
+    /// The stream, positioned after the handshake.
+    pub stream: TcpStream,
+    /// Bytes the proxy sent after its handshake reply (to pass on).
+    pub leftover: Vec<u8>,
+    /// Connect + handshake time.
+    pub latency: Duration,
+    /// True when the stream talks to the HTTP proxy in forward mode.
+    pub forwarding: bool,
+}
+
+fn addr(proxy: &Proxy) -> String {
+    if proxy.host.contains(':') {
+        format!("[{}]:{}", proxy.host, proxy.port)
+    } else {
+        format!("{}:{}", proxy.host, proxy.port)
+    }
+}
+
+/// Connects through `proxy` to `target`.
+pub async fn dial(
+    proxy: &Proxy,
+    login: Option<&Login>,
+    target: &Target,
+    mode: Mode,
+    t: Timeouts,
+) -> Result<Dialed, DialError> {
+    let name = addr(proxy);
+    if proxy.protocol == Protocol::Https {
+        return Err(DialError::Unusable {
+            proxy: name,
+            detail: "HTTPS (TLS) upstream proxies are not supported yet".into(),
+        });
+    }
+    if proxy.protocol == Protocol::Socks4 && target.ip().is_none_or(|ip| !ip.is_ipv4()) {
+        return Err(DialError::Unusable {
+            proxy: name,
+            detail: format!(
+                "SOCKS4 takes only IPv4 addresses and {} would need a local DNS lookup; use socks4a",
+                target.host
+            ),
+        });
+    }
+    if proxy.credential.is_some() && login.is_none() {
+        return Err(DialError::Unusable {
+            proxy: name,
+            detail: "its credentials are not available (vault locked?)".into(),
+        });
+    }
+    let started = Instant::now();
+    let mut stream = match timeout(t.connect, TcpStream::connect(&name)).await {
+        Err(_) => {
+            return Err(DialError::Timeout {
+                proxy: name,
+                stage: "connect",
+            });
+        }
+        Ok(Err(source)) => {
+            return Err(DialError::Connect {
+                proxy: name,
+                source,
+            });
+        }
+        Ok(Ok(s)) => s,
+    };
+    let _ = stream.set_nodelay(true);
+    let forwarding = mode == Mode::Forward && proxy.protocol == Protocol::Http;
+    let handshake = async {
+        match proxy.protocol {
+            Protocol::Http if forwarding => Ok(Vec::new()),
+            Protocol::Http | Protocol::Https => {
+                http::connect(&mut stream, &name, login, target).await
+            }
+            Protocol::Socks4 | Protocol::Socks4a => {
+                socks::connect4(&mut stream, &name, login, target)
+                    .await
+                    .map(|()| Vec::new())
+            }
+            Protocol::Socks5 => socks::connect5(&mut stream, &name, login, target)
+                .await
+                .map(|()| Vec::new()),
+        }
+    };
+    let leftover = match timeout(t.handshake, handshake).await {
+        Err(_) => {
+            return Err(DialError::Timeout {
+                proxy: name,
+                stage: "handshake",
+            });
+        }
+        Ok(r) => r?,
+    };
+    Ok(Dialed {
+        stream,
+        leftover,
+        latency: started.elapsed(),
+        forwarding,
+    })
+}
+
+/// Maps an I/O error during a handshake to the proxy's fault.
+pub(crate) fn io_fault(proxy: &str, e: std::io::Error) -> DialError {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::BrokenPipe => DialError::Reset {
+            proxy: proxy.to_string(),
+        },
+        _ => DialError::Protocol {
+            proxy: proxy.to_string(),
+            detail: e.to_string(),
+        },
+    }
+}

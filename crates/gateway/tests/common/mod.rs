@@ -1,0 +1,304 @@
+//! Test fixtures: an origin server that answers with the address each
+//! connection came from, real Debian proxies (tinyproxy, microsocks) started
+//! on loopback with their outgoing connections bound to distinct 127.0.0.x
+//! addresses, a collecting event sink, and a client for both inbound
+//! protocols.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use vip_engine::{
+    CredentialRef, HealthSettings, PoolSnapshot, Protocol, Proxy, ProxyId, RotationConfig,
+    RotationEvent,
+};
+use vip_gateway::{ConnectionRecord, EventSink};
+use vip_store::vault::Secret;
+
+/// An HTTP origin on 127.0.0.1 whose body is the peer IP it saw.
+pub struct Origin {
+    pub addr: SocketAddr,
+    pub peers: Arc<Mutex<Vec<String>>>,
+}
+
+impl Origin {
+    pub async fn start() -> Origin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peers = Arc::new(Mutex::new(Vec::new()));
+        let seen = peers.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, peer)) = listener.accept().await {
+                seen.lock().unwrap().push(peer.ip().to_string());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = peer.ip().to_string();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(reply.as_bytes()).await;
+                    let _ = s.shutdown().await;
+                });
+            }
+        });
+        Origin { addr, peers }
+    }
+}
+
+/// A child process killed on drop.
+pub struct Peer {
+    pub addr: SocketAddr,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn require(binary: &str, package: &str) {
+    assert!(
+        Command::new("sh")
+            .args(["-c", &format!("command -v {binary}")])
+            .output()
+            .unwrap()
+            .status
+            .success(),
+        "{binary} is missing: install the Debian package {package} (cargo xtask test does)"
+    );
+}
+
+fn wait_ready(addr: SocketAddr, child: &mut Child) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "peer exited early");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "peer not ready on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// tinyproxy with Basic auth, outgoing connections from `bind`.
+pub fn tinyproxy(bind: &str, user: &str, pass: &str) -> Peer {
+    require("tinyproxy", "tinyproxy");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("tinyproxy.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port {port}\nListen 127.0.0.1\nBind {bind}\nTimeout 30\nMaxClients 500\nAllow 127.0.0.0/8\n\
+             BasicAuth {user} {pass}\nDisableViaHeader Yes\nLogLevel Critical\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("tinyproxy")
+        .args(["-d", "-c"])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_ready(addr, &mut child);
+    Peer {
+        addr,
+        child,
+        _dir: dir,
+    }
+}
+
+/// microsocks (SOCKS5) with username/password, outgoing from `bind`.
+pub fn microsocks(bind: &str, user: &str, pass: &str) -> Peer {
+    require("microsocks", "microsocks");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new("microsocks")
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-u",
+            user,
+            "-P",
+            pass,
+            "-b",
+            bind,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_ready(addr, &mut child);
+    Peer {
+        addr,
+        child,
+        _dir: dir,
+    }
+}
+
+/// A pool entry for a proxy at `addr`.
+pub fn proxy(id: u64, protocol: Protocol, addr: SocketAddr, credential: Option<u64>) -> Proxy {
+    let mut p = Proxy::new(id, &addr.ip().to_string(), addr.port());
+    p.protocol = protocol;
+    p.credential = credential.map(CredentialRef);
+    p
+}
+
+/// An engine over `proxies` with one rotation (id 1) from `config`.
+pub fn engine(proxies: Vec<Proxy>, config: &str, health: HealthSettings) -> vip_engine::Engine {
+    let mut engine = vip_engine::Engine::new(PoolSnapshot::new(proxies).unwrap(), health);
+    let mut c = RotationConfig::from_json(config).unwrap();
+    c.id = vip_engine::ConfigId(1);
+    engine.set_rotation(c, vip_gateway::now());
+    engine
+}
+
+/// Logins by credential reference.
+pub fn logins(entries: &[(u64, &str, &str)]) -> Arc<HashMap<CredentialRef, (Secret, Secret)>> {
+    Arc::new(
+        entries
+            .iter()
+            .map(|(id, u, p)| (CredentialRef(*id), (Secret::new(*u), Secret::new(*p))))
+            .collect(),
+    )
+}
+
+/// Collects everything the gateway reports.
+#[derive(Default)]
+pub struct Collect {
+    pub connections: Mutex<Vec<ConnectionRecord>>,
+    pub rotations: Mutex<Vec<RotationEvent>>,
+}
+
+impl EventSink for Collect {
+    fn connection(&self, r: ConnectionRecord) {
+        self.connections.lock().unwrap().push(r);
+    }
+    fn rotation(&self, e: Vec<RotationEvent>) {
+        self.rotations.lock().unwrap().extend(e);
+    }
+}
+
+impl Collect {
+    pub fn ok_by_proxy(&self) -> HashMap<Option<ProxyId>, usize> {
+        let mut m = HashMap::new();
+        for r in self.connections.lock().unwrap().iter().filter(|r| r.ok) {
+            *m.entry(r.proxy).or_default() += 1;
+        }
+        m
+    }
+}
+
+async fn read_all(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn body(response: &str) -> String {
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+/// GET through the gateway's HTTP CONNECT; returns the origin's body.
+pub async fn via_connect(gateway: SocketAddr, host: &str, port: u16) -> Result<String, String> {
+    let mut s = TcpStream::connect(gateway)
+        .await
+        .map_err(|e| e.to_string())?;
+    s.write_all(
+        format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).await.map_err(|e| e.to_string())? == 0 {
+            return Err(format!("closed: {}", String::from_utf8_lossy(&head)));
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    if !head.starts_with("HTTP/1.1 200") {
+        let rest = read_all(&mut s).await;
+        return Err(format!("{head}{rest}"));
+    }
+    s.write_all(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(body(&read_all(&mut s).await))
+}
+
+/// GET in absolute form through the gateway; returns the whole response.
+pub async fn via_forward(gateway: SocketAddr, host: &str, port: u16) -> String {
+    let mut s = TcpStream::connect(gateway).await.unwrap();
+    s.write_all(format!("GET http://{host}:{port}/x?y=1 HTTP/1.1\r\nHost: {host}:{port}\r\nProxy-Connection: keep-alive\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    read_all(&mut s).await
+}
+
+/// GET through the gateway's SOCKS5 (host sent as a name unless an IP).
+pub async fn via_socks5(gateway: SocketAddr, host: &str, port: u16) -> Result<String, String> {
+    let mut s = TcpStream::connect(gateway)
+        .await
+        .map_err(|e| e.to_string())?;
+    s.write_all(&[5, 1, 0]).await.map_err(|e| e.to_string())?;
+    let mut choice = [0u8; 2];
+    s.read_exact(&mut choice).await.map_err(|e| e.to_string())?;
+    let mut req = vec![5, 1, 0];
+    match host.parse::<std::net::Ipv4Addr>() {
+        Ok(ip) => {
+            req.push(1);
+            req.extend_from_slice(&ip.octets());
+        }
+        Err(_) => {
+            req.push(3);
+            req.push(host.len() as u8);
+            req.extend_from_slice(host.as_bytes());
+        }
+    }
+    req.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&req).await.map_err(|e| e.to_string())?;
+    let mut reply = [0u8; 10];
+    s.read_exact(&mut reply).await.map_err(|e| e.to_string())?;
+    if reply[1] != 0 {
+        return Err(format!("SOCKS5 reply {}", reply[1]));
+    }
+    s.write_all(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(body(&read_all(&mut s).await))
+}

@@ -1,0 +1,171 @@
+//! Real Debian proxies as upstreams: tinyproxy (HTTP, Basic auth) and
+//! microsocks (SOCKS5, username/password), each sending its outgoing
+//! connections from its own loopback address. For every inbound protocol
+//! (HTTP CONNECT, absolute-form HTTP, SOCKS5) × upstream, the origin sees the
+//! connection arrive from the intended upstream, never directly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use vip_engine::{HealthSettings, Protocol, ProxyId};
+use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_inbound_protocol_through_every_upstream_protocol() {
+    let origin = Origin::start().await;
+    let http = tinyproxy("127.0.0.2", "tuser", "tpass");
+    let socks = microsocks("127.0.0.3", "suser", "spass");
+    let pool = vec![
+        proxy(1, Protocol::Http, http.addr, Some(1)),
+        proxy(2, Protocol::Socks5, socks.addr, Some(2)),
+    ];
+    let engine = engine(
+        pool,
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        HealthSettings::default(),
+    );
+    let sink = Arc::new(Collect::default());
+    let gateway = Gateway::new(
+        engine,
+        logins(&[(1, "tuser", "tpass"), (2, "suser", "spass")]),
+        sink.clone(),
+        GatewaySettings::default(),
+    );
+    for (id, exit) in [(1u64, "127.0.0.2"), (2, "127.0.0.3")] {
+        let spec = ListenerSpec {
+            assignment: Assignment::Pinned(ProxyId(id)),
+            tab: None,
+            auth: None,
+        };
+        let listener = gateway
+            .listen("127.0.0.1:0".parse().unwrap(), spec)
+            .await
+            .unwrap();
+        let port = origin.addr.port();
+        assert_eq!(
+            via_connect(listener.addr, "127.0.0.1", port).await.unwrap(),
+            exit,
+            "CONNECT via proxy {id}"
+        );
+        assert_eq!(
+            via_socks5(listener.addr, "127.0.0.1", port).await.unwrap(),
+            exit,
+            "SOCKS5 via proxy {id}"
+        );
+        // A host name, resolved by the upstream (never by the gateway).
+        assert_eq!(
+            via_socks5(listener.addr, "localhost", port).await.unwrap(),
+            exit,
+            "SOCKS5 name via proxy {id}"
+        );
+        let forwarded = via_forward(listener.addr, "127.0.0.1", port).await;
+        assert!(
+            forwarded.starts_with("HTTP/1.1 200"),
+            "forward via proxy {id}: {forwarded}"
+        );
+        assert!(
+            forwarded.ends_with(exit),
+            "forward via proxy {id}: {forwarded}"
+        );
+    }
+    assert!(
+        !origin
+            .peers
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p == "127.0.0.1"),
+        "nothing reached the origin directly"
+    );
+    // The shared rotation alternates between both upstreams.
+    let shared = gateway
+        .listen(
+            "127.0.0.1:0".parse().unwrap(),
+            ListenerSpec {
+                assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
+                tab: None,
+                auth: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut exits = Vec::new();
+    for _ in 0..4 {
+        exits.push(
+            via_connect(shared.addr, "127.0.0.1", origin.addr.port())
+                .await
+                .unwrap(),
+        );
+    }
+    exits.sort();
+    assert_eq!(
+        exits,
+        vec!["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"]
+    );
+    gateway.shutdown(std::time::Duration::from_secs(2)).await;
+    let by_proxy = sink.ok_by_proxy();
+    assert_eq!(by_proxy.get(&Some(ProxyId(1))), Some(&6));
+    assert_eq!(by_proxy.get(&Some(ProxyId(2))), Some(&6));
+    assert!(
+        sink.connections
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.ok && r.bytes_down > 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_the_proxys_fault_and_fail_over() {
+    let origin = Origin::start().await;
+    let http = tinyproxy("127.0.0.2", "tuser", "tpass");
+    let socks = microsocks("127.0.0.3", "suser", "spass");
+    let pool = vec![
+        proxy(1, Protocol::Http, http.addr, Some(1)),
+        proxy(2, Protocol::Socks5, socks.addr, Some(2)),
+    ];
+    let engine = engine(
+        pool,
+        r#"{"name":"f","strategy":"failover","strategy_config":{"failoverOrder":[1,2]}}"#,
+        HealthSettings::default(),
+    );
+    let sink = Arc::new(Collect::default());
+    let gateway = Gateway::new(
+        engine,
+        logins(&[(1, "tuser", "WRONG"), (2, "suser", "spass")]),
+        sink.clone(),
+        GatewaySettings::default(),
+    );
+    let spec = ListenerSpec {
+        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
+        tab: None,
+        auth: None,
+    };
+    let listener = gateway
+        .listen("127.0.0.1:0".parse().unwrap(), spec)
+        .await
+        .unwrap();
+    assert_eq!(
+        via_connect(listener.addr, "127.0.0.1", origin.addr.port())
+            .await
+            .unwrap(),
+        "127.0.0.3"
+    );
+    let failed: Vec<_> = sink
+        .connections
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| (r.proxy, r.failure))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![(Some(ProxyId(1)), Some(vip_engine::FailureKind::ProxyAuth))]
+    );
+    gateway.shutdown(std::time::Duration::from_secs(1)).await;
+}

@@ -1,0 +1,99 @@
+//! `vip gateway`: a foreground gateway over an in-memory pool built from
+//! `--upstream` arguments, for quick use and benchmarking. No database: the
+//! credentials live only in this process.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vip_engine::{
+    CountryCode, CredentialRef, Engine, HealthSettings, PoolSnapshot, Proxy, RotationConfig,
+    StrategyName,
+};
+use vip_gateway::{Assignment, ClientAuth, Gateway, GatewaySettings, ListenerSpec, NullSink};
+use vip_store::porting::parse_line;
+use vip_store::vault::Secret;
+
+use super::InvalidInput;
+
+pub fn run(
+    listen: SocketAddr,
+    upstreams: &[String],
+    strategy: &str,
+    client_auth: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let strategy = StrategyName::parse(strategy).map_err(InvalidInput)?;
+    let mut proxies = Vec::new();
+    let mut logins = HashMap::new();
+    for (i, text) in upstreams.iter().enumerate() {
+        let parsed =
+            parse_line(text).map_err(|e| InvalidInput(format!("--upstream {text:?}: {e}")))?;
+        let id = i as u64 + 1;
+        let mut proxy = Proxy::new(id, &parsed.host, parsed.port);
+        proxy.protocol = parsed.protocol.unwrap_or(vip_engine::Protocol::Http);
+        proxy.country = parsed
+            .country
+            .as_deref()
+            .and_then(|c| CountryCode::parse(c).ok());
+        if let Some(user) = parsed.username {
+            proxy.credential = Some(CredentialRef(id));
+            logins.insert(
+                CredentialRef(id),
+                (user, parsed.password.unwrap_or_default()),
+            );
+        }
+        proxies.push(proxy);
+    }
+    let auth = match client_auth {
+        Some(s) => {
+            let (user, pass) = s
+                .split_once(':')
+                .ok_or_else(|| InvalidInput("--client-auth: use USER:PASS".into()))?;
+            Some(ClientAuth {
+                username: user.to_string(),
+                password: Secret::new(pass),
+            })
+        }
+        None => None,
+    };
+    let pool = PoolSnapshot::new(proxies).map_err(|e| InvalidInput(e.to_string()))?;
+    let mut config = RotationConfig::new(1, strategy, None);
+    if strategy == StrategyName::TimeBased {
+        config.common.interval = Some(Duration::from_secs(60));
+    }
+    let mut engine = Engine::new(pool, HealthSettings::default());
+    engine.set_rotation(config, vip_gateway::now());
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let gateway = Gateway::new(engine, Arc::new(logins), Arc::new(NullSink), GatewaySettings::default());
+        let spec = ListenerSpec { assignment: Assignment::Rotation(vip_engine::ConfigId(1)), tab: None, auth };
+        let handle = gateway.listen(listen, spec).await.map_err(|e| InvalidInput(e.to_string()))?;
+        eprintln!(
+            "vip gateway: HTTP and SOCKS5 proxy on {} over {} upstream(s), {strategy}; Ctrl-C stops",
+            handle.addr,
+            upstreams.len()
+        );
+        wait_for_signal().await;
+        eprintln!("vip gateway: draining");
+        gateway.shutdown(Duration::from_secs(5)).await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
