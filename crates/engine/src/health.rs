@@ -50,6 +50,21 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// The snake_case name used in statistics (`error_counts`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::ProxyRefused => "proxy_refused",
+            FailureKind::ProxyTimeout => "proxy_timeout",
+            FailureKind::ProxyProtocol => "proxy_protocol",
+            FailureKind::ProxyAuth => "proxy_auth",
+            FailureKind::ProxyReset => "proxy_reset",
+            FailureKind::OriginUnreachable => "origin_unreachable",
+            FailureKind::OriginDns => "origin_dns",
+            FailureKind::Client => "client",
+            FailureKind::Local => "local",
+        }
+    }
+
     /// Whose fault this was.
     pub fn fault(self) -> Fault {
         match self {

@@ -6,17 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vip_engine::{BreakerPhase, HealthSettings, Protocol, ProxyId};
 use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
+use vip_testkit::*;
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {

@@ -6,13 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use vip_engine::{HealthSettings, Protocol, ProxyId};
 use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
+use vip_testkit::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_inbound_protocol_through_every_upstream_protocol() {

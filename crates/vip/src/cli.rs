@@ -73,6 +73,18 @@ pub enum Command {
     /// The credential vault.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Run the daemon: the gateway on --listen (HTTP and SOCKS5) using the
+    /// active rotation config of the whole pool, with usage statistics and
+    /// rotation events written to the database. Changes made with other
+    /// `vip` commands apply within seconds. Ctrl-C or SIGTERM drains it.
+    Serve {
+        /// Shared listener address.
+        #[arg(long, default_value = "127.0.0.1:8899")]
+        listen: std::net::SocketAddr,
+        /// Require USER:PASS from clients (required for non-loopback addresses).
+        #[arg(long, value_name = "USER:PASS")]
+        client_auth: Option<String>,
+    },
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
     /// connection through the upstreams, rotated by STRATEGY. Ctrl-C stops it.

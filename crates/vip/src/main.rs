@@ -7,6 +7,7 @@ mod commands;
 mod data_dir;
 mod master;
 mod output;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -419,6 +419,18 @@ impl Store {
         Ok(changes)
     }
 
+    /// A cheap fingerprint of everything the running engine loads (pool,
+    /// configs, rules): it changes whenever another command edits them.
+    pub fn config_fingerprint(&self) -> Result<String> {
+        Ok(self.conn().query_row(
+            "SELECT (SELECT COUNT(*) || ':' || COALESCE(MAX(updated_at), 0) || ':' || COALESCE(MAX(id), 0) FROM proxies)
+                 || '|' || (SELECT COUNT(*) || ':' || COALESCE(MAX(updated_at), 0) || ':' || COALESCE(SUM(is_active * id), 0) FROM rotation_configs)
+                 || '|' || (SELECT COUNT(*) || ':' || COALESCE(MAX(id), 0) FROM proxy_rotation_rules)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The pool as the engine sees it (no secrets: a credential reference).
     pub fn engine_pool(&self) -> Result<Vec<Proxy>> {
         Ok(self

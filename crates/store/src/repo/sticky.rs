@@ -101,6 +101,56 @@ impl Store {
         Ok(())
     }
 
+    /// A config's live mappings, as the engine restores them.
+    pub fn load_sticky(&self, config_id: i64) -> Result<Vec<vip_engine::StickyMapping>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT domain_pattern, proxy_id, created_at, expires_at, uses FROM sticky_session_mappings
+             WHERE config_id = ?1 AND expires_at > ?2",
+        )?;
+        let rows = stmt.query_map(params![config_id, now_ms()], |r| {
+            Ok(vip_engine::StickyMapping {
+                key: r.get(0)?,
+                proxy: vip_engine::ProxyId(r.get::<_, i64>(1)? as u64),
+                created: vip_engine::Timestamp::from_millis(r.get(2)?),
+                expires: vip_engine::Timestamp::from_millis(r.get(3)?),
+                uses: r.get::<_, i64>(4)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Replaces a config's stored mappings with the engine's, in one
+    /// transaction (mappings whose proxy is gone are skipped).
+    pub fn save_sticky(
+        &self,
+        config_id: i64,
+        mappings: &[vip_engine::StickyMapping],
+    ) -> Result<()> {
+        let tx = self.conn().unchecked_transaction()?;
+        tx.execute(
+            "DELETE FROM sticky_session_mappings WHERE config_id = ?1",
+            [config_id],
+        )?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO sticky_session_mappings (config_id, domain_pattern, proxy_id, created_at, expires_at, last_used_at, uses)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?4, ?6 WHERE EXISTS (SELECT 1 FROM proxies WHERE id = ?3)",
+            )?;
+            for m in mappings {
+                stmt.execute(params![
+                    config_id,
+                    m.key,
+                    m.proxy.0 as i64,
+                    m.created.as_millis(),
+                    m.expires.as_millis(),
+                    m.uses as i64
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Deletes mappings expired by `now`; returns how many.
     pub fn cleanup_expired_sticky(&self, now: i64) -> Result<usize> {
         Ok(self.conn().execute(

@@ -1,6 +1,7 @@
-//! `vip gateway`: a foreground gateway over an in-memory pool built from
-//! `--upstream` arguments, for quick use and benchmarking. No database: the
-//! credentials live only in this process.
+//! `vip serve` (the daemon over the stored pool) and `vip gateway` (a
+//! foreground gateway over an in-memory pool built from `--upstream`
+//! arguments, for quick use and benchmarking; no database, the credentials
+//! live only in this process).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +18,41 @@ use vip_store::porting::parse_line;
 use vip_store::vault::Secret;
 
 use super::InvalidInput;
+
+fn client_auth_arg(text: Option<&str>) -> anyhow::Result<Option<ClientAuth>> {
+    text.map(|s| {
+        let (user, pass) = s
+            .split_once(':')
+            .ok_or_else(|| InvalidInput("--client-auth: use USER:PASS".into()))?;
+        Ok(ClientAuth {
+            username: user.to_string(),
+            password: Secret::new(pass),
+        })
+    })
+    .transpose()
+}
+
+pub fn serve(ctx: &super::Ctx, listen: SocketAddr, auth: Option<&str>) -> anyhow::Result<ExitCode> {
+    let auth = client_auth_arg(auth)?;
+    let store = ctx.store()?;
+    let needs_vault = store
+        .list_proxies(None)?
+        .iter()
+        .any(|p| p.credential_id.is_some());
+    let vault = if needs_vault {
+        Some(crate::master::open_vault(&store, &ctx.data_dir, false)?)
+    } else {
+        None
+    };
+    drop(store);
+    let options = crate::serve::ServeOptions {
+        listen,
+        client_auth: auth,
+        reload_every: Duration::from_secs(2),
+    };
+    crate::serve::run(&ctx.data_dir, options, vault)?;
+    Ok(ExitCode::SUCCESS)
+}
 
 pub fn run(
     listen: SocketAddr,
@@ -46,18 +82,7 @@ pub fn run(
         }
         proxies.push(proxy);
     }
-    let auth = match client_auth {
-        Some(s) => {
-            let (user, pass) = s
-                .split_once(':')
-                .ok_or_else(|| InvalidInput("--client-auth: use USER:PASS".into()))?;
-            Some(ClientAuth {
-                username: user.to_string(),
-                password: Secret::new(pass),
-            })
-        }
-        None => None,
-    };
+    let auth = client_auth_arg(client_auth)?;
     let pool = PoolSnapshot::new(proxies).map_err(|e| InvalidInput(e.to_string()))?;
     let mut config = RotationConfig::new(1, strategy, None);
     if strategy == StrategyName::TimeBased {
@@ -75,25 +100,10 @@ pub fn run(
             handle.addr,
             upstreams.len()
         );
-        wait_for_signal().await;
+        crate::serve::wait_for_signal().await;
         eprintln!("vip gateway: draining");
         gateway.shutdown(Duration::from_secs(5)).await;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

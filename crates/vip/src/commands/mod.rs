@@ -51,6 +51,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Events { limit, out }) => db::events(&ctx, limit, out),
         Some(Command::Db(cmd)) => db::run(&ctx, cmd),
         Some(Command::Vault(cmd)) => vault::run(&ctx, cmd),
+        Some(Command::Serve {
+            listen,
+            client_auth,
+        }) => gateway::serve(&ctx, listen, client_auth.as_deref()),
         Some(Command::Gateway {
             listen,
             upstreams,

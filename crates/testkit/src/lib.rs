@@ -1,10 +1,10 @@
-//! Test fixtures: an origin server that answers with the address each
+//! Test fixtures shared by the suites: an origin server that answers with the address each
 //! connection came from, real Debian proxies (tinyproxy, microsocks) started
 //! on loopback with their outgoing connections bound to distinct 127.0.0.x
 //! addresses, a collecting event sink, and a client for both inbound
 //! protocols.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

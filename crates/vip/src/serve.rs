@@ -1,0 +1,275 @@
+//! `vip serve` wiring: load the pool, rotation configs, breakers and sticky
+//! mappings from the store into an engine; run the gateway's shared listener
+//! with the active rotation; send usage to the batched writer and rotation
+//! events to the store; pick up changes other `vip` commands make (a cheap
+//! fingerprint query every two seconds); on Ctrl-C or SIGTERM drain the
+//! gateway, then flush events, breakers, sticky mappings and usage.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use vip_engine::{
+    ConfigId, CredentialRef, Engine, HealthSettings, PoolSnapshot, RotationConfig, RotationEvent,
+    StrategyName,
+};
+use vip_gateway::{
+    Assignment, ClientAuth, ConnectionRecord, Credentials, EventSink, Gateway, GatewaySettings,
+    ListenerSpec,
+};
+use vip_store::usage::{UsageEvent, UsageSender, UsageWriter, UsageWriterConfig};
+use vip_store::vault::{Secret, Vault};
+use vip_store::{DATABASE_FILE, Store};
+
+/// The engine id under which the pool's active config is loaded; the shared
+/// listener always uses it, so activation needs no listener change.
+pub const ACTIVE: ConfigId = ConfigId(0);
+
+/// Usage to the batched writer, rotation events buffered for the store.
+struct StoreSink {
+    usage: UsageSender,
+    events: Mutex<Vec<RotationEvent>>,
+    dropped: AtomicU64,
+}
+
+impl EventSink for StoreSink {
+    fn connection(&self, r: ConnectionRecord) {
+        let Some(proxy) = r.proxy else { return };
+        let event = UsageEvent {
+            proxy_id: proxy.0 as i64,
+            at_ms: r.finished_at.as_millis(),
+            ok: r.ok,
+            error_kind: r.failure.map(vip_engine::FailureKind::as_str),
+            latency_ms: r.connect_latency.map(|d| d.as_secs_f64() * 1000.0),
+            bytes_sent: r.bytes_up,
+            bytes_received: r.bytes_down,
+        };
+        if !matches!(self.usage.try_send(event), Ok(true)) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn rotation(&self, events: Vec<RotationEvent>) {
+        if let Ok(mut buf) = self.events.lock() {
+            buf.extend(events);
+        }
+    }
+}
+
+/// Credentials decrypted from the vault on first use, then kept in memory
+/// (zeroized when dropped).
+struct VaultCredentials {
+    store: Mutex<Store>,
+    vault: Option<Vault>,
+    cache: Mutex<HashMap<CredentialRef, (Secret, Secret)>>,
+}
+
+impl Credentials for VaultCredentials {
+    fn login(&self, credential: CredentialRef) -> Option<(Secret, Secret)> {
+        let mut cache = self.cache.lock().ok()?;
+        if let Some(l) = cache.get(&credential) {
+            return Some(l.clone());
+        }
+        let vault = self.vault.as_ref()?;
+        let store = self.store.lock().ok()?;
+        let c = store.get_credential(vault, credential.0 as i64).ok()?;
+        let login = (c.username, c.password);
+        cache.insert(credential, login.clone());
+        Some(login)
+    }
+}
+
+/// Loads every stored rotation config plus the active one under [`ACTIVE`].
+fn load_rotations(store: &Store, engine: &mut Engine) -> anyhow::Result<String> {
+    let now = vip_gateway::now();
+    let mut active_name = "built-in round-robin over the whole pool".to_string();
+    let mut active = RotationConfig::new(ACTIVE.0, StrategyName::RoundRobin, None);
+    let mut loaded = Vec::new();
+    for record in store.list_rotations()? {
+        let config = store.engine_rotation(record.id)?;
+        if record.is_active && record.target_group.is_none() {
+            active = config.clone();
+            active.id = ACTIVE;
+            active_name = format!("{} ({})", record.name, record.strategy);
+        }
+        loaded.push(config.id);
+        engine.set_rotation(config, now);
+    }
+    engine.set_rotation(active, now);
+    for id in engine.rotation_ids() {
+        if id != ACTIVE && !loaded.contains(&id) {
+            engine.remove_rotation(id);
+        }
+    }
+    Ok(active_name)
+}
+
+fn save_state(store: &Store, gateway: &Gateway, sink: &StoreSink) -> anyhow::Result<()> {
+    let events = sink
+        .events
+        .lock()
+        .map(|mut e| std::mem::take(&mut *e))
+        .unwrap_or_default();
+    if !events.is_empty() {
+        store.log_events(&events)?;
+    }
+    let (breakers, sticky) = gateway.with_engine(|e| {
+        let ids = e.rotation_ids();
+        (
+            e.breaker_states(),
+            ids.into_iter()
+                .filter(|id| *id != ACTIVE)
+                .map(|id| (id, e.sticky_mappings(id)))
+                .collect::<Vec<_>>(),
+        )
+    });
+    for (id, state) in &breakers {
+        store.save_breaker(*id, state)?;
+    }
+    store.conn().execute(
+        &format!(
+            "DELETE FROM circuit_breakers WHERE proxy_id NOT IN ({})",
+            breakers
+                .iter()
+                .map(|(id, _)| id.0.to_string())
+                .chain(std::iter::once("-1".into()))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        [],
+    )?;
+    for (id, mappings) in sticky {
+        store.save_sticky(id.0 as i64, &mappings)?;
+    }
+    Ok(())
+}
+
+/// Options of `vip serve`.
+pub struct ServeOptions {
+    /// Shared listener address.
+    pub listen: SocketAddr,
+    /// Client authentication for the shared listener.
+    pub client_auth: Option<ClientAuth>,
+    /// How often to look for changes made by other commands.
+    pub reload_every: Duration,
+}
+
+/// Runs until Ctrl-C or SIGTERM.
+pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyhow::Result<()> {
+    let db: PathBuf = data_dir.join(DATABASE_FILE);
+    let store = Store::open(&db)?;
+    let mut engine = Engine::new(
+        PoolSnapshot::new(store.engine_pool()?)?,
+        HealthSettings::default(),
+    );
+    let now = vip_gateway::now();
+    for (id, state) in store.load_breakers()? {
+        engine.restore_breaker(id, state, now);
+    }
+    let active_name = load_rotations(&store, &mut engine)?;
+    for id in engine.rotation_ids().into_iter().filter(|id| *id != ACTIVE) {
+        let mappings = store.load_sticky(id.0 as i64)?;
+        engine.restore_sticky_mappings(id, mappings, now);
+    }
+    let pool_size = engine.pool().len();
+    let writer = UsageWriter::start(&db, UsageWriterConfig::default())?;
+    let sink = Arc::new(StoreSink {
+        usage: writer.sender(),
+        events: Mutex::new(Vec::new()),
+        dropped: AtomicU64::new(0),
+    });
+    let credentials = Arc::new(VaultCredentials {
+        store: Mutex::new(Store::open(&db)?),
+        vault,
+        cache: Mutex::new(HashMap::new()),
+    });
+    let gateway = Arc::new(Gateway::new(
+        engine,
+        credentials,
+        sink.clone(),
+        GatewaySettings::default(),
+    ));
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let handle = runtime.block_on(gateway.listen(
+        options.listen,
+        ListenerSpec {
+            assignment: Assignment::Rotation(ACTIVE),
+            tab: None,
+            auth: options.client_auth.clone(),
+        },
+    ))?;
+    eprintln!(
+        "vip serve: gateway on {} (HTTP and SOCKS5), {pool_size} proxies, rotation: {active_name}",
+        handle.addr
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let upkeep = {
+        let (stop, gateway, sink) = (stop.clone(), gateway.clone(), sink.clone());
+        let every = options.reload_every;
+        std::thread::Builder::new()
+            .name("vip-upkeep".into())
+            .spawn(move || -> anyhow::Result<()> {
+                let mut seen = store.config_fingerprint()?;
+                let mut last_save = Instant::now();
+                while !stop.load(Ordering::Acquire) {
+                    std::thread::sleep(every.min(Duration::from_millis(250)));
+                    let current = store.config_fingerprint()?;
+                    if current != seen {
+                        seen = current;
+                        let pool = PoolSnapshot::new(store.engine_pool()?)?;
+                        let name = gateway.with_engine(|e| {
+                            e.set_pool(pool, vip_gateway::now());
+                            load_rotations(&store, e)
+                        })?;
+                        eprintln!("vip serve: configuration reloaded; rotation: {name}");
+                    }
+                    if last_save.elapsed() >= every {
+                        save_state(&store, &gateway, &sink)?;
+                        last_save = Instant::now();
+                    }
+                }
+                save_state(&store, &gateway, &sink)
+            })?
+    };
+    runtime.block_on(wait_for_signal());
+    eprintln!("vip serve: draining");
+    runtime.block_on(gateway.shutdown(Duration::from_secs(5)));
+    stop.store(true, Ordering::Release);
+    let saved = upkeep
+        .join()
+        .map_err(|_| anyhow::anyhow!("the upkeep thread panicked"))?;
+    let dropped = sink.dropped.load(Ordering::Relaxed);
+    drop(sink);
+    drop(gateway);
+    let committed = writer.close()?;
+    saved?;
+    eprintln!(
+        "vip serve: stopped; {committed} usage events written{}",
+        if dropped > 0 {
+            format!(", {dropped} dropped (writer busy)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,157 @@
+//! `vip serve` end to end: proxies imported with the CLI (credentials in the
+//! vault), a rotation activated, the daemon routing through real tinyproxy
+//! and microsocks upstreams, a change made by another `vip` command applied
+//! without a restart, and SIGTERM draining with every request's usage in
+//! `vip stats`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vip_testkit::*;
+
+const MASTER: &str = "serve test master password";
+
+fn vip(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vip"))
+        .args(args)
+        .env("VIP_DATA_DIR", dir)
+        .env("VIP_MASTER_PASSWORD", MASTER)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
+    let origin = Origin::start().await;
+    let http = tinyproxy("127.0.0.2", "tu", "tp-secret");
+    let socks = microsocks("127.0.0.3", "su", "sp-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "http://tu:tp-secret@{}\nsocks5://su:sp-secret@{}\n",
+            http.addr, socks.addr
+        ),
+    )
+    .unwrap();
+    assert!(
+        vip(dir.path(), &["proxy", "import", list.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let config = dir.path().join("rr.json");
+    std::fs::write(&config, r#"{"name":"rr","strategy":"round-robin"}"#).unwrap();
+    assert!(
+        vip(
+            dir.path(),
+            &["rotation", "create", config.to_str().unwrap(), "--activate"]
+        )
+        .status
+        .success()
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_vip"))
+        .args(["serve", "--listen", &listen])
+        .env("VIP_DATA_DIR", dir.path())
+        .env("VIP_MASTER_PASSWORD", MASTER)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let gateway: std::net::SocketAddr = listen.parse().unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(gateway).is_err() {
+        assert!(
+            daemon.try_wait().unwrap().is_none(),
+            "vip serve exited early"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "vip serve did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut served = 0u64;
+    let mut exits = Vec::new();
+    for _ in 0..4 {
+        exits.push(
+            via_connect(gateway, "127.0.0.1", origin.addr.port())
+                .await
+                .unwrap(),
+        );
+        served += 1;
+    }
+    exits.sort();
+    assert_eq!(
+        exits,
+        vec!["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"]
+    );
+
+    // Disable the HTTP upstream from another process; the daemon follows.
+    assert!(
+        vip(dir.path(), &["proxy", "set", "1", "--disable"])
+            .status
+            .success()
+    );
+    let changed = Instant::now();
+    let mut socks_in_a_row = 0;
+    while socks_in_a_row < 6 {
+        assert!(
+            changed.elapsed() < Duration::from_secs(15),
+            "the change was not applied"
+        );
+        let exit = via_connect(gateway, "127.0.0.1", origin.addr.port())
+            .await
+            .unwrap();
+        served += 1;
+        socks_in_a_row = if exit == "127.0.0.3" {
+            socks_in_a_row + 1
+        } else {
+            0
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let status = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopped = Instant::now();
+    let exit = loop {
+        if let Some(s) = daemon.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(15),
+            "vip serve did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(exit.success(), "{log}");
+    assert!(
+        !log.contains("tp-secret") && !log.contains("sp-secret"),
+        "{log}"
+    );
+    let stats = vip(dir.path(), &["stats", "--json"]);
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let total: u64 = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["total_requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, served, "every request's usage was written: {stats}");
+}
