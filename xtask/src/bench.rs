@@ -18,7 +18,18 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
             "ingest",
             "--locked",
         ])),
-        _ => bail!("usage: cargo xtask bench engine [--quick] | store"),
+        ["privacy"] => {
+            crate::run(crate::cargo().args([
+                "bench",
+                "-p",
+                "vip-privacy",
+                "--bench",
+                "blocklist",
+                "--locked",
+            ]))?;
+            table_for("blocklist")
+        }
+        _ => bail!("usage: cargo xtask bench engine [--quick] | store | privacy"),
     }
 }
 
@@ -50,6 +61,17 @@ fn engine(quick: bool) -> anyhow::Result<()> {
     let root = target_dir().join("criterion");
     let mut table: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     collect(&root, &root, &mut table)?;
+    table.retain(|row, _| !row.starts_with("blocklist"));
+    print_table(&table);
+    Ok(())
+}
+
+/// Prints the criterion results of one group.
+fn table_for(group: &str) -> anyhow::Result<()> {
+    let root = target_dir().join("criterion");
+    let mut table: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    collect(&root, &root, &mut table)?;
+    table.retain(|row, _| row.starts_with(group) || row == group);
     print_table(&table);
     Ok(())
 }

@@ -15,8 +15,9 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 
 /// Debian packages the test suites need: real upstream proxies for the
-/// gateway's tests (Chromium joins with the browser issue).
-const TEST_PACKAGES: &[&str] = &["tinyproxy", "microsocks"];
+/// gateway's tests, and EasyList/EasyPrivacy for tracker blocking (Chromium
+/// joins with the browser issue).
+const TEST_PACKAGES: &[&str] = &["tinyproxy", "microsocks", "webext-ublock-origin-chromium"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,7 +27,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick] | store"
+                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick] | store | privacy"
             );
             return ExitCode::from(2);
         }

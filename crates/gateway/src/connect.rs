@@ -33,6 +33,8 @@ pub enum Opened {
 pub enum OpenError {
     /// A rule blocks the target.
     Blocked,
+    /// The filter lists block the target as a tracker.
+    Tracker,
     /// Nothing was eligible.
     NoProxy(SelectError),
     /// Every candidate failed (or the origin refused through one).
@@ -46,6 +48,9 @@ impl OpenError {
     pub fn explain(&self) -> String {
         match self {
             OpenError::Blocked => "blocked by a rotation rule".into(),
+            OpenError::Tracker => {
+                "blocked as a tracker by the filter lists (EasyList/EasyPrivacy); allowlist the domain to permit it".into()
+            }
             OpenError::NoProxy(e) => format!("no upstream proxy can be used: {e}"),
             OpenError::Failed(errors) => {
                 let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -78,6 +83,15 @@ pub async fn open(
     url: Option<&str>,
     mode: Mode,
 ) -> Result<Opened, OpenError> {
+    if let Some(list) = &shared.settings.blocklist {
+        let verdict = match url {
+            Some(u) => list.check_url(&target.host, u),
+            None => list.check_host(&target.host),
+        };
+        if verdict == vip_privacy::Verdict::Block {
+            return Err(OpenError::Tracker);
+        }
+    }
     let now = crate::now();
     let (candidates, pool) = {
         let mut cell = shared.engine();

@@ -66,6 +66,8 @@ pub struct GatewaySettings {
     pub max_head: usize,
     /// Seed for the engine's RNG (0 = from the clock).
     pub seed: u64,
+    /// Tracker blocking by host (tunnels) and URL (plain HTTP); `None` is off.
+    pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
 }
 
 impl Default for GatewaySettings {
@@ -76,6 +78,7 @@ impl Default for GatewaySettings {
             client_timeout: Duration::from_secs(15),
             max_head: 32 * 1024,
             seed: 0,
+            blocklist: None,
         }
     }
 }

@@ -53,22 +53,53 @@ async fn names_are_resolved_only_by_the_upstream() {
     let origin = Origin::start().await;
     let names = Arc::new(Mutex::new(Vec::new()));
     let upstream = naming_upstream(origin.addr, names.clone()).await;
-    let engine = engine(vec![proxy(1, Protocol::Socks5, upstream, None)], r#"{"name":"rr","strategy":"round-robin"}"#, HealthSettings::default());
+    let engine = engine(
+        vec![proxy(1, Protocol::Socks5, upstream, None)],
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        HealthSettings::default(),
+    );
     let sink = Arc::new(Collect::default());
-    let gateway = Gateway::new(engine, logins(&[]), sink.clone(), GatewaySettings::default());
-    let spec = ListenerSpec { assignment: Assignment::Rotation(vip_engine::ConfigId(1)), tab: None, auth: None };
-    let l = gateway.listen("127.0.0.1:0".parse().unwrap(), spec).await.unwrap();
+    let gateway = Gateway::new(
+        engine,
+        logins(&[]),
+        sink.clone(),
+        GatewaySettings::default(),
+    );
+    let spec = ListenerSpec {
+        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
+        tab: None,
+        auth: None,
+    };
+    let l = gateway
+        .listen("127.0.0.1:0".parse().unwrap(), spec)
+        .await
+        .unwrap();
     let port = origin.addr.port();
-    assert_eq!(via_connect(l.addr, "only-upstream.invalid", port).await.unwrap(), "127.0.0.1");
-    assert_eq!(via_socks5(l.addr, "only-upstream.invalid", port).await.unwrap(), "127.0.0.1");
+    assert_eq!(
+        via_connect(l.addr, "only-upstream.invalid", port)
+            .await
+            .unwrap(),
+        "127.0.0.1"
+    );
+    assert_eq!(
+        via_socks5(l.addr, "only-upstream.invalid", port)
+            .await
+            .unwrap(),
+        "127.0.0.1"
+    );
     let forwarded = via_forward(l.addr, "only-upstream.invalid", port).await;
     assert!(forwarded.starts_with("HTTP/1.1 200"), "{forwarded}");
     assert_eq!(*names.lock().unwrap(), vec!["only-upstream.invalid"; 3]);
     // The upstream's "host unreachable" is the origin's fault, not the proxy's.
-    let err = via_socks5(l.addr, "elsewhere.invalid", port).await.unwrap_err();
+    let err = via_socks5(l.addr, "elsewhere.invalid", port)
+        .await
+        .unwrap_err();
     assert_eq!(err, "SOCKS5 reply 4");
     let status = gateway.with_engine(|e| e.status(ProxyId(1)).unwrap());
-    assert_eq!(status.failures, 0, "origin failures do not count against the proxy");
+    assert_eq!(
+        status.failures, 0,
+        "origin failures do not count against the proxy"
+    );
     gateway.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -76,16 +107,36 @@ async fn names_are_resolved_only_by_the_upstream() {
 async fn shutdown_with_connections_in_flight_reports_every_one() {
     let origin = Origin::start().await;
     let socks = microsocks("127.0.0.3", "u", "p");
-    let engine = engine(vec![proxy(1, Protocol::Socks5, socks.addr, Some(1))], r#"{"name":"rr","strategy":"round-robin"}"#, HealthSettings::default());
+    let engine = engine(
+        vec![proxy(1, Protocol::Socks5, socks.addr, Some(1))],
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        HealthSettings::default(),
+    );
     let sink = Arc::new(Collect::default());
-    let gateway = Gateway::new(engine, logins(&[(1, "u", "p")]), sink.clone(), GatewaySettings::default());
-    let spec = ListenerSpec { assignment: Assignment::Rotation(vip_engine::ConfigId(1)), tab: None, auth: None };
-    let l = gateway.listen("127.0.0.1:0".parse().unwrap(), spec).await.unwrap();
+    let gateway = Gateway::new(
+        engine,
+        logins(&[(1, "u", "p")]),
+        sink.clone(),
+        GatewaySettings::default(),
+    );
+    let spec = ListenerSpec {
+        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
+        tab: None,
+        auth: None,
+    };
+    let l = gateway
+        .listen("127.0.0.1:0".parse().unwrap(), spec)
+        .await
+        .unwrap();
     // Five tunnels open and idle (request not sent yet).
     let mut idle = Vec::new();
     for _ in 0..5 {
         let mut s = TcpStream::connect(l.addr).await.unwrap();
-        s.write_all(format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", origin.addr.port()).as_bytes()).await.unwrap();
+        s.write_all(
+            format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", origin.addr.port()).as_bytes(),
+        )
+        .await
+        .unwrap();
         let mut reply = [0u8; 39];
         s.read_exact(&mut reply).await.unwrap();
         assert!(reply.starts_with(b"HTTP/1.1 200"));
@@ -93,12 +144,16 @@ async fn shutdown_with_connections_in_flight_reports_every_one() {
     }
     // One that finishes during the grace period.
     let mut busy = TcpStream::connect(l.addr).await.unwrap();
-    busy.write_all(format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", origin.addr.port()).as_bytes()).await.unwrap();
+    busy.write_all(format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", origin.addr.port()).as_bytes())
+        .await
+        .unwrap();
     let mut reply = [0u8; 39];
     busy.read_exact(&mut reply).await.unwrap();
     let finisher = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
         let mut out = Vec::new();
         busy.read_to_end(&mut out).await.unwrap();
         out

@@ -84,6 +84,8 @@ pub enum Command {
         /// Require USER:PASS from clients (required for non-loopback addresses).
         #[arg(long, value_name = "USER:PASS")]
         client_auth: Option<String>,
+        #[command(flatten)]
+        blocking: BlockingArgs,
     },
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
@@ -103,6 +105,21 @@ pub enum Command {
         #[arg(long, value_name = "USER:PASS")]
         client_auth: Option<String>,
     },
+}
+
+/// Tracker blocking options.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BlockingArgs {
+    /// Filter list in Adblock Plus syntax (repeatable) [default: EasyList and
+    /// EasyPrivacy from Debian's webext-ublock-origin-chromium, when installed].
+    #[arg(long = "filter-list", value_name = "PATH")]
+    pub filter_lists: Vec<PathBuf>,
+    /// Never block this domain or its subdomains (repeatable).
+    #[arg(long = "allow-domain", value_name = "DOMAIN")]
+    pub allow_domains: Vec<String>,
+    /// Turn tracker blocking off.
+    #[arg(long, conflicts_with = "filter_lists")]
+    pub no_blocking: bool,
 }
 
 /// `vip proxy ...`

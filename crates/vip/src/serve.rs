@@ -156,6 +156,8 @@ pub struct ServeOptions {
     pub client_auth: Option<ClientAuth>,
     /// How often to look for changes made by other commands.
     pub reload_every: Duration,
+    /// Tracker blocking, when on.
+    pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
 }
 
 /// Runs until Ctrl-C or SIGTERM.
@@ -187,12 +189,11 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
         vault,
         cache: Mutex::new(HashMap::new()),
     });
-    let gateway = Arc::new(Gateway::new(
-        engine,
-        credentials,
-        sink.clone(),
-        GatewaySettings::default(),
-    ));
+    let settings = GatewaySettings {
+        blocklist: options.blocklist.clone(),
+        ..GatewaySettings::default()
+    };
+    let gateway = Arc::new(Gateway::new(engine, credentials, sink.clone(), settings));
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let handle = runtime.block_on(gateway.listen(
         options.listen,

@@ -211,7 +211,7 @@ pub async fn serve(
 
 async fn fail(stream: &mut TcpStream, e: &connect::OpenError) {
     match e {
-        connect::OpenError::Blocked => {
+        connect::OpenError::Blocked | connect::OpenError::Tracker => {
             respond(
                 stream,
                 403,

@@ -32,8 +32,44 @@ fn client_auth_arg(text: Option<&str>) -> anyhow::Result<Option<ClientAuth>> {
     .transpose()
 }
 
-pub fn serve(ctx: &super::Ctx, listen: SocketAddr, auth: Option<&str>) -> anyhow::Result<ExitCode> {
+/// Loads the filter lists `vip serve` blocks with, or none.
+fn blocklist(
+    args: &crate::cli::BlockingArgs,
+) -> anyhow::Result<Option<Arc<vip_privacy::Blocklist>>> {
+    if args.no_blocking {
+        return Ok(None);
+    }
+    let list = if args.filter_lists.is_empty() {
+        match vip_privacy::Blocklist::from_files(&vip_privacy::DEBIAN_LISTS) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("vip serve: tracker blocking off: {e}");
+                return Ok(None);
+            }
+        }
+    } else {
+        vip_privacy::Blocklist::from_files(&args.filter_lists)
+            .map_err(|e| InvalidInput(e.to_string()))?
+    };
+    let list = args
+        .allow_domains
+        .iter()
+        .fold(list, |l, d| l.allow_domain(d));
+    eprintln!(
+        "vip serve: tracker blocking on ({} filter lines)",
+        list.rules()
+    );
+    Ok(Some(Arc::new(list)))
+}
+
+pub fn serve(
+    ctx: &super::Ctx,
+    listen: SocketAddr,
+    auth: Option<&str>,
+    blocking: &crate::cli::BlockingArgs,
+) -> anyhow::Result<ExitCode> {
     let auth = client_auth_arg(auth)?;
+    let blocklist = blocklist(blocking)?;
     let store = ctx.store()?;
     let needs_vault = store
         .list_proxies(None)?
@@ -49,6 +85,7 @@ pub fn serve(ctx: &super::Ctx, listen: SocketAddr, auth: Option<&str>) -> anyhow
         listen,
         client_auth: auth,
         reload_every: Duration::from_secs(2),
+        blocklist,
     };
     crate::serve::run(&ctx.data_dir, options, vault)?;
     Ok(ExitCode::SUCCESS)

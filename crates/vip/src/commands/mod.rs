@@ -54,7 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve {
             listen,
             client_auth,
-        }) => gateway::serve(&ctx, listen, client_auth.as_deref()),
+            blocking,
+        }) => gateway::serve(&ctx, listen, client_auth.as_deref(), &blocking),
         Some(Command::Gateway {
             listen,
             upstreams,

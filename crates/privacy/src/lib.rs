@@ -1,0 +1,164 @@
+//! # vip-privacy
+//!
+//! The tracker blocklist: EasyList and EasyPrivacy (or any Adblock Plus
+//! syntax lists) loaded into Brave's `adblock` engine, built without its
+//! `single-thread` feature so one instance is shared by every task. The
+//! gateway asks about hosts (CONNECT) and URLs (plain HTTP) without knowing
+//! which page made the request, so it judges a request as a third-party
+//! script, XHR or image: a host every such request to would be blocked is a
+//! tracker or ad server. Page-aware, first-party-aware blocking of full
+//! HTTPS URLs belongs to the browser. A per-domain allowlist overrides both.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use adblock::lists::{FilterSet, ParseOptions};
+use adblock::request::Request;
+use thiserror::Error;
+
+/// Where Debian's `webext-ublock-origin-chromium` puts the lists.
+pub const DEBIAN_LISTS: [&str; 2] = [
+    "/usr/share/chromium/extensions/ublock-origin/assets/thirdparties/easylist/easylist.txt",
+    "/usr/share/chromium/extensions/ublock-origin/assets/thirdparties/easylist/easyprivacy.txt",
+];
+
+/// The page a gateway request is judged from: unknown, so a neutral origin
+/// that makes every target third-party.
+const NEUTRAL_SOURCE: &str = "https://vip-gateway.invalid/";
+const TYPES: [&str; 3] = ["script", "xmlhttprequest", "image"];
+
+/// A filter list that could not be loaded.
+#[derive(Debug, Error)]
+pub enum BlocklistError {
+    /// The file could not be read.
+    #[error(
+        "cannot read filter list {path}: {source} (install webext-ublock-origin-chromium or set the list paths)"
+    )]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Why a request was blocked (or not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed.
+    Allow,
+    /// Matched a filter.
+    Block,
+    /// Would match, but the domain is allowlisted.
+    Allowlisted,
+}
+
+/// Tracker blocking shared by all connections.
+pub struct Blocklist {
+    engine: adblock::Engine,
+    allow: Vec<String>,
+    rules: usize,
+    blocked: AtomicU64,
+}
+
+impl std::fmt::Debug for Blocklist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Blocklist")
+            .field("rules", &self.rules)
+            .field("allow", &self.allow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Blocklist {
+    /// Builds from rule lines.
+    pub fn from_rules<S: AsRef<str>>(lines: &[S]) -> Blocklist {
+        let mut set = FilterSet::new(false);
+        let text: Vec<&str> = lines.iter().map(AsRef::as_ref).collect();
+        set.add_filter_list(text.join("\n"), ParseOptions::default());
+        Blocklist {
+            engine: adblock::Engine::new_with_filter_set(set),
+            allow: Vec::new(),
+            rules: lines.len(),
+            blocked: AtomicU64::new(0),
+        }
+    }
+
+    /// Loads list files; an unreadable file is an error naming it.
+    pub fn from_files(paths: &[impl AsRef<Path>]) -> Result<Blocklist, BlocklistError> {
+        let mut lines = Vec::new();
+        for path in paths {
+            let path = path.as_ref();
+            let bytes = std::fs::read(path).map_err(|source| BlocklistError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
+        }
+        Ok(Blocklist::from_rules(&lines))
+    }
+
+    /// Never blocks `domain` or its subdomains.
+    pub fn allow_domain(mut self, domain: &str) -> Blocklist {
+        self.allow.push(
+            domain
+                .trim_start_matches("*.")
+                .trim_end_matches('.')
+                .to_ascii_lowercase(),
+        );
+        self
+    }
+
+    /// Rule lines loaded.
+    pub fn rules(&self) -> usize {
+        self.rules
+    }
+
+    /// Requests blocked so far.
+    pub fn blocked(&self) -> u64 {
+        self.blocked.load(Ordering::Relaxed)
+    }
+
+    fn allowlisted(&self, host: &str) -> bool {
+        self.allow.iter().any(|d| {
+            host == d
+                || host
+                    .strip_suffix(d.as_str())
+                    .is_some_and(|p| p.ends_with('.'))
+        })
+    }
+
+    fn matches(&self, url: &str) -> bool {
+        TYPES.iter().any(|t| {
+            Request::new(url, NEUTRAL_SOURCE, t, "GET")
+                .is_ok_and(|r| self.engine.check_network_request(&r).should_block())
+        })
+    }
+
+    fn decide(&self, host: &str, url: &str) -> Verdict {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if !self.matches(url) {
+            return Verdict::Allow;
+        }
+        if self.allowlisted(&host) {
+            return Verdict::Allowlisted;
+        }
+        self.blocked.fetch_add(1, Ordering::Relaxed);
+        Verdict::Block
+    }
+
+    /// Judges a whole host (a CONNECT tunnel or SOCKS connection).
+    pub fn check_host(&self, host: &str) -> Verdict {
+        let url = if host.contains(':') {
+            format!("https://[{host}]/")
+        } else {
+            format!("https://{host}/")
+        };
+        self.decide(host, &url)
+    }
+
+    /// Judges a full URL (plain HTTP through the gateway).
+    pub fn check_url(&self, host: &str, url: &str) -> Verdict {
+        self.decide(host, url)
+    }
+}

@@ -1,0 +1,70 @@
+//! The blocklist with Debian's EasyList and EasyPrivacy: known trackers are
+//! blocked by host and by URL, popular first-party sites are not, the
+//! allowlist wins, and the engine can be shared across threads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use vip_privacy::{Blocklist, DEBIAN_LISTS, Verdict};
+
+fn lists() -> Blocklist {
+    Blocklist::from_files(&DEBIAN_LISTS)
+        .expect("cargo xtask test installs webext-ublock-origin-chromium")
+}
+
+#[test]
+fn trackers_blocked_sites_allowed_allowlist_wins() {
+    let list = lists().allow_domain("scorecardresearch.com");
+    assert!(list.rules() > 50_000, "both lists loaded: {}", list.rules());
+    for host in [
+        "google-analytics.com",
+        "www.google-analytics.com",
+        "stats.g.doubleclick.net",
+        "pixel.quantserve.com",
+    ] {
+        assert_eq!(list.check_host(host), Verdict::Block, "{host}");
+    }
+    for host in [
+        "www.google.com",
+        "github.com",
+        "en.wikipedia.org",
+        "www.youtube.com",
+        "www.amazon.com",
+        "www.reddit.com",
+        "www.debian.org",
+        "example.com",
+    ] {
+        assert_eq!(list.check_host(host), Verdict::Allow, "{host}");
+    }
+    assert_eq!(
+        list.check_host("b.scorecardresearch.com"),
+        Verdict::Allowlisted
+    );
+    assert_eq!(
+        list.check_url(
+            "www.google-analytics.com",
+            "http://www.google-analytics.com/analytics.js"
+        ),
+        Verdict::Block
+    );
+    assert_eq!(
+        list.check_url("example.com", "http://example.com/index.html"),
+        Verdict::Allow
+    );
+    assert_eq!(list.blocked(), 5);
+    fn assert_sync<T: Send + Sync>(_: &T) {}
+    assert_sync(&list);
+}
+
+#[test]
+fn a_missing_list_is_a_clear_error() {
+    let err = Blocklist::from_files(&["/nonexistent/easylist.txt"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/nonexistent/easylist.txt") && err.contains("webext-ublock-origin-chromium"),
+        "{err}"
+    );
+    let small = Blocklist::from_rules(&["||tracker.example^", "@@||good.tracker.example^"]);
+    assert_eq!(small.check_host("a.tracker.example"), Verdict::Block);
+    assert_eq!(small.check_host("good.tracker.example"), Verdict::Allow);
+}
