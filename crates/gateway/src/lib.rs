@@ -13,6 +13,7 @@
 mod connect;
 mod error;
 mod gateway;
+pub mod health;
 mod inbound;
 mod relay;
 mod sink;

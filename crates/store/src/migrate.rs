@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002", "rotation"),
     migration!(3, "0003", "usage_and_activity"),
     migration!(4, "0004", "tabs_sessions_schedules"),
+    migration!(5, "0005", "health"),
 ];
 
 /// The newest schema version this binary knows.

@@ -7,8 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 failure at run time (I/O, database); 2 invalid input
-(arguments, files, configs, unknown ids); 3 import finished but some entries
-were invalid; 4 vault locked (no or wrong master password).
+(arguments, files, configs, unknown ids); 3 finished, but some entries were
+invalid (import) or failed (proxy check); 4 vault locked (no or wrong master
+password).
 
 Master password (for credentials): the OS keychain entry made by
 `vip vault init --keychain`, else VIP_MASTER_PASSWORD, else a prompt.";
@@ -86,6 +87,13 @@ pub enum Command {
         client_auth: Option<String>,
         #[command(flatten)]
         blocking: BlockingArgs,
+        /// http:// URL the periodic health checks fetch through each proxy
+        /// (without it they only test that the proxy accepts connections).
+        #[arg(long)]
+        check_url: Option<String>,
+        /// Seconds between health-check rounds (0 turns them off).
+        #[arg(long, default_value_t = 60)]
+        check_interval: u64,
     },
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
@@ -198,6 +206,27 @@ pub enum ProxyCommand {
         /// Disable it (kept, never selected).
         #[arg(long)]
         disable: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Check proxies now: TCP connect, handshake and (with --url) an HTTP GET
+    /// through each, recording latency, exit IP and up/down. Exit code 3 when
+    /// any check failed.
+    Check {
+        /// Proxy ids (or --all).
+        ids: Vec<i64>,
+        /// Check every proxy.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// http:// URL fetched through each proxy; an IP-address body is recorded as the exit IP.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds allowed for each stage.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+        /// Checks at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
         #[command(flatten)]
         out: Output,
     },

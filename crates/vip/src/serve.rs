@@ -17,6 +17,7 @@ use vip_engine::{
     ConfigId, CredentialRef, Engine, HealthSettings, PoolSnapshot, RotationConfig, RotationEvent,
     StrategyName,
 };
+use vip_gateway::health::{CheckReport, CheckSettings, ClockWatch, Hysteresis, check};
 use vip_gateway::{
     Assignment, ClientAuth, ConnectionRecord, Credentials, EventSink, Gateway, GatewaySettings,
     ListenerSpec,
@@ -158,6 +159,77 @@ pub struct ServeOptions {
     pub reload_every: Duration,
     /// Tracker blocking, when on.
     pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
+    /// Periodic health checks and their round length, when on.
+    pub checks: Option<(CheckSettings, Duration)>,
+}
+
+/// What the health task tells the upkeep thread.
+enum HealthMsg {
+    Report(CheckReport),
+    ClockJump,
+}
+
+/// One round of checks per `every`, staggered evenly with jitter, at most
+/// `settings.concurrency` at once; results go to the engine at once and to
+/// the upkeep thread for the store. A wall-clock jump starts a fresh round.
+async fn health_loop(
+    gateway: Arc<Gateway>,
+    credentials: Arc<VaultCredentials>,
+    settings: CheckSettings,
+    every: Duration,
+    tx: std::sync::mpsc::Sender<HealthMsg>,
+) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(vip_store::now_ms() as u64);
+    let mut watch = ClockWatch::new(every + Duration::from_secs(30));
+    let limit = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        let pool = gateway.with_engine(|e| e.pool().clone());
+        // Disabled proxies are checked too, so users can see when one recovers.
+        let proxies: Vec<vip_engine::Proxy> = pool.proxies().to_vec();
+        let step = every / (proxies.len().max(1) as u32);
+        for proxy in proxies {
+            tokio::time::sleep(step.mul_f64(rng.random_range(0.5..1.5))).await;
+            while running.try_join_next().is_some() {}
+            if watch.jumped() {
+                let _ = tx.send(HealthMsg::ClockJump);
+                break;
+            }
+            let (gateway, credentials, settings, tx, limit) = (
+                gateway.clone(),
+                credentials.clone(),
+                settings.clone(),
+                tx.clone(),
+                limit.clone(),
+            );
+            running.spawn(async move {
+                let Ok(_permit) = limit.acquire_owned().await else {
+                    return;
+                };
+                let login = proxy.credential.and_then(|c| credentials.login(c));
+                let report = check(&proxy, login.as_ref(), &settings).await;
+                let result = if report.ok {
+                    Ok(report.latency.unwrap_or_default())
+                } else {
+                    Err(report.failure.unwrap_or(vip_engine::FailureKind::Local))
+                };
+                gateway.with_engine(|e| {
+                    e.observe(
+                        vip_gateway::now(),
+                        vip_engine::Feedback::Checked {
+                            proxy: proxy.id,
+                            result,
+                        },
+                    )
+                });
+                let _ = tx.send(HealthMsg::Report(report));
+            });
+        }
+        if step.is_zero() {
+            tokio::time::sleep(every.max(Duration::from_secs(1))).await;
+        }
+    }
 }
 
 /// Runs until Ctrl-C or SIGTERM.
@@ -193,7 +265,12 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
         blocklist: options.blocklist.clone(),
         ..GatewaySettings::default()
     };
-    let gateway = Arc::new(Gateway::new(engine, credentials, sink.clone(), settings));
+    let gateway = Arc::new(Gateway::new(
+        engine,
+        credentials.clone(),
+        sink.clone(),
+        settings,
+    ));
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let handle = runtime.block_on(gateway.listen(
         options.listen,
@@ -207,10 +284,22 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
         "vip serve: gateway on {} (HTTP and SOCKS5), {pool_size} proxies, rotation: {active_name}",
         handle.addr
     );
+    let (health_tx, health_rx) = std::sync::mpsc::channel::<HealthMsg>();
+    let health = options.checks.clone().map(|(settings, every)| {
+        runtime.spawn(health_loop(
+            gateway.clone(),
+            credentials.clone(),
+            settings,
+            every,
+            health_tx.clone(),
+        ))
+    });
+    drop(health_tx);
     let stop = Arc::new(AtomicBool::new(false));
     let upkeep = {
         let (stop, gateway, sink) = (stop.clone(), gateway.clone(), sink.clone());
         let every = options.reload_every;
+        let mut hysteresis = Hysteresis::new(2, 3);
         std::thread::Builder::new()
             .name("vip-upkeep".into())
             .spawn(move || -> anyhow::Result<()> {
@@ -228,6 +317,24 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
                         })?;
                         eprintln!("vip serve: configuration reloaded; rotation: {name}");
                     }
+                    while let Ok(msg) = health_rx.try_recv() {
+                        match msg {
+                            HealthMsg::ClockJump => hysteresis.forgive(),
+                            HealthMsg::Report(r) => {
+                                let status = hysteresis.record(r.proxy, r.ok).map(|s| s.as_str());
+                                let latency =
+                                    r.latency.filter(|_| r.ok).map(|d| d.as_secs_f64() * 1000.0);
+                                let ip = r.exit_ip.map(|i| i.to_string());
+                                store.record_check(
+                                    r.proxy.0 as i64,
+                                    status,
+                                    latency,
+                                    ip.as_deref(),
+                                    vip_store::now_ms(),
+                                )?;
+                            }
+                        }
+                    }
                     if last_save.elapsed() >= every {
                         save_state(&store, &gateway, &sink)?;
                         last_save = Instant::now();
@@ -238,6 +345,10 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     };
     runtime.block_on(wait_for_signal());
     eprintln!("vip serve: draining");
+    if let Some(task) = health {
+        task.abort();
+        let _ = runtime.block_on(task);
+    }
     runtime.block_on(gateway.shutdown(Duration::from_secs(5)));
     stop.store(true, Ordering::Release);
     let saved = upkeep

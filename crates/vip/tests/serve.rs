@@ -54,6 +54,52 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
         .success()
     );
 
+    // On-demand checks find each proxy's exit IP through the origin.
+    let check_url = format!("http://127.0.0.1:{}/ip", origin.addr.port());
+    let checked = vip(
+        dir.path(),
+        &["proxy", "check", "--all", "--url", &check_url, "--json"],
+    );
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let list: serde_json::Value =
+        serde_json::from_slice(&vip(dir.path(), &["proxy", "list", "--json"]).stdout).unwrap();
+    let seen: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["status"].as_str().unwrap(),
+                p["exit_ip"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, vec![("up", "127.0.0.2"), ("up", "127.0.0.3")]);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    assert!(
+        vip(dir.path(), &["proxy", "add", &format!("{dead}")])
+            .status
+            .success()
+    );
+    let failed = vip(dir.path(), &["proxy", "check", "3", "--url", &check_url]);
+    assert_eq!(failed.status.code(), Some(3), "a failed check exits with 3");
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("cannot connect to proxy"));
+    assert!(vip(dir.path(), &["proxy", "rm", "3"]).status.success());
+    // Reset the recorded results so the daemon's periodic checks must set them.
+    let store = vip_store::Store::open(dir.path().join(vip_store::DATABASE_FILE)).unwrap();
+    store
+        .conn()
+        .execute("UPDATE proxies SET status = 'unknown', exit_ip = NULL", [])
+        .unwrap();
+    drop(store);
+
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -61,7 +107,15 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_vip"))
-        .args(["serve", "--listen", &listen])
+        .args([
+            "serve",
+            "--listen",
+            &listen,
+            "--check-interval",
+            "1",
+            "--check-url",
+            &check_url,
+        ])
         .env("VIP_DATA_DIR", dir.path())
         .env("VIP_MASTER_PASSWORD", MASTER)
         .stdout(Stdio::null())
@@ -120,6 +174,30 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
             0
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Periodic checks (two passes in a row) mark both proxies up with their exit IPs.
+    let waiting = Instant::now();
+    loop {
+        let list: serde_json::Value =
+            serde_json::from_slice(&vip(dir.path(), &["proxy", "list", "--json"]).stdout).unwrap();
+        let ips: Vec<Option<&str>> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["exit_ip"].as_str())
+            .collect();
+        let up = list.as_array().unwrap().iter().all(|p| p["status"] == "up");
+        if up && ips == vec![Some("127.0.0.2"), Some("127.0.0.3")] {
+            break;
+        }
+        if waiting.elapsed() > Duration::from_secs(20) {
+            let _ = daemon.kill();
+            let mut log = String::new();
+            std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
+            panic!("periodic checks did not record: {list}\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
     let status = Command::new("kill")

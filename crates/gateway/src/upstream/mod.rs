@@ -145,7 +145,7 @@ pub async fn dial(
 }
 
 /// Maps an I/O error during a handshake to the proxy's fault.
-pub(crate) fn io_fault(proxy: &str, e: std::io::Error) -> DialError {
+pub fn io_fault(proxy: &str, e: std::io::Error) -> DialError {
     match e.kind() {
         std::io::ErrorKind::UnexpectedEof
         | std::io::ErrorKind::ConnectionReset

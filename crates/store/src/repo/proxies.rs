@@ -71,6 +71,10 @@ pub struct ProxyRecord {
     pub status: String,
     /// Last measured latency.
     pub latency_ms: Option<f64>,
+    /// Exit IP seen by the last health check.
+    pub exit_ip: Option<String>,
+    /// When the last health check ran (ms).
+    pub last_checked_at: Option<i64>,
     /// Created (ms).
     pub created_at: i64,
     /// Last changed (ms).
@@ -107,7 +111,7 @@ pub enum AddOutcome {
 }
 
 const COLUMNS: &str = "id, protocol, host, port, credential_id, country, region, city, weight, rotation_group, \
-                       tags, enabled, status, latency_ms, created_at, updated_at";
+                       tags, enabled, status, latency_ms, created_at, updated_at, exit_ip, last_checked_at";
 
 fn record(r: &Row<'_>) -> rusqlite::Result<ProxyRecord> {
     let protocol: String = r.get(1)?;
@@ -129,6 +133,8 @@ fn record(r: &Row<'_>) -> rusqlite::Result<ProxyRecord> {
         latency_ms: r.get(13)?,
         created_at: r.get(14)?,
         updated_at: r.get(15)?,
+        exit_ip: r.get(16)?,
+        last_checked_at: r.get(17)?,
     })
 }
 
@@ -335,6 +341,31 @@ impl Store {
             ],
         )?;
         self.get_proxy(id)
+    }
+
+    /// Records a health check: latency and exit IP when measured, the status
+    /// when the caller's hysteresis changed it. Does not touch `updated_at`
+    /// (checks are not configuration changes).
+    pub fn record_check(
+        &self,
+        id: i64,
+        status: Option<&str>,
+        latency_ms: Option<f64>,
+        exit_ip: Option<&str>,
+        at: i64,
+    ) -> Result<()> {
+        if let Some(s) = status.filter(|s| !matches!(*s, "up" | "down" | "unknown")) {
+            return Err(StoreError::invalid(
+                "status",
+                format!("{s:?}: use up, down or unknown"),
+            ));
+        }
+        self.conn().execute(
+            "UPDATE proxies SET status = COALESCE(?1, status), latency_ms = COALESCE(?2, latency_ms),
+                 exit_ip = COALESCE(?3, exit_ip), last_checked_at = ?4 WHERE id = ?5",
+            params![status, latency_ms, exit_ip, at, id],
+        )?;
+        Ok(())
     }
 
     /// Sets one proxy's weight.

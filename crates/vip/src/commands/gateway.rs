@@ -67,6 +67,8 @@ pub fn serve(
     listen: SocketAddr,
     auth: Option<&str>,
     blocking: &crate::cli::BlockingArgs,
+    checks: Option<vip_gateway::health::CheckSettings>,
+    check_interval: u64,
 ) -> anyhow::Result<ExitCode> {
     let auth = client_auth_arg(auth)?;
     let blocklist = blocklist(blocking)?;
@@ -86,6 +88,7 @@ pub fn serve(
         client_auth: auth,
         reload_every: Duration::from_secs(2),
         blocklist,
+        checks: checks.map(|c| (c, Duration::from_secs(check_interval))),
     };
     crate::serve::run(&ctx.data_dir, options, vault)?;
     Ok(ExitCode::SUCCESS)

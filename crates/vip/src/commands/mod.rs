@@ -1,6 +1,7 @@
 //! Command implementations: thin adapters that read input, call the store
 //! or engine, and print a table or JSON. One file per command family.
 
+mod check;
 mod db;
 mod gateway;
 mod proxy;
@@ -55,7 +56,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             client_auth,
             blocking,
-        }) => gateway::serve(&ctx, listen, client_auth.as_deref(), &blocking),
+            check_url,
+            check_interval,
+        }) => {
+            let checks = (check_interval > 0).then(|| vip_gateway::health::CheckSettings {
+                url: check_url,
+                ..vip_gateway::health::CheckSettings::default()
+            });
+            gateway::serve(
+                &ctx,
+                listen,
+                client_auth.as_deref(),
+                &blocking,
+                checks,
+                check_interval,
+            )
+        }
         Some(Command::Gateway {
             listen,
             upstreams,

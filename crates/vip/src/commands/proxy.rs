@@ -63,6 +63,14 @@ pub fn run(ctx: &Ctx, cmd: ProxyCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        ProxyCommand::Check {
+            ids,
+            all,
+            url,
+            timeout,
+            concurrency,
+            out,
+        } => super::check::run(ctx, &ids, all, url, timeout, concurrency, out.json),
         ProxyCommand::Rm { ids } => {
             let store = ctx.store()?;
             for id in &ids {

@@ -1,0 +1,384 @@
+//! Health checks: TCP connect to the proxy, the proxy handshake, and (with a
+//! check URL) an HTTP GET through the proxy, each timed. A body that is an IP
+//! address is the proxy's exit IP. [`Hysteresis`] turns results into up/down
+//! only after several in a row, and [`ClockWatch`] notices wall-clock jumps
+//! (suspend/resume) so a burst of failures right after one is re-checked
+//! instead of marking every proxy down.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use vip_engine::{FailureKind, Proxy, ProxyId};
+
+use crate::error::DialError;
+use crate::target::Target;
+use crate::upstream::{self, Login, Mode, Timeouts, forward_head};
+
+/// What to check and how long to wait.
+#[derive(Clone, Debug)]
+pub struct CheckSettings {
+    /// `http://host[:port]/path` fetched through the proxy; `None` checks
+    /// only that the proxy accepts connections.
+    pub url: Option<String>,
+    /// Limit for each stage.
+    pub timeout: Duration,
+    /// Checks running at once.
+    pub concurrency: usize,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        CheckSettings {
+            url: None,
+            timeout: Duration::from_secs(10),
+            concurrency: 8,
+        }
+    }
+}
+
+/// The outcome of one check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckReport {
+    /// The proxy.
+    pub proxy: ProxyId,
+    /// Whether every stage passed.
+    pub ok: bool,
+    /// TCP connect time.
+    pub connect: Option<Duration>,
+    /// Connect + handshake (+ request) time, the latency fed to the engine.
+    pub latency: Option<Duration>,
+    /// HTTP status of the check URL.
+    pub http_status: Option<u16>,
+    /// The exit IP, when the check URL answers with one.
+    pub exit_ip: Option<IpAddr>,
+    /// Failure kind, when it failed.
+    pub failure: Option<FailureKind>,
+    /// What failed, for people.
+    pub error: Option<String>,
+}
+
+fn failed(proxy: ProxyId, connect: Option<Duration>, e: &DialError) -> CheckReport {
+    CheckReport {
+        proxy,
+        ok: false,
+        connect,
+        latency: None,
+        http_status: None,
+        exit_ip: None,
+        failure: Some(e.kind()),
+        error: Some(e.to_string()),
+    }
+}
+
+fn parse_url(url: &str) -> Result<(Target, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("check URL {url:?} must start with http://"))?;
+    let split = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(split);
+    let target = Target::parse_authority(authority, Some(80))?;
+    Ok((
+        target,
+        if path.is_empty() {
+            "/".into()
+        } else {
+            path.to_string()
+        },
+    ))
+}
+
+/// Checks one proxy.
+pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSettings) -> CheckReport {
+    let id = proxy.id;
+    let addr = if proxy.host.contains(':') {
+        format!("[{}]:{}", proxy.host, proxy.port)
+    } else {
+        format!("{}:{}", proxy.host, proxy.port)
+    };
+    let started = Instant::now();
+    let connect = match tokio::time::timeout(settings.timeout, TcpStream::connect(&addr)).await {
+        Ok(Ok(_)) => started.elapsed(),
+        Ok(Err(source)) => {
+            return failed(
+                id,
+                None,
+                &DialError::Connect {
+                    proxy: addr,
+                    source,
+                },
+            );
+        }
+        Err(_) => {
+            return failed(
+                id,
+                None,
+                &DialError::Timeout {
+                    proxy: addr,
+                    stage: "connect",
+                },
+            );
+        }
+    };
+    let Some(url) = &settings.url else {
+        return CheckReport {
+            proxy: id,
+            ok: true,
+            connect: Some(connect),
+            latency: Some(connect),
+            http_status: None,
+            exit_ip: None,
+            failure: None,
+            error: None,
+        };
+    };
+    let (target, path) = match parse_url(url) {
+        Ok(x) => x,
+        Err(e) => {
+            return failed(
+                id,
+                Some(connect),
+                &DialError::Unusable {
+                    proxy: addr,
+                    detail: e,
+                },
+            );
+        }
+    };
+    let timeouts = Timeouts {
+        connect: settings.timeout,
+        handshake: settings.timeout,
+    };
+    let started = Instant::now();
+    let mut dialed = match upstream::dial(proxy, login, &target, Mode::Forward, timeouts).await {
+        Ok(d) => d,
+        Err(e) => return failed(id, Some(connect), &e),
+    };
+    let head = forward_head(
+        "GET",
+        &target,
+        &path,
+        &[("User-Agent".into(), b"vip-health-check".to_vec())],
+        dialed.forwarding,
+        login,
+    );
+    let exchange = async {
+        dialed.stream.write_all(&head).await?;
+        let mut body = dialed.leftover.clone();
+        let mut chunk = [0u8; 4096];
+        while body.len() < 64 * 1024 {
+            let n = dialed.stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        Ok::<_, std::io::Error>(body)
+    };
+    let response = match tokio::time::timeout(settings.timeout, exchange).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return failed(id, Some(connect), &upstream::io_fault(&addr, e)),
+        Err(_) => {
+            return failed(
+                id,
+                Some(connect),
+                &DialError::Timeout {
+                    proxy: addr,
+                    stage: "check request",
+                },
+            );
+        }
+    };
+    let latency = started.elapsed();
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let (status, body_at) = match parsed.parse(&response) {
+        Ok(httparse::Status::Complete(n)) => (parsed.code.unwrap_or(0), n),
+        _ => {
+            return failed(
+                id,
+                Some(connect),
+                &DialError::Protocol {
+                    proxy: addr,
+                    detail: "the check URL's reply is not HTTP".into(),
+                },
+            );
+        }
+    };
+    let exit_ip = std::str::from_utf8(&response[body_at..])
+        .ok()
+        .and_then(|b| b.trim().parse::<IpAddr>().ok());
+    let ok = (200..300).contains(&status);
+    CheckReport {
+        proxy: id,
+        ok,
+        connect: Some(connect),
+        latency: Some(latency),
+        http_status: Some(status),
+        exit_ip,
+        failure: (!ok).then_some(if status == 407 {
+            FailureKind::ProxyAuth
+        } else {
+            FailureKind::OriginUnreachable
+        }),
+        error: (!ok).then(|| format!("check URL answered {status}")),
+    }
+}
+
+/// Checks many proxies, at most `settings.concurrency` at once, calling
+/// `done` after each; reports come back in input order.
+pub async fn check_all(
+    proxies: Vec<(Proxy, Option<Login>)>,
+    settings: &CheckSettings,
+    done: impl Fn(&CheckReport) + Send + Sync + 'static,
+) -> Vec<CheckReport> {
+    let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let done = Arc::new(done);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (proxy, login)) in proxies.into_iter().enumerate() {
+        let (limit, done, settings) = (limit.clone(), done.clone(), settings.clone());
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let report = check(&proxy, login.as_ref(), &settings).await;
+            done(&report);
+            (i, report)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(r) = r {
+            out.push(r);
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Up or down, as stored in `proxies.status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Passing.
+    Up,
+    /// Failing.
+    Down,
+}
+
+impl Status {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Down => "down",
+        }
+    }
+}
+
+/// Changes a proxy's status only after `up_after` passes or `down_after`
+/// failures in a row.
+#[derive(Debug)]
+pub struct Hysteresis {
+    up_after: u32,
+    down_after: u32,
+    state: HashMap<ProxyId, (Option<Status>, i64)>,
+}
+
+impl Hysteresis {
+    /// New, with the thresholds.
+    pub fn new(up_after: u32, down_after: u32) -> Hysteresis {
+        Hysteresis {
+            up_after: up_after.max(1),
+            down_after: down_after.max(1),
+            state: HashMap::new(),
+        }
+    }
+
+    /// Records a result; returns the new status when it changed.
+    pub fn record(&mut self, proxy: ProxyId, ok: bool) -> Option<Status> {
+        let (status, streak) = self.state.entry(proxy).or_insert((None, 0));
+        *streak = match (ok, *streak) {
+            (true, s) if s > 0 => s + 1,
+            (true, _) => 1,
+            (false, s) if s < 0 => s - 1,
+            (false, _) => -1,
+        };
+        let next = if *streak >= i64::from(self.up_after) {
+            Some(Status::Up)
+        } else if -*streak >= i64::from(self.down_after) {
+            Some(Status::Down)
+        } else {
+            None
+        };
+        match next {
+            Some(n) if *status != Some(n) => {
+                *status = Some(n);
+                Some(n)
+            }
+            _ => None,
+        }
+    }
+
+    /// Forgets failure streaks (after a clock jump), keeping statuses.
+    pub fn forgive(&mut self) {
+        for (_, streak) in self.state.values_mut() {
+            *streak = (*streak).max(0);
+        }
+    }
+}
+
+/// Notices wall-clock jumps: the wall clock moving much further than the
+/// monotonic clock between two looks means the machine slept or the clock
+/// was set.
+#[derive(Debug)]
+pub struct ClockWatch {
+    wall: SystemTime,
+    mono: Instant,
+    tolerance: Duration,
+}
+
+impl ClockWatch {
+    /// Starts watching.
+    pub fn new(tolerance: Duration) -> ClockWatch {
+        ClockWatch {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+            tolerance,
+        }
+    }
+
+    /// Whether the clocks disagreed by more than the tolerance since the last look.
+    pub fn jumped(&mut self) -> bool {
+        let (wall, mono) = (SystemTime::now(), Instant::now());
+        let wall_delta = wall.duration_since(self.wall).unwrap_or(Duration::ZERO);
+        let mono_delta = mono.duration_since(self.mono);
+        let backwards = wall < self.wall;
+        self.wall = wall;
+        self.mono = mono;
+        backwards || wall_delta.saturating_sub(mono_delta) > self.tolerance
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hysteresis_needs_streaks() {
+        let mut h = Hysteresis::new(2, 3);
+        let p = ProxyId(1);
+        assert_eq!(h.record(p, true), None);
+        assert_eq!(h.record(p, true), Some(Status::Up));
+        assert_eq!(h.record(p, false), None);
+        assert_eq!(h.record(p, false), None);
+        h.forgive();
+        assert_eq!(h.record(p, false), None);
+        assert_eq!(h.record(p, false), None);
+        assert_eq!(h.record(p, false), Some(Status::Down));
+        assert_eq!(h.record(p, false), None);
+        assert_eq!(h.record(p, true), None);
+        assert_eq!(h.record(p, true), Some(Status::Up));
+    }
+}

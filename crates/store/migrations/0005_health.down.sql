@@ -1,0 +1,2 @@
+ALTER TABLE proxies DROP COLUMN last_checked_at;
+ALTER TABLE proxies DROP COLUMN exit_ip;

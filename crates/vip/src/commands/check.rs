@@ -1,0 +1,134 @@
+//! `vip proxy check`: on-demand health checks with a progress bar, recorded
+//! in the store (latency, exit IP, up/down).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use vip_engine::CredentialRef;
+use vip_gateway::health::{CheckSettings, check_all};
+use vip_store::now_ms;
+
+use super::{Ctx, InvalidInput};
+use crate::{master, output};
+
+pub fn run(
+    ctx: &Ctx,
+    ids: &[i64],
+    all: bool,
+    url: Option<String>,
+    timeout: u64,
+    concurrency: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if ids.is_empty() && !all {
+        return Err(InvalidInput("give proxy ids, or --all".into()).into());
+    }
+    let store = ctx.store()?;
+    let pool = store.engine_pool()?;
+    let chosen: Vec<_> = if all {
+        pool
+    } else {
+        let mut out = Vec::new();
+        for id in ids {
+            let p = pool
+                .iter()
+                .find(|p| p.id.0 as i64 == *id)
+                .ok_or_else(|| InvalidInput(format!("proxy {id} does not exist")))?;
+            out.push(p.clone());
+        }
+        out
+    };
+    let vault = if chosen.iter().any(|p| p.credential.is_some()) {
+        Some(master::open_vault(&store, &ctx.data_dir, false)?)
+    } else {
+        None
+    };
+    let mut batch = Vec::with_capacity(chosen.len());
+    for p in chosen {
+        let login = match (p.credential, &vault) {
+            (Some(CredentialRef(c)), Some(v)) => {
+                let cred = store.get_credential(v, c as i64)?;
+                Some((cred.username, cred.password))
+            }
+            _ => None,
+        };
+        batch.push((p, login));
+    }
+    let settings = CheckSettings {
+        url,
+        timeout: Duration::from_secs(timeout.max(1)),
+        concurrency,
+    };
+    let bar = ProgressBar::new(batch.len() as u64);
+    let ticker = bar.clone();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let reports = runtime.block_on(check_all(batch, &settings, move |_| ticker.inc(1)));
+    bar.finish_and_clear();
+    let now = now_ms();
+    for r in &reports {
+        let ip = r.exit_ip.map(|i| i.to_string());
+        let latency = r.latency.map(|d| d.as_secs_f64() * 1000.0);
+        store.record_check(
+            r.proxy.0 as i64,
+            Some(if r.ok { "up" } else { "down" }),
+            latency,
+            ip.as_deref(),
+            now,
+        )?;
+    }
+    let failed = reports.iter().filter(|r| !r.ok).count();
+    if json {
+        let v: Vec<_> = reports
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.proxy.0, "ok": r.ok,
+                    "connect_ms": r.connect.map(|d| d.as_secs_f64() * 1000.0),
+                    "latency_ms": r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                    "http_status": r.http_status, "exit_ip": r.exit_ip,
+                    "failure": r.failure.map(vip_engine::FailureKind::as_str), "error": r.error,
+                })
+            })
+            .collect();
+        output::json(&v);
+    } else {
+        let rows: Vec<Vec<String>> = reports
+            .iter()
+            .map(|r| {
+                vec![
+                    r.proxy.0.to_string(),
+                    if r.ok { "up".into() } else { "down".into() },
+                    output::opt(
+                        r.connect
+                            .map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0)),
+                    ),
+                    output::opt(
+                        r.latency
+                            .map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0)),
+                    ),
+                    output::opt(r.http_status),
+                    output::opt(r.exit_ip),
+                    r.error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        output::table(
+            &[
+                "ID",
+                "RESULT",
+                "CONNECT MS",
+                "LATENCY MS",
+                "HTTP",
+                "EXIT IP",
+                "ERROR",
+            ],
+            &rows,
+        );
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
