@@ -29,7 +29,17 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
             ]))?;
             table_for("blocklist")
         }
-        _ => bail!("usage: cargo xtask bench engine [--quick] | store | privacy"),
+        ["gateway"] => {
+            crate::packages::ensure(&["tinyproxy", "privoxy", "squid", "procps"])?;
+            crate::run(crate::cargo().args(["build", "--release", "--locked", "-p", "vip"]))?;
+            let bin = target_dir().join("release").join("vip");
+            crate::run(
+                crate::cargo()
+                    .args(["bench", "-p", "vip-gateway", "--bench", "peers", "--locked"])
+                    .env("VIP_BIN", bin),
+            )
+        }
+        _ => bail!("usage: cargo xtask bench engine [--quick] | store | privacy | gateway"),
     }
 }
 

@@ -6,6 +6,9 @@
 //! - `cargo xtask bench engine`: run the engine's criterion benchmarks and
 //!   print a table of median times per strategy and pool size.
 //! - `cargo xtask bench store`: usage-ingestion throughput into SQLite.
+//! - `cargo xtask bench privacy`: cost of one tracker-blocking decision.
+//! - `cargo xtask bench gateway`: the gateway against tinyproxy, privoxy and
+//!   squid as a hop in front of the same upstream.
 
 mod bench;
 mod packages;
@@ -27,7 +30,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick] | store | privacy"
+                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick] | store | privacy | gateway"
             );
             return ExitCode::from(2);
         }

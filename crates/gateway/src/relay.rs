@@ -1,18 +1,61 @@
-//! Byte relay between client and upstream with half-close handled by
-//! `copy_bidirectional`, ending early when the gateway aborts.
+//! Byte relay between client and upstream. Each direction waits for the
+//! socket to be readable before it allocates its 16 KiB buffer, so an idle
+//! tunnel holds no buffer at all; end of stream in one direction is passed on
+//! as a write shutdown (half-close); byte counts survive errors; an abort
+//! from the gateway ends both directions.
 
+use std::io::ErrorKind;
+
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
-/// Relays until both directions finish; returns (client→upstream,
-/// upstream→client) bytes.
+const BUFFER: usize = 16 * 1024;
+
+async fn pump(from: OwnedReadHalf, mut to: OwnedWriteHalf) -> u64 {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut total = 0u64;
+    loop {
+        if from.readable().await.is_err() {
+            break;
+        }
+        if buf.is_empty() {
+            buf.resize(BUFFER, 0);
+        }
+        match from.try_read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+                total += n as u64;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown().await;
+    total
+}
+
+/// Relays until both directions finish (or the gateway aborts); returns
+/// (client→upstream, upstream→client) bytes.
 pub async fn relay(
-    client: &mut TcpStream,
-    upstream: &mut TcpStream,
+    client: TcpStream,
+    upstream: TcpStream,
     abort: &CancellationToken,
 ) -> (u64, u64) {
+    let (client_read, client_write) = client.into_split();
+    let (upstream_read, upstream_write) = upstream.into_split();
+    let both = async {
+        tokio::join!(
+            pump(client_read, upstream_write),
+            pump(upstream_read, client_write)
+        )
+    };
     tokio::select! {
-        r = tokio::io::copy_bidirectional(client, upstream) => r.unwrap_or((0, 0)),
+        counts = both => counts,
         _ = abort.cancelled() => (0, 0),
     }
 }

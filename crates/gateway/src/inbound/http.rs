@@ -72,35 +72,42 @@ fn authorized(spec: &ListenerSpec, headers: &[httparse::Header<'_>]) -> bool {
     })
 }
 
-/// Serves one HTTP proxy request.
-pub async fn serve(
-    mut stream: TcpStream,
-    shared: &Arc<Shared>,
-    spec: &ListenerSpec,
-    abort: &CancellationToken,
-) {
-    let (buf, head_len) = match read_head(&mut stream, shared.settings.max_head, shared).await {
+/// A parsed request, owning only what is needed after parsing, so the read
+/// buffer and header table are gone before the relay starts.
+struct Parsed {
+    method: String,
+    path: String,
+    headers: Vec<(String, Vec<u8>)>,
+    authorized: bool,
+    /// Bytes the client sent after the head (start of a body or tunnel data).
+    rest: Vec<u8>,
+}
+
+enum ReadOutcome {
+    Request(Parsed),
+    Reply(u16, &'static str, String, &'static str),
+    Closed,
+}
+
+async fn read_request(stream: &mut TcpStream, shared: &Shared, spec: &ListenerSpec) -> ReadOutcome {
+    let (buf, head_len) = match read_head(stream, shared.settings.max_head, shared).await {
         Ok(x) => x,
-        Err(HeadError::Closed) => return,
+        Err(HeadError::Closed) => return ReadOutcome::Closed,
         Err(HeadError::TooLarge) => {
-            return respond(
-                &mut stream,
+            return ReadOutcome::Reply(
                 431,
                 "Request Header Fields Too Large",
-                "vip: the request head is too large",
+                "vip: the request head is too large".into(),
                 "",
-            )
-            .await;
+            );
         }
         Err(HeadError::Slow) => {
-            return respond(
-                &mut stream,
+            return ReadOutcome::Reply(
                 408,
                 "Request Timeout",
-                "vip: the request head took too long",
+                "vip: the request head took too long".into(),
                 "",
-            )
-            .await;
+            );
         }
     };
     let mut headers = [httparse::EMPTY_HEADER; 96];
@@ -110,16 +117,37 @@ pub async fn serve(
         Ok(httparse::Status::Complete(_))
     );
     let (Some(method), Some(path), true) = (request.method, request.path, parsed) else {
-        return respond(
-            &mut stream,
-            400,
-            "Bad Request",
-            "vip: malformed HTTP request",
-            "",
-        )
-        .await;
+        return ReadOutcome::Reply(400, "Bad Request", "vip: malformed HTTP request".into(), "");
     };
-    if !authorized(spec, request.headers) {
+    ReadOutcome::Request(Parsed {
+        method: method.to_string(),
+        path: path.to_string(),
+        authorized: authorized(spec, request.headers),
+        headers: request
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), h.value.to_vec()))
+            .collect(),
+        rest: buf[head_len..].to_vec(),
+    })
+}
+
+/// Serves one HTTP proxy request.
+pub async fn serve(
+    mut stream: TcpStream,
+    shared: &Arc<Shared>,
+    spec: &ListenerSpec,
+    abort: &CancellationToken,
+) {
+    // Boxed so the read buffer and header table are freed before the relay.
+    let request = match Box::pin(read_request(&mut stream, shared, spec)).await {
+        ReadOutcome::Request(r) => r,
+        ReadOutcome::Reply(status, reason, body, extra) => {
+            return respond(&mut stream, status, reason, &body, extra).await;
+        }
+        ReadOutcome::Closed => return,
+    };
+    if !request.authorized {
         return respond(
             &mut stream,
             407,
@@ -129,8 +157,15 @@ pub async fn serve(
         )
         .await;
     }
+    let Parsed {
+        method,
+        path,
+        headers,
+        rest,
+        ..
+    } = request;
     if method.eq_ignore_ascii_case("CONNECT") {
-        let target = match Target::parse_authority(path, None) {
+        let target = match Target::parse_authority(&path, None) {
             Ok(t) => t,
             Err(e) => {
                 return respond(
@@ -150,14 +185,14 @@ pub async fn serve(
                     .await
                     .is_ok()
                 {
-                    splice(stream, opened, &buf[head_len..], shared, &target, abort).await;
+                    splice(stream, opened, rest, shared, &target, abort).await;
                 }
             }
             Err(e) => fail(&mut stream, &e).await,
         }
         return;
     }
-    let Some(rest) = path.strip_prefix("http://") else {
+    let Some(after_scheme) = path.strip_prefix("http://") else {
         let why = if path.starts_with("https://") {
             "vip: use CONNECT for https:// URLs"
         } else {
@@ -165,8 +200,8 @@ pub async fn serve(
         };
         return respond(&mut stream, 400, "Bad Request", why, "").await;
     };
-    let split = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(split);
+    let split = after_scheme.find(['/', '?']).unwrap_or(after_scheme.len());
+    let (authority, tail) = after_scheme.split_at(split);
     let tail = if tail.is_empty() {
         "/".to_string()
     } else if tail.starts_with('?') {
@@ -188,22 +223,17 @@ pub async fn serve(
             .await;
         }
     };
-    let kept: Vec<(String, Vec<u8>)> = request
-        .headers
-        .iter()
-        .map(|h| (h.name.to_string(), h.value.to_vec()))
-        .collect();
-    let method = method.to_string();
-    let url = path.to_string();
-    match connect::open(shared, spec, &target, Some(&url), Mode::Forward).await {
+    match connect::open(shared, spec, &target, Some(&path), Mode::Forward).await {
         Ok(opened) => {
             let (to_proxy, login) = match &opened {
                 Opened::Proxy { dialed, login, .. } => (dialed.forwarding, login.clone()),
                 Opened::Direct(_) => (false, None),
             };
-            let mut early = forward_head(&method, &target, &tail, &kept, to_proxy, login.as_ref());
-            early.extend_from_slice(&buf[head_len..]);
-            splice(stream, opened, &early, shared, &target, abort).await;
+            let mut early =
+                forward_head(&method, &target, &tail, &headers, to_proxy, login.as_ref());
+            early.extend_from_slice(&rest);
+            drop((headers, rest, login));
+            splice(stream, opened, early, shared, &target, abort).await;
         }
         Err(e) => fail(&mut stream, &e).await,
     }

@@ -42,7 +42,7 @@ pub async fn handle(
 async fn splice(
     mut client: TcpStream,
     opened: Opened,
-    client_early: &[u8],
+    client_early: Vec<u8>,
     shared: &Shared,
     target: &Target,
     abort: &CancellationToken,
@@ -57,13 +57,14 @@ async fn splice(
     };
     let mut up = client_early.len() as u64;
     let mut down = upstream_early.len() as u64;
-    if (!client_early.is_empty() && upstream.write_all(client_early).await.is_err())
+    if (!client_early.is_empty() && upstream.write_all(&client_early).await.is_err())
         || (!upstream_early.is_empty() && client.write_all(&upstream_early).await.is_err())
     {
         connect::finished(shared, proxy, target, up, down);
         return;
     }
-    let (a, b) = crate::relay::relay(&mut client, &mut upstream, abort).await;
+    drop((client_early, upstream_early));
+    let (a, b) = crate::relay::relay(client, upstream, abort).await;
     up += a;
     down += b;
     connect::finished(shared, proxy, target, up, down);

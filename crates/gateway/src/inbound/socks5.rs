@@ -133,7 +133,7 @@ pub async fn serve(
     match connect::open(shared, spec, &target, None, Mode::Tunnel).await {
         Ok(opened) => {
             reply(&mut stream, OK).await;
-            splice(stream, opened, &[], shared, &target, abort).await;
+            splice(stream, opened, Vec::new(), shared, &target, abort).await;
         }
         Err(e) => {
             let code = match &e {
