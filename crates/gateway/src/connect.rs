@@ -139,6 +139,7 @@ pub async fn open(
             target,
             mode,
             shared.settings.timeouts(),
+            &shared.settings.tls,
         )
         .await
         {

@@ -68,6 +68,8 @@ pub struct GatewaySettings {
     pub seed: u64,
     /// Tracker blocking by host (tunnels) and URL (plain HTTP); `None` is off.
     pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
+    /// Trust for HTTPS upstream proxies.
+    pub tls: crate::upstream::Tls,
 }
 
 impl Default for GatewaySettings {
@@ -79,6 +81,7 @@ impl Default for GatewaySettings {
             max_head: 32 * 1024,
             seed: 0,
             blocklist: None,
+            tls: crate::upstream::Tls::default(),
         }
     }
 }

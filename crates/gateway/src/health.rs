@@ -29,6 +29,8 @@ pub struct CheckSettings {
     pub timeout: Duration,
     /// Checks running at once.
     pub concurrency: usize,
+    /// Trust for HTTPS upstream proxies.
+    pub tls: crate::upstream::Tls,
 }
 
 impl Default for CheckSettings {
@@ -37,6 +39,7 @@ impl Default for CheckSettings {
             url: None,
             timeout: Duration::from_secs(10),
             concurrency: 8,
+            tls: crate::upstream::Tls::default(),
         }
     }
 }
@@ -154,7 +157,16 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
         handshake: settings.timeout,
     };
     let started = Instant::now();
-    let mut dialed = match upstream::dial(proxy, login, &target, Mode::Forward, timeouts).await {
+    let mut dialed = match upstream::dial(
+        proxy,
+        login,
+        &target,
+        Mode::Forward,
+        timeouts,
+        &settings.tls,
+    )
+    .await
+    {
         Ok(d) => d,
         Err(e) => return failed(id, Some(connect), &e),
     };

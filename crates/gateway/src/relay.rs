@@ -11,6 +11,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
+use crate::upstream::UpstreamStream;
+
 const BUFFER: usize = 16 * 1024;
 
 async fn pump(from: OwnedReadHalf, mut to: OwnedWriteHalf) -> u64 {
@@ -40,12 +42,23 @@ async fn pump(from: OwnedReadHalf, mut to: OwnedWriteHalf) -> u64 {
 }
 
 /// Relays until both directions finish (or the gateway aborts); returns
-/// (client→upstream, upstream→client) bytes.
+/// (client→upstream, upstream→client) bytes. TLS upstreams use tokio's
+/// generic copy (their buffers live in rustls anyway).
 pub async fn relay(
     client: TcpStream,
-    upstream: TcpStream,
+    upstream: UpstreamStream,
     abort: &CancellationToken,
 ) -> (u64, u64) {
+    let upstream = match upstream {
+        UpstreamStream::Tcp(tcp) => tcp,
+        UpstreamStream::Tls(mut tls) => {
+            let mut client = client;
+            return tokio::select! {
+                r = tokio::io::copy_bidirectional(&mut client, tls.as_mut()) => r.unwrap_or((0, 0)),
+                _ = abort.cancelled() => (0, 0),
+            };
+        }
+    };
     let (client_read, client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream.into_split();
     let both = async {

@@ -22,6 +22,7 @@ async fn checks_measure_latency_find_the_exit_ip_and_classify_failures() {
         url: Some(format!("http://127.0.0.1:{}/ip", origin.addr.port())),
         timeout: Duration::from_secs(3),
         concurrency: 2,
+        ..CheckSettings::default()
     };
     let login = (Secret::new("u"), Secret::new("p"));
     let bad = (Secret::new("u"), Secret::new("nope"));

@@ -94,6 +94,9 @@ pub enum Command {
         /// Seconds between health-check rounds (0 turns them off).
         #[arg(long, default_value_t = 60)]
         check_interval: u64,
+        /// PEM file of extra CA certificates trusted for HTTPS upstream proxies.
+        #[arg(long, value_name = "PEM")]
+        proxy_ca: Option<PathBuf>,
     },
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
@@ -112,6 +115,9 @@ pub enum Command {
         /// Require USER:PASS from clients (required for non-loopback addresses).
         #[arg(long, value_name = "USER:PASS")]
         client_auth: Option<String>,
+        /// PEM file of extra CA certificates trusted for HTTPS upstream proxies.
+        #[arg(long, value_name = "PEM")]
+        proxy_ca: Option<PathBuf>,
     },
 }
 

@@ -161,6 +161,8 @@ pub struct ServeOptions {
     pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
     /// Periodic health checks and their round length, when on.
     pub checks: Option<(CheckSettings, Duration)>,
+    /// Trust for HTTPS upstream proxies.
+    pub tls: vip_gateway::upstream::Tls,
 }
 
 /// What the health task tells the upkeep thread.
@@ -263,6 +265,7 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     });
     let settings = GatewaySettings {
         blocklist: options.blocklist.clone(),
+        tls: options.tls.clone(),
         ..GatewaySettings::default()
     };
     let gateway = Arc::new(Gateway::new(

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::connect::{self, Opened};
 use crate::gateway::{ListenerSpec, Shared};
 use crate::target::Target;
+use crate::upstream::UpstreamStream;
 
 /// Serves one accepted connection.
 pub async fn handle(
@@ -53,7 +54,7 @@ async fn splice(
             Some((proxy, dialed.latency)),
             dialed.leftover,
         ),
-        Opened::Direct(s) => (s, None, Vec::new()),
+        Opened::Direct(s) => (UpstreamStream::Tcp(s), None, Vec::new()),
     };
     let mut up = client_early.len() as u64;
     let mut down = upstream_early.len() as u64;

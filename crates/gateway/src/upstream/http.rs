@@ -4,9 +4,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use super::{Login, io_fault};
+use super::{Login, UpstreamStream, io_fault};
 use crate::error::DialError;
 use crate::target::Target;
 
@@ -24,7 +23,7 @@ pub fn auth_header(login: Option<&Login>) -> String {
 
 /// Sends CONNECT and reads the reply head; returns bytes after it.
 pub async fn connect(
-    stream: &mut TcpStream,
+    stream: &mut UpstreamStream,
     proxy: &str,
     login: Option<&Login>,
     target: &Target,

@@ -7,6 +7,7 @@
 
 mod http;
 mod socks;
+mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use vip_engine::{Protocol, Proxy};
 use vip_store::vault::Secret;
 
 pub use http::forward_head;
+pub use tls::{Tls, UpstreamStream};
 
 use crate::error::DialError;
 use crate::target::Target;
@@ -46,7 +48,7 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct Dialed {
     /// The stream, positioned after the handshake.
-    pub stream: TcpStream,
+    pub stream: UpstreamStream,
     /// Bytes the proxy sent after its handshake reply (to pass on).
     pub leftover: Vec<u8>,
     /// Connect + handshake time.
@@ -63,21 +65,16 @@ fn addr(proxy: &Proxy) -> String {
     }
 }
 
-/// Connects through `proxy` to `target`.
+/// Connects through `proxy` to `target` (TLS first for HTTPS proxies).
 pub async fn dial(
     proxy: &Proxy,
     login: Option<&Login>,
     target: &Target,
     mode: Mode,
     t: Timeouts,
+    tls: &Tls,
 ) -> Result<Dialed, DialError> {
     let name = addr(proxy);
-    if proxy.protocol == Protocol::Https {
-        return Err(DialError::Unusable {
-            proxy: name,
-            detail: "HTTPS (TLS) upstream proxies are not supported yet".into(),
-        });
-    }
     if proxy.protocol == Protocol::Socks4 && target.ip().is_none_or(|ip| !ip.is_ipv4()) {
         return Err(DialError::Unusable {
             proxy: name,
@@ -94,7 +91,7 @@ pub async fn dial(
         });
     }
     let started = Instant::now();
-    let mut stream = match timeout(t.connect, TcpStream::connect(&name)).await {
+    let tcp = match timeout(t.connect, TcpStream::connect(&name)).await {
         Err(_) => {
             return Err(DialError::Timeout {
                 proxy: name,
@@ -109,25 +106,39 @@ pub async fn dial(
         }
         Ok(Ok(s)) => s,
     };
-    let _ = stream.set_nodelay(true);
-    let forwarding = mode == Mode::Forward && proxy.protocol == Protocol::Http;
+    let _ = tcp.set_nodelay(true);
+    let forwarding =
+        mode == Mode::Forward && matches!(proxy.protocol, Protocol::Http | Protocol::Https);
     let handshake = async {
-        match proxy.protocol {
-            Protocol::Http if forwarding => Ok(Vec::new()),
+        let mut stream = if proxy.protocol == Protocol::Https {
+            let tls_stream =
+                tls.connect(&proxy.host, tcp)
+                    .await
+                    .map_err(|e| DialError::Protocol {
+                        proxy: name.clone(),
+                        detail: format!("TLS handshake failed: {e}"),
+                    })?;
+            UpstreamStream::Tls(Box::new(tls_stream))
+        } else {
+            UpstreamStream::Tcp(tcp)
+        };
+        let leftover = match proxy.protocol {
+            Protocol::Http | Protocol::Https if forwarding => Vec::new(),
             Protocol::Http | Protocol::Https => {
-                http::connect(&mut stream, &name, login, target).await
+                http::connect(&mut stream, &name, login, target).await?
             }
             Protocol::Socks4 | Protocol::Socks4a => {
-                socks::connect4(&mut stream, &name, login, target)
-                    .await
-                    .map(|()| Vec::new())
+                socks::connect4(&mut stream, &name, login, target).await?;
+                Vec::new()
             }
-            Protocol::Socks5 => socks::connect5(&mut stream, &name, login, target)
-                .await
-                .map(|()| Vec::new()),
-        }
+            Protocol::Socks5 => {
+                socks::connect5(&mut stream, &name, login, target).await?;
+                Vec::new()
+            }
+        };
+        Ok::<_, DialError>((stream, leftover))
     };
-    let leftover = match timeout(t.handshake, handshake).await {
+    let (stream, leftover) = match timeout(t.handshake, handshake).await {
         Err(_) => {
             return Err(DialError::Timeout {
                 proxy: name,

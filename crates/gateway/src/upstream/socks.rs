@@ -5,9 +5,8 @@
 use std::net::IpAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use super::{Login, io_fault};
+use super::{Login, UpstreamStream, io_fault};
 use crate::error::DialError;
 use crate::target::Target;
 
@@ -20,7 +19,7 @@ fn protocol(proxy: &str, detail: impl Into<String>) -> DialError {
 
 /// SOCKS5 CONNECT.
 pub async fn connect5(
-    s: &mut TcpStream,
+    s: &mut UpstreamStream,
     proxy: &str,
     login: Option<&Login>,
     target: &Target,
@@ -136,7 +135,7 @@ pub async fn connect5(
 
 /// SOCKS4 / SOCKS4a CONNECT (the caller checked SOCKS4 gets an IPv4 target).
 pub async fn connect4(
-    s: &mut TcpStream,
+    s: &mut UpstreamStream,
     proxy: &str,
     login: Option<&Login>,
     target: &Target,

@@ -59,6 +59,7 @@ pub fn run(
         url,
         timeout: Duration::from_secs(timeout.max(1)),
         concurrency,
+        tls: vip_gateway::upstream::Tls::default(),
     };
     let bar = ProgressBar::new(batch.len() as u64);
     let ticker = bar.clone();

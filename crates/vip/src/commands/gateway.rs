@@ -19,6 +19,17 @@ use vip_store::vault::Secret;
 
 use super::InvalidInput;
 
+/// Trust for HTTPS upstream proxies: Mozilla's roots plus `--proxy-ca`.
+pub fn proxy_tls(pem: Option<&std::path::Path>) -> anyhow::Result<vip_gateway::upstream::Tls> {
+    let Some(path) = pem else {
+        return Ok(vip_gateway::upstream::Tls::default());
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| InvalidInput(format!("--proxy-ca {}: {e}", path.display())))?;
+    Ok(vip_gateway::upstream::Tls::with_pem_roots(&bytes)
+        .map_err(|e| InvalidInput(format!("--proxy-ca {}: {e}", path.display())))?)
+}
+
 fn client_auth_arg(text: Option<&str>) -> anyhow::Result<Option<ClientAuth>> {
     text.map(|s| {
         let (user, pass) = s
@@ -69,6 +80,7 @@ pub fn serve(
     blocking: &crate::cli::BlockingArgs,
     checks: Option<vip_gateway::health::CheckSettings>,
     check_interval: u64,
+    tls: vip_gateway::upstream::Tls,
 ) -> anyhow::Result<ExitCode> {
     let auth = client_auth_arg(auth)?;
     let blocklist = blocklist(blocking)?;
@@ -89,6 +101,7 @@ pub fn serve(
         reload_every: Duration::from_secs(2),
         blocklist,
         checks: checks.map(|c| (c, Duration::from_secs(check_interval))),
+        tls,
     };
     crate::serve::run(&ctx.data_dir, options, vault)?;
     Ok(ExitCode::SUCCESS)
@@ -99,6 +112,7 @@ pub fn run(
     upstreams: &[String],
     strategy: &str,
     client_auth: Option<&str>,
+    tls: vip_gateway::upstream::Tls,
 ) -> anyhow::Result<ExitCode> {
     let strategy = StrategyName::parse(strategy).map_err(InvalidInput)?;
     let mut proxies = Vec::new();
@@ -132,7 +146,8 @@ pub fn run(
     engine.set_rotation(config, vip_gateway::now());
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let gateway = Gateway::new(engine, Arc::new(logins), Arc::new(NullSink), GatewaySettings::default());
+        let settings = GatewaySettings { tls, ..GatewaySettings::default() };
+        let gateway = Gateway::new(engine, Arc::new(logins), Arc::new(NullSink), settings);
         let spec = ListenerSpec { assignment: Assignment::Rotation(vip_engine::ConfigId(1)), tab: None, auth };
         let handle = gateway.listen(listen, spec).await.map_err(|e| InvalidInput(e.to_string()))?;
         eprintln!(

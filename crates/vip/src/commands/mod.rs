@@ -58,9 +58,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             blocking,
             check_url,
             check_interval,
+            proxy_ca,
         }) => {
+            let tls = gateway::proxy_tls(proxy_ca.as_deref())?;
             let checks = (check_interval > 0).then(|| vip_gateway::health::CheckSettings {
                 url: check_url,
+                tls: tls.clone(),
                 ..vip_gateway::health::CheckSettings::default()
             });
             gateway::serve(
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &blocking,
                 checks,
                 check_interval,
+                tls,
             )
         }
         Some(Command::Gateway {
@@ -77,7 +81,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             upstreams,
             strategy,
             client_auth,
-        }) => gateway::run(listen, &upstreams, &strategy, client_auth.as_deref()),
+            proxy_ca,
+        }) => {
+            let tls = gateway::proxy_tls(proxy_ca.as_deref())?;
+            gateway::run(listen, &upstreams, &strategy, client_auth.as_deref(), tls)
+        }
     }
 }
 
