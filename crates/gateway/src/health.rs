@@ -19,6 +19,50 @@ use crate::error::DialError;
 use crate::target::Target;
 use crate::upstream::{self, Login, Mode, Timeouts, forward_head};
 
+/// A MaxMind-format (GeoIP2/GeoLite2 Country or City, DB-IP, ...) database
+/// for the exit IP's country.
+pub struct GeoDb {
+    reader: maxminddb::Reader<Vec<u8>>,
+}
+
+impl std::fmt::Debug for GeoDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GeoDb")
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct GeoRecord {
+    country: Option<GeoCountry>,
+}
+
+#[derive(serde::Deserialize)]
+struct GeoCountry {
+    iso_code: Option<String>,
+}
+
+impl GeoDb {
+    /// Reads a database from bytes.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<GeoDb, String> {
+        maxminddb::Reader::from_source(bytes)
+            .map(|reader| GeoDb { reader })
+            .map_err(|e| format!("not a MaxMind database: {e}"))
+    }
+
+    /// Reads a database file; errors name the file.
+    pub fn open(path: &std::path::Path) -> Result<GeoDb, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        GeoDb::from_bytes(bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The ISO country code of an address, when the database knows it.
+    pub fn country(&self, ip: IpAddr) -> Option<String> {
+        let found = self.reader.lookup(ip).ok()?;
+        let record: GeoRecord = found.decode().ok()??;
+        record.country?.iso_code
+    }
+}
+
 /// What to check and how long to wait.
 #[derive(Clone, Debug)]
 pub struct CheckSettings {
@@ -31,6 +75,8 @@ pub struct CheckSettings {
     pub concurrency: usize,
     /// Trust for HTTPS upstream proxies.
     pub tls: crate::upstream::Tls,
+    /// Geolocation of exit IPs, when configured.
+    pub geo: Option<Arc<GeoDb>>,
 }
 
 impl Default for CheckSettings {
@@ -40,6 +86,7 @@ impl Default for CheckSettings {
             timeout: Duration::from_secs(10),
             concurrency: 8,
             tls: crate::upstream::Tls::default(),
+            geo: None,
         }
     }
 }
@@ -59,6 +106,8 @@ pub struct CheckReport {
     pub http_status: Option<u16>,
     /// The exit IP, when the check URL answers with one.
     pub exit_ip: Option<IpAddr>,
+    /// The exit IP's country, from the configured database.
+    pub exit_country: Option<String>,
     /// Failure kind, when it failed.
     pub failure: Option<FailureKind>,
     /// What failed, for people.
@@ -73,6 +122,7 @@ fn failed(proxy: ProxyId, connect: Option<Duration>, e: &DialError) -> CheckRepo
         latency: None,
         http_status: None,
         exit_ip: None,
+        exit_country: None,
         failure: Some(e.kind()),
         error: Some(e.to_string()),
     }
@@ -135,6 +185,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
             latency: Some(connect),
             http_status: None,
             exit_ip: None,
+            exit_country: None,
             failure: None,
             error: None,
         };
@@ -231,6 +282,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
         connect: Some(connect),
         latency: Some(latency),
         http_status: Some(status),
+        exit_country: exit_ip.and_then(|ip| settings.geo.as_ref()?.country(ip)),
         exit_ip,
         failure: (!ok).then_some(if status == 407 {
             FailureKind::ProxyAuth

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use vip_engine::{FailureKind, Protocol};
-use vip_gateway::health::{CheckSettings, ClockWatch, check, check_all};
+use vip_gateway::health::{CheckSettings, ClockWatch, GeoDb, check, check_all};
 use vip_store::vault::Secret;
 use vip_testkit::*;
 
@@ -22,6 +22,13 @@ async fn checks_measure_latency_find_the_exit_ip_and_classify_failures() {
         url: Some(format!("http://127.0.0.1:{}/ip", origin.addr.port())),
         timeout: Duration::from_secs(3),
         concurrency: 2,
+        geo: Some(Arc::new(
+            GeoDb::from_bytes(mmdb(&[
+                ("127.0.0.2".parse().unwrap(), "DE"),
+                ("127.0.0.3".parse().unwrap(), "FR"),
+            ]))
+            .unwrap(),
+        )),
         ..CheckSettings::default()
     };
     let login = (Secret::new("u"), Secret::new("p"));
@@ -45,6 +52,16 @@ async fn checks_measure_latency_find_the_exit_ip_and_classify_failures() {
     )
     .await;
     assert_eq!(r.exit_ip.map(|i| i.to_string()), Some("127.0.0.3".into()));
+    assert_eq!(
+        r.exit_country.as_deref(),
+        Some("FR"),
+        "country from the MaxMind-format database"
+    );
+    assert!(
+        GeoDb::from_bytes(b"not a database".to_vec())
+            .unwrap_err()
+            .contains("not a MaxMind database")
+    );
     let r = check(
         &proxy(3, Protocol::Socks5, socks.addr, Some(1)),
         Some(&bad),

@@ -302,3 +302,87 @@ pub async fn via_socks5(gateway: SocketAddr, host: &str, port: u16) -> Result<St
         .map_err(|e| e.to_string())?;
     Ok(body(&read_all(&mut s).await))
 }
+
+/// A minimal MaxMind DB (IPv4, 24-bit records) mapping single addresses to
+/// `{"country": {"iso_code": CC}}`, written by hand from the published
+/// format so geolocation can be tested without downloading a database.
+pub fn mmdb(entries: &[(std::net::Ipv4Addr, &str)]) -> Vec<u8> {
+    #[derive(Clone, Copy)]
+    enum Rec {
+        Empty,
+        Node(u32),
+        Data(u32),
+    }
+    let mut data = Vec::new();
+    let mut nodes: Vec<[Rec; 2]> = vec![[Rec::Empty, Rec::Empty]];
+    for (ip, cc) in entries {
+        let offset = data.len() as u32;
+        data.push(0xE1);
+        data.push(0x40 | 7);
+        data.extend_from_slice(b"country");
+        data.push(0xE1);
+        data.push(0x40 | 8);
+        data.extend_from_slice(b"iso_code");
+        data.push(0x40 | cc.len() as u8);
+        data.extend_from_slice(cc.as_bytes());
+        let bits = u32::from(*ip);
+        let mut node = 0usize;
+        for depth in 0..32 {
+            let bit = ((bits >> (31 - depth)) & 1) as usize;
+            if depth == 31 {
+                nodes[node][bit] = Rec::Data(offset);
+                break;
+            }
+            node = match nodes[node][bit] {
+                Rec::Node(n) => n as usize,
+                _ => {
+                    nodes.push([Rec::Empty, Rec::Empty]);
+                    let n = nodes.len() - 1;
+                    nodes[node][bit] = Rec::Node(n as u32);
+                    n
+                }
+            };
+        }
+    }
+    let count = nodes.len() as u32;
+    let mut out = Vec::new();
+    for pair in &nodes {
+        for rec in pair {
+            let v = match *rec {
+                Rec::Empty => count,
+                Rec::Node(n) => n,
+                Rec::Data(off) => count + 16 + off,
+            };
+            out.extend_from_slice(&v.to_be_bytes()[1..]);
+        }
+    }
+    out.extend_from_slice(&[0u8; 16]);
+    out.extend_from_slice(&data);
+    out.extend_from_slice(b"\xAB\xCD\xEFMaxMind.com");
+    let key = |out: &mut Vec<u8>, k: &str| {
+        out.push(0x40 | k.len() as u8);
+        out.extend_from_slice(k.as_bytes());
+    };
+    out.push(0xE0 | 9);
+    key(&mut out, "binary_format_major_version");
+    out.extend_from_slice(&[0xA1, 2]);
+    key(&mut out, "binary_format_minor_version");
+    out.push(0xA0);
+    key(&mut out, "build_epoch");
+    out.extend_from_slice(&[0x01, 0x02, 0x01]);
+    key(&mut out, "database_type");
+    out.push(0x40 | 4);
+    out.extend_from_slice(b"Test");
+    key(&mut out, "description");
+    out.push(0xE0);
+    key(&mut out, "ip_version");
+    out.extend_from_slice(&[0xA1, 4]);
+    key(&mut out, "languages");
+    out.extend_from_slice(&[0x00, 0x04]);
+    key(&mut out, "node_count");
+    out.push(0xC4);
+    out.extend_from_slice(&count.to_be_bytes());
+    key(&mut out, "record_size");
+    out.extend_from_slice(&[0xA1, 24]);
+    out
+}

@@ -97,6 +97,9 @@ pub enum Command {
         /// PEM file of extra CA certificates trusted for HTTPS upstream proxies.
         #[arg(long, value_name = "PEM")]
         proxy_ca: Option<PathBuf>,
+        /// MaxMind-format database for the exit IP's country in health checks.
+        #[arg(long, value_name = "MMDB")]
+        geoip: Option<PathBuf>,
     },
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
@@ -233,6 +236,9 @@ pub enum ProxyCommand {
         /// Checks at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// MaxMind-format database (GeoLite2/GeoIP2 Country or City) for the exit IP's country.
+        #[arg(long, value_name = "MMDB")]
+        geoip: Option<PathBuf>,
         #[command(flatten)]
         out: Output,
     },

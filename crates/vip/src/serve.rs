@@ -332,7 +332,7 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
                                     r.proxy.0 as i64,
                                     status,
                                     latency,
-                                    ip.as_deref(),
+                                    (ip.as_deref(), r.exit_country.as_deref()),
                                     vip_store::now_ms(),
                                 )?;
                             }

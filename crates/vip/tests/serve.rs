@@ -56,9 +56,27 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
 
     // On-demand checks find each proxy's exit IP through the origin.
     let check_url = format!("http://127.0.0.1:{}/ip", origin.addr.port());
+    let geo = dir.path().join("geo.mmdb");
+    std::fs::write(
+        &geo,
+        mmdb(&[
+            ("127.0.0.2".parse().unwrap(), "DE"),
+            ("127.0.0.3".parse().unwrap(), "FR"),
+        ]),
+    )
+    .unwrap();
     let checked = vip(
         dir.path(),
-        &["proxy", "check", "--all", "--url", &check_url, "--json"],
+        &[
+            "proxy",
+            "check",
+            "--all",
+            "--url",
+            &check_url,
+            "--geoip",
+            geo.to_str().unwrap(),
+            "--json",
+        ],
     );
     assert!(
         checked.status.success(),
@@ -79,6 +97,13 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
         })
         .collect();
     assert_eq!(seen, vec![("up", "127.0.0.2"), ("up", "127.0.0.3")]);
+    let countries: Vec<Option<&str>> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["exit_country"].as_str())
+        .collect();
+    assert_eq!(countries, vec![Some("DE"), Some("FR")]);
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -75,6 +75,8 @@ pub struct ProxyRecord {
     pub exit_ip: Option<String>,
     /// When the last health check ran (ms).
     pub last_checked_at: Option<i64>,
+    /// Country of the exit IP, from a MaxMind-format database.
+    pub exit_country: Option<String>,
     /// Created (ms).
     pub created_at: i64,
     /// Last changed (ms).
@@ -111,7 +113,7 @@ pub enum AddOutcome {
 }
 
 const COLUMNS: &str = "id, protocol, host, port, credential_id, country, region, city, weight, rotation_group, \
-                       tags, enabled, status, latency_ms, created_at, updated_at, exit_ip, last_checked_at";
+                       tags, enabled, status, latency_ms, created_at, updated_at, exit_ip, last_checked_at, exit_country";
 
 fn record(r: &Row<'_>) -> rusqlite::Result<ProxyRecord> {
     let protocol: String = r.get(1)?;
@@ -135,6 +137,7 @@ fn record(r: &Row<'_>) -> rusqlite::Result<ProxyRecord> {
         updated_at: r.get(15)?,
         exit_ip: r.get(16)?,
         last_checked_at: r.get(17)?,
+        exit_country: r.get(18)?,
     })
 }
 
@@ -351,9 +354,10 @@ impl Store {
         id: i64,
         status: Option<&str>,
         latency_ms: Option<f64>,
-        exit_ip: Option<&str>,
+        exit: (Option<&str>, Option<&str>),
         at: i64,
     ) -> Result<()> {
+        let (exit_ip, exit_country) = exit;
         if let Some(s) = status.filter(|s| !matches!(*s, "up" | "down" | "unknown")) {
             return Err(StoreError::invalid(
                 "status",
@@ -362,8 +366,8 @@ impl Store {
         }
         self.conn().execute(
             "UPDATE proxies SET status = COALESCE(?1, status), latency_ms = COALESCE(?2, latency_ms),
-                 exit_ip = COALESCE(?3, exit_ip), last_checked_at = ?4 WHERE id = ?5",
-            params![status, latency_ms, exit_ip, at, id],
+                 exit_ip = COALESCE(?3, exit_ip), last_checked_at = ?4, exit_country = COALESCE(?6, exit_country) WHERE id = ?5",
+            params![status, latency_ms, exit_ip, at, id, exit_country],
         )?;
         Ok(())
     }

@@ -12,15 +12,27 @@ use vip_store::now_ms;
 use super::{Ctx, InvalidInput};
 use crate::{master, output};
 
+/// How to check, from the command line.
+pub struct CheckOptions<'a> {
+    pub url: Option<String>,
+    pub timeout: u64,
+    pub concurrency: usize,
+    pub geoip: Option<&'a std::path::Path>,
+}
+
 pub fn run(
     ctx: &Ctx,
     ids: &[i64],
     all: bool,
-    url: Option<String>,
-    timeout: u64,
-    concurrency: usize,
+    options: CheckOptions<'_>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    let CheckOptions {
+        url,
+        timeout,
+        concurrency,
+        geoip,
+    } = options;
     if ids.is_empty() && !all {
         return Err(InvalidInput("give proxy ids, or --all".into()).into());
     }
@@ -60,6 +72,7 @@ pub fn run(
         timeout: Duration::from_secs(timeout.max(1)),
         concurrency,
         tls: vip_gateway::upstream::Tls::default(),
+        geo: geo_db(geoip)?,
     };
     let bar = ProgressBar::new(batch.len() as u64);
     let ticker = bar.clone();
@@ -74,7 +87,7 @@ pub fn run(
             r.proxy.0 as i64,
             Some(if r.ok { "up" } else { "down" }),
             latency,
-            ip.as_deref(),
+            (ip.as_deref(), r.exit_country.as_deref()),
             now,
         )?;
     }
@@ -87,7 +100,7 @@ pub fn run(
                     "id": r.proxy.0, "ok": r.ok,
                     "connect_ms": r.connect.map(|d| d.as_secs_f64() * 1000.0),
                     "latency_ms": r.latency.map(|d| d.as_secs_f64() * 1000.0),
-                    "http_status": r.http_status, "exit_ip": r.exit_ip,
+                    "http_status": r.http_status, "exit_ip": r.exit_ip, "exit_country": r.exit_country,
                     "failure": r.failure.map(vip_engine::FailureKind::as_str), "error": r.error,
                 })
             })
@@ -132,4 +145,16 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Opens `--geoip`, when given.
+pub fn geo_db(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<std::sync::Arc<vip_gateway::health::GeoDb>>> {
+    path.map(|p| {
+        vip_gateway::health::GeoDb::open(p)
+            .map(std::sync::Arc::new)
+            .map_err(|e| InvalidInput(format!("--geoip {e}")).into())
+    })
+    .transpose()
 }

@@ -59,11 +59,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             check_url,
             check_interval,
             proxy_ca,
+            geoip,
         }) => {
             let tls = gateway::proxy_tls(proxy_ca.as_deref())?;
+            let geo = check::geo_db(geoip.as_deref())?;
             let checks = (check_interval > 0).then(|| vip_gateway::health::CheckSettings {
                 url: check_url,
                 tls: tls.clone(),
+                geo,
                 ..vip_gateway::health::CheckSettings::default()
             });
             gateway::serve(

@@ -69,8 +69,20 @@ pub fn run(ctx: &Ctx, cmd: ProxyCommand) -> anyhow::Result<ExitCode> {
             url,
             timeout,
             concurrency,
+            geoip,
             out,
-        } => super::check::run(ctx, &ids, all, url, timeout, concurrency, out.json),
+        } => super::check::run(
+            ctx,
+            &ids,
+            all,
+            super::check::CheckOptions {
+                url,
+                timeout,
+                concurrency,
+                geoip: geoip.as_deref(),
+            },
+            out.json,
+        ),
         ProxyCommand::Rm { ids } => {
             let store = ctx.store()?;
             for id in &ids {
