@@ -167,3 +167,107 @@ async fn wrong_credentials_are_the_proxys_fault_and_fail_over() {
     );
     gateway.shutdown(std::time::Duration::from_secs(1)).await;
 }
+
+/// Reads one response framed by Content-Length; returns (head, body).
+async fn read_response(s: &mut tokio::net::TcpStream) -> (String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut byte).await.unwrap(),
+            1,
+            "closed mid-head: {}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap();
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_keeps_the_client_connection_alive() {
+    use tokio::io::AsyncWriteExt;
+    let origin = Origin::start().await;
+    let http = tinyproxy("127.0.0.2", "tuser", "tpass");
+    let socks = microsocks("127.0.0.3", "suser", "spass");
+    let pool = vec![
+        proxy(1, Protocol::Http, http.addr, Some(1)),
+        proxy(2, Protocol::Socks5, socks.addr, Some(2)),
+    ];
+    let engine = engine(
+        pool,
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        HealthSettings::default(),
+    );
+    let sink = Arc::new(Collect::default());
+    let gateway = Gateway::new(
+        engine,
+        logins(&[(1, "tuser", "tpass"), (2, "suser", "spass")]),
+        sink.clone(),
+        GatewaySettings::default(),
+    );
+    let spec = ListenerSpec {
+        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
+        tab: None,
+        auth: None,
+    };
+    let listener = gateway
+        .listen("127.0.0.1:0".parse().unwrap(), spec)
+        .await
+        .unwrap();
+    let port = origin.addr.port();
+    let mut s = tokio::net::TcpStream::connect(listener.addr).await.unwrap();
+    let mut exits = Vec::new();
+    for i in 0..4 {
+        let request = if i == 2 {
+            format!(
+                "POST http://127.0.0.1:{port}/form HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 5\r\n\r\nhello"
+            )
+        } else {
+            format!("GET http://127.0.0.1:{port}/{i} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")
+        };
+        s.write_all(request.as_bytes()).await.unwrap();
+        let (head, body) = read_response(&mut s).await;
+        assert!(
+            head.starts_with("HTTP/1.1 200") && head.contains("Connection: keep-alive"),
+            "{head}"
+        );
+        exits.push(body);
+    }
+    exits.sort();
+    assert_eq!(
+        exits,
+        vec!["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"],
+        "one client connection, rotated per request"
+    );
+    // A client asking to close gets its answer and then the close.
+    s.write_all(
+        format!(
+            "GET http://127.0.0.1:{port}/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (head, _) = read_response(&mut s).await;
+    assert!(head.contains("Connection: close"), "{head}");
+    let mut rest = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest)
+        .await
+        .unwrap();
+    assert!(rest.is_empty());
+    gateway.shutdown(std::time::Duration::from_secs(1)).await;
+    assert_eq!(sink.ok_by_proxy().values().sum::<usize>(), 5);
+}

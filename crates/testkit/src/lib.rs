@@ -264,7 +264,7 @@ pub async fn via_connect(gateway: SocketAddr, host: &str, port: u16) -> Result<S
 /// GET in absolute form through the gateway; returns the whole response.
 pub async fn via_forward(gateway: SocketAddr, host: &str, port: u16) -> String {
     let mut s = TcpStream::connect(gateway).await.unwrap();
-    s.write_all(format!("GET http://{host}:{port}/x?y=1 HTTP/1.1\r\nHost: {host}:{port}\r\nProxy-Connection: keep-alive\r\n\r\n").as_bytes())
+    s.write_all(format!("GET http://{host}:{port}/x?y=1 HTTP/1.1\r\nHost: {host}:{port}\r\nProxy-Connection: close\r\n\r\n").as_bytes())
         .await
         .unwrap();
     read_all(&mut s).await

@@ -12,10 +12,10 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::splice;
-use crate::connect::{self, Opened};
+use crate::connect;
 use crate::gateway::{ListenerSpec, Shared};
 use crate::target::Target;
-use crate::upstream::{Mode, forward_head};
+use crate::upstream::Mode;
 
 enum HeadError {
     Closed,
@@ -25,10 +25,11 @@ enum HeadError {
 
 async fn read_head(
     stream: &mut TcpStream,
+    initial: Vec<u8>,
     max: usize,
     shared: &Shared,
 ) -> Result<(Vec<u8>, usize), HeadError> {
-    let mut buf = Vec::with_capacity(2048);
+    let mut buf = initial;
     let read = async {
         loop {
             if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -51,7 +52,13 @@ async fn read_head(
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, reason: &str, body: &str, extra: &str) {
+pub(super) async fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    reason: &str,
+    body: &str,
+    extra: &str,
+) {
     let text = format!("{body}\n");
     let response = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{text}",
@@ -74,23 +81,30 @@ fn authorized(spec: &ListenerSpec, headers: &[httparse::Header<'_>]) -> bool {
 
 /// A parsed request, owning only what is needed after parsing, so the read
 /// buffer and header table are gone before the relay starts.
-struct Parsed {
-    method: String,
-    path: String,
-    headers: Vec<(String, Vec<u8>)>,
-    authorized: bool,
+pub(super) struct Parsed {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub authorized: bool,
+    /// HTTP/1.1 without `Connection: close` (or 1.0 with keep-alive).
+    pub keep_alive: bool,
     /// Bytes the client sent after the head (start of a body or tunnel data).
-    rest: Vec<u8>,
+    pub rest: Vec<u8>,
 }
 
-enum ReadOutcome {
+pub(super) enum ReadOutcome {
     Request(Parsed),
     Reply(u16, &'static str, String, &'static str),
     Closed,
 }
 
-async fn read_request(stream: &mut TcpStream, shared: &Shared, spec: &ListenerSpec) -> ReadOutcome {
-    let (buf, head_len) = match read_head(stream, shared.settings.max_head, shared).await {
+pub(super) async fn read_request(
+    stream: &mut TcpStream,
+    initial: Vec<u8>,
+    shared: &Shared,
+    spec: &ListenerSpec,
+) -> ReadOutcome {
+    let (buf, head_len) = match read_head(stream, initial, shared.settings.max_head, shared).await {
         Ok(x) => x,
         Err(HeadError::Closed) => return ReadOutcome::Closed,
         Err(HeadError::TooLarge) => {
@@ -119,7 +133,22 @@ async fn read_request(stream: &mut TcpStream, shared: &Shared, spec: &ListenerSp
     let (Some(method), Some(path), true) = (request.method, request.path, parsed) else {
         return ReadOutcome::Reply(400, "Bad Request", "vip: malformed HTTP request".into(), "");
     };
+    let connection = request
+        .headers
+        .iter()
+        .filter(|h| {
+            h.name.eq_ignore_ascii_case("connection")
+                || h.name.eq_ignore_ascii_case("proxy-connection")
+        })
+        .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(",");
+    let keep_alive = match request.version {
+        Some(1) => !connection.contains("close"),
+        _ => connection.contains("keep-alive"),
+    };
     ReadOutcome::Request(Parsed {
+        keep_alive,
         method: method.to_string(),
         path: path.to_string(),
         authorized: authorized(spec, request.headers),
@@ -140,7 +169,7 @@ pub async fn serve(
     abort: &CancellationToken,
 ) {
     // Boxed so the read buffer and header table are freed before the relay.
-    let request = match Box::pin(read_request(&mut stream, shared, spec)).await {
+    let request = match Box::pin(read_request(&mut stream, Vec::new(), shared, spec)).await {
         ReadOutcome::Request(r) => r,
         ReadOutcome::Reply(status, reason, body, extra) => {
             return respond(&mut stream, status, reason, &body, extra).await;
@@ -162,6 +191,7 @@ pub async fn serve(
         path,
         headers,
         rest,
+        keep_alive,
         ..
     } = request;
     if method.eq_ignore_ascii_case("CONNECT") {
@@ -192,54 +222,18 @@ pub async fn serve(
         }
         return;
     }
-    let Some(after_scheme) = path.strip_prefix("http://") else {
-        let why = if path.starts_with("https://") {
-            "vip: use CONNECT for https:// URLs"
-        } else {
-            "vip: this is a proxy; send absolute-form requests (http://host/path) or CONNECT"
-        };
-        return respond(&mut stream, 400, "Bad Request", why, "").await;
+    let first = Parsed {
+        method,
+        path,
+        headers,
+        authorized: true,
+        keep_alive,
+        rest,
     };
-    let split = after_scheme.find(['/', '?']).unwrap_or(after_scheme.len());
-    let (authority, tail) = after_scheme.split_at(split);
-    let tail = if tail.is_empty() {
-        "/".to_string()
-    } else if tail.starts_with('?') {
-        format!("/{tail}")
-    } else {
-        tail.to_string()
-    };
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let target = match Target::parse_authority(authority, Some(80)) {
-        Ok(t) => t,
-        Err(e) => {
-            return respond(
-                &mut stream,
-                400,
-                "Bad Request",
-                &format!("vip: bad URL host: {e}"),
-                "",
-            )
-            .await;
-        }
-    };
-    match connect::open(shared, spec, &target, Some(&path), Mode::Forward).await {
-        Ok(opened) => {
-            let (to_proxy, login) = match &opened {
-                Opened::Proxy { dialed, login, .. } => (dialed.forwarding, login.clone()),
-                Opened::Direct(_) => (false, None),
-            };
-            let mut early =
-                forward_head(&method, &target, &tail, &headers, to_proxy, login.as_ref());
-            early.extend_from_slice(&rest);
-            drop((headers, rest, login));
-            splice(stream, opened, early, shared, &target, abort).await;
-        }
-        Err(e) => fail(&mut stream, &e).await,
-    }
+    super::forward::serve(stream, first, shared, spec, abort).await;
 }
 
-async fn fail(stream: &mut TcpStream, e: &connect::OpenError) {
+pub(super) async fn fail(stream: &mut TcpStream, e: &connect::OpenError) {
     match e {
         connect::OpenError::Blocked | connect::OpenError::Tracker => {
             respond(

@@ -3,6 +3,7 @@
 //! authentication, opens the upstream path and relays. Malformed input gets a
 //! clean error and the connection closes; nothing panics.
 
+mod forward;
 mod http;
 mod socks5;
 
