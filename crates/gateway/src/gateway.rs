@@ -64,6 +64,8 @@ pub struct GatewaySettings {
     pub client_timeout: Duration,
     /// Largest request head accepted.
     pub max_head: usize,
+    /// A tunnel with no traffic either way for this long is closed.
+    pub idle_timeout: Duration,
     /// Seed for the engine's RNG (0 = from the clock).
     pub seed: u64,
     /// Tracker blocking by host (tunnels) and URL (plain HTTP); `None` is off.
@@ -79,6 +81,7 @@ impl Default for GatewaySettings {
             handshake_timeout: Duration::from_secs(10),
             client_timeout: Duration::from_secs(15),
             max_head: 32 * 1024,
+            idle_timeout: Duration::from_secs(600),
             seed: 0,
             blocklist: None,
             tls: crate::upstream::Tls::default(),

@@ -1,10 +1,13 @@
 //! Byte relay between client and upstream. Each direction waits for the
 //! socket to be readable before it allocates its 16 KiB buffer, so an idle
 //! tunnel holds no buffer at all; end of stream in one direction is passed on
-//! as a write shutdown (half-close); byte counts survive errors; an abort
-//! from the gateway ends both directions.
+//! as a write shutdown (half-close); byte counts survive errors; a tunnel
+//! with no traffic either way for the idle timeout is closed; an abort from
+//! the gateway ends both directions.
 
 use std::io::ErrorKind;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -15,9 +18,19 @@ use crate::upstream::UpstreamStream;
 
 const BUFFER: usize = 16 * 1024;
 
-async fn pump(from: OwnedReadHalf, mut to: OwnedWriteHalf) -> u64 {
+/// Milliseconds since `start`, for the shared last-activity stamp.
+fn stamp(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn pump(
+    from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    total: &AtomicU64,
+    last: &AtomicU64,
+    start: Instant,
+) {
     let mut buf: Vec<u8> = Vec::new();
-    let mut total = 0u64;
     loop {
         if from.readable().await.is_err() {
             break;
@@ -31,23 +44,24 @@ async fn pump(from: OwnedReadHalf, mut to: OwnedWriteHalf) -> u64 {
                 if to.write_all(&buf[..n]).await.is_err() {
                     break;
                 }
-                total += n as u64;
+                total.fetch_add(n as u64, Ordering::Relaxed);
+                last.store(stamp(start), Ordering::Relaxed);
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
             Err(_) => break,
         }
     }
     let _ = to.shutdown().await;
-    total
 }
 
-/// Relays until both directions finish (or the gateway aborts); returns
-/// (client→upstream, upstream→client) bytes. TLS upstreams use tokio's
-/// generic copy (their buffers live in rustls anyway).
+/// Relays until both directions finish, the tunnel is idle for `idle`, or
+/// the gateway aborts; returns (client→upstream, upstream→client) bytes.
+/// TLS upstreams use tokio's generic copy (their buffers live in rustls).
 pub async fn relay(
     client: TcpStream,
     upstream: UpstreamStream,
     abort: &CancellationToken,
+    idle: Duration,
 ) -> (u64, u64) {
     let upstream = match upstream {
         UpstreamStream::Tcp(tcp) => tcp,
@@ -59,16 +73,30 @@ pub async fn relay(
             };
         }
     };
+    let start = Instant::now();
+    let (up, down, last) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     let (client_read, client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream.into_split();
     let both = async {
         tokio::join!(
-            pump(client_read, upstream_write),
-            pump(upstream_read, client_write)
+            pump(client_read, upstream_write, &up, &last, start),
+            pump(upstream_read, client_write, &down, &last, start)
         )
     };
+    let watchdog = async {
+        let tick = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(5));
+        loop {
+            tokio::time::sleep(tick).await;
+            let quiet = stamp(start).saturating_sub(last.load(Ordering::Relaxed));
+            if quiet >= u64::try_from(idle.as_millis()).unwrap_or(u64::MAX) {
+                break;
+            }
+        }
+    };
     tokio::select! {
-        counts = both => counts,
-        _ = abort.cancelled() => (0, 0),
+        _ = both => {}
+        _ = watchdog => {}
+        _ = abort.cancelled() => {}
     }
+    (up.load(Ordering::Relaxed), down.load(Ordering::Relaxed))
 }

@@ -166,3 +166,52 @@ async fn shutdown_with_connections_in_flight_reports_every_one() {
     assert_eq!(records.iter().filter(|r| r.bytes_down > 0).count(), 1);
     drop(idle);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_tunnels_are_closed_and_reported() {
+    let origin = Origin::start().await;
+    let socks = microsocks("127.0.0.3", "u", "p");
+    let engine = engine(
+        vec![proxy(1, Protocol::Socks5, socks.addr, Some(1))],
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        HealthSettings::default(),
+    );
+    let sink = Arc::new(Collect::default());
+    let settings = GatewaySettings {
+        idle_timeout: Duration::from_millis(300),
+        ..GatewaySettings::default()
+    };
+    let gateway = Gateway::new(engine, logins(&[(1, "u", "p")]), sink.clone(), settings);
+    let spec = ListenerSpec {
+        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
+        tab: None,
+        auth: None,
+    };
+    let l = gateway
+        .listen("127.0.0.1:0".parse().unwrap(), spec)
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(l.addr).await.unwrap();
+    s.write_all(format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", origin.addr.port()).as_bytes())
+        .await
+        .unwrap();
+    let mut reply = [0u8; 39];
+    s.read_exact(&mut reply).await.unwrap();
+    // Active traffic keeps it open past the timeout...
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        s.write_all(b"G").await.unwrap();
+    }
+    // ...silence closes it.
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+        .await
+        .expect("closed by the idle timeout")
+        .unwrap();
+    assert_eq!(n, 0);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let records = sink.connections.lock().unwrap().clone();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].bytes_up, 3);
+    gateway.shutdown(Duration::from_secs(1)).await;
+}

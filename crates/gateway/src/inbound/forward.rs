@@ -234,7 +234,8 @@ pub(super) async fn serve(
         if chunked {
             // Body framing we do not parse: pass everything through and end here.
             let _ = upstream.write_all(&carry).await;
-            let (a, b) = crate::relay::relay(client, upstream, abort).await;
+            let (a, b) =
+                crate::relay::relay(client, upstream, abort, shared.settings.idle_timeout).await;
             connect::finished(shared, proxy, &target, up + carry.len() as u64 + a, b);
             return;
         }

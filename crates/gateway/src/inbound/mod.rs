@@ -66,7 +66,7 @@ async fn splice(
         return;
     }
     drop((client_early, upstream_early));
-    let (a, b) = crate::relay::relay(client, upstream, abort).await;
+    let (a, b) = crate::relay::relay(client, upstream, abort, shared.settings.idle_timeout).await;
     up += a;
     down += b;
     connect::finished(shared, proxy, target, up, down);
