@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use vip_engine::{HealthSettings, Protocol, ProxyId};
-use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
+use vip_engine::{Protocol, ProxyId};
+use vip_gateway::{Assignment, GatewaySettings};
 use vip_testkit::*;
 
 /// A SOCKS5 upstream that knows one private name: `only-upstream.invalid`
@@ -53,45 +53,36 @@ async fn names_are_resolved_only_by_the_upstream() {
     let origin = Origin::start().await;
     let names = Arc::new(Mutex::new(Vec::new()));
     let upstream = naming_upstream(origin.addr, names.clone()).await;
-    let engine = engine(
+    let Running {
+        gateway,
+        sink: _,
+        addr,
+    } = start_gateway(
         vec![proxy(1, Protocol::Socks5, upstream, None)],
         r#"{"name":"rr","strategy":"round-robin"}"#,
-        HealthSettings::default(),
-    );
-    let sink = Arc::new(Collect::default());
-    let gateway = Gateway::new(
-        engine,
-        logins(&[]),
-        sink.clone(),
+        &[],
         GatewaySettings::default(),
-    );
-    let spec = ListenerSpec {
-        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
-        tab: None,
-        auth: None,
-    };
-    let l = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), spec)
-        .await
-        .unwrap();
+        Assignment::Rotation(ROTATION),
+    )
+    .await;
     let port = origin.addr.port();
     assert_eq!(
-        via_connect(l.addr, "only-upstream.invalid", port)
+        via_connect(addr, "only-upstream.invalid", port)
             .await
             .unwrap(),
         "127.0.0.1"
     );
     assert_eq!(
-        via_socks5(l.addr, "only-upstream.invalid", port)
+        via_socks5(addr, "only-upstream.invalid", port)
             .await
             .unwrap(),
         "127.0.0.1"
     );
-    let forwarded = via_forward(l.addr, "only-upstream.invalid", port).await;
+    let forwarded = via_forward(addr, "only-upstream.invalid", port).await;
     assert!(forwarded.starts_with("HTTP/1.1 200"), "{forwarded}");
     assert_eq!(*names.lock().unwrap(), vec!["only-upstream.invalid"; 3]);
     // The upstream's "host unreachable" is the origin's fault, not the proxy's.
-    let err = via_socks5(l.addr, "elsewhere.invalid", port)
+    let err = via_socks5(addr, "elsewhere.invalid", port)
         .await
         .unwrap_err();
     assert_eq!(err, "SOCKS5 reply 4");
@@ -107,31 +98,22 @@ async fn names_are_resolved_only_by_the_upstream() {
 async fn shutdown_with_connections_in_flight_reports_every_one() {
     let origin = Origin::start().await;
     let socks = microsocks("127.0.0.3", "u", "p");
-    let engine = engine(
+    let Running {
+        gateway,
+        sink,
+        addr,
+    } = start_gateway(
         vec![proxy(1, Protocol::Socks5, socks.addr, Some(1))],
         r#"{"name":"rr","strategy":"round-robin"}"#,
-        HealthSettings::default(),
-    );
-    let sink = Arc::new(Collect::default());
-    let gateway = Gateway::new(
-        engine,
-        logins(&[(1, "u", "p")]),
-        sink.clone(),
+        &[(1, "u", "p")],
         GatewaySettings::default(),
-    );
-    let spec = ListenerSpec {
-        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
-        tab: None,
-        auth: None,
-    };
-    let l = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), spec)
-        .await
-        .unwrap();
+        Assignment::Rotation(ROTATION),
+    )
+    .await;
     // Five tunnels open and idle (request not sent yet).
     let mut idle = Vec::new();
     for _ in 0..5 {
-        let mut s = TcpStream::connect(l.addr).await.unwrap();
+        let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(
             format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", origin.addr.port()).as_bytes(),
         )
@@ -143,7 +125,7 @@ async fn shutdown_with_connections_in_flight_reports_every_one() {
         idle.push(s);
     }
     // One that finishes during the grace period.
-    let mut busy = TcpStream::connect(l.addr).await.unwrap();
+    let mut busy = TcpStream::connect(addr).await.unwrap();
     busy.write_all(format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", origin.addr.port()).as_bytes())
         .await
         .unwrap();
@@ -171,27 +153,22 @@ async fn shutdown_with_connections_in_flight_reports_every_one() {
 async fn idle_tunnels_are_closed_and_reported() {
     let origin = Origin::start().await;
     let socks = microsocks("127.0.0.3", "u", "p");
-    let engine = engine(
+    let Running {
+        gateway,
+        sink,
+        addr,
+    } = start_gateway(
         vec![proxy(1, Protocol::Socks5, socks.addr, Some(1))],
         r#"{"name":"rr","strategy":"round-robin"}"#,
-        HealthSettings::default(),
-    );
-    let sink = Arc::new(Collect::default());
-    let settings = GatewaySettings {
-        idle_timeout: Duration::from_millis(300),
-        ..GatewaySettings::default()
-    };
-    let gateway = Gateway::new(engine, logins(&[(1, "u", "p")]), sink.clone(), settings);
-    let spec = ListenerSpec {
-        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
-        tab: None,
-        auth: None,
-    };
-    let l = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), spec)
-        .await
-        .unwrap();
-    let mut s = TcpStream::connect(l.addr).await.unwrap();
+        &[(1, "u", "p")],
+        GatewaySettings {
+            idle_timeout: Duration::from_millis(300),
+            ..GatewaySettings::default()
+        },
+        Assignment::Rotation(ROTATION),
+    )
+    .await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", origin.addr.port()).as_bytes())
         .await
         .unwrap();

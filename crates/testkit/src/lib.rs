@@ -386,3 +386,46 @@ pub fn mmdb(entries: &[(std::net::Ipv4Addr, &str)]) -> Vec<u8> {
     out.extend_from_slice(&[0xA1, 24]);
     out
 }
+
+/// A gateway over `pool` (rotation 1 from `config`) with one listener on a
+/// free loopback port and a collecting sink.
+pub struct Running {
+    pub gateway: vip_gateway::Gateway,
+    pub sink: Arc<Collect>,
+    pub addr: SocketAddr,
+}
+
+/// Starts a [`Running`] gateway whose listener uses `assignment`.
+pub async fn start_gateway(
+    pool: Vec<Proxy>,
+    config: &str,
+    credentials: &[(u64, &str, &str)],
+    settings: vip_gateway::GatewaySettings,
+    assignment: vip_gateway::Assignment,
+) -> Running {
+    let sink = Arc::new(Collect::default());
+    let gateway = vip_gateway::Gateway::new(
+        engine(pool, config, HealthSettings::default()),
+        logins(credentials),
+        sink.clone(),
+        settings,
+    );
+    let spec = vip_gateway::ListenerSpec {
+        assignment,
+        tab: None,
+        auth: None,
+    };
+    let addr = gateway
+        .listen("127.0.0.1:0".parse().unwrap(), spec)
+        .await
+        .unwrap()
+        .addr;
+    Running {
+        gateway,
+        sink,
+        addr,
+    }
+}
+
+/// The rotation loaded by [`engine`].
+pub const ROTATION: vip_engine::ConfigId = vip_engine::ConfigId(1);

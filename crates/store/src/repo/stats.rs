@@ -147,6 +147,25 @@ pub(crate) fn fold(events: &[UsageEvent], into: &mut HashMap<(i64, i64), Bucket>
     }
 }
 
+/// Reads a bucket from the nine columns starting at `first`: total,
+/// successful, failed, latency sum, latency count, histogram, bytes sent,
+/// bytes received, error counts.
+fn bucket_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Bucket> {
+    let hist: Option<Vec<u8>> = r.get(first + 5)?;
+    let errors: String = r.get(first + 8)?;
+    Ok(Bucket {
+        total: r.get(first)?,
+        ok: r.get(first + 1)?,
+        failed: r.get(first + 2)?,
+        latency_sum: r.get(first + 3)?,
+        latency_count: r.get(first + 4)?,
+        histogram: hist.map(|h| Histogram::from_blob(&h)).unwrap_or_default(),
+        bytes_sent: r.get(first + 6)?,
+        bytes_received: r.get(first + 7)?,
+        errors: serde_json::from_str(&errors).unwrap_or_default(),
+    })
+}
+
 /// Upserts buckets on `conn` (inside the caller's transaction).
 pub(crate) fn upsert(conn: &Connection, buckets: &HashMap<(i64, i64), Bucket>) -> Result<()> {
     let mut read = conn.prepare_cached(
@@ -162,21 +181,7 @@ pub(crate) fn upsert(conn: &Connection, buckets: &HashMap<(i64, i64), Bucket>) -
     )?;
     for (&(proxy, hour), fresh) in buckets {
         let mut b = read
-            .query_row(params![proxy, hour], |r| {
-                let hist: Option<Vec<u8>> = r.get(5)?;
-                let errors: String = r.get(8)?;
-                Ok(Bucket {
-                    total: r.get(0)?,
-                    ok: r.get(1)?,
-                    failed: r.get(2)?,
-                    latency_sum: r.get(3)?,
-                    latency_count: r.get(4)?,
-                    histogram: hist.map(|h| Histogram::from_blob(&h)).unwrap_or_default(),
-                    bytes_sent: r.get(6)?,
-                    bytes_received: r.get(7)?,
-                    errors: serde_json::from_str(&errors).unwrap_or_default(),
-                })
-            })
+            .query_row(params![proxy, hour], |r| bucket_at(r, 0))
             .optional()?
             .unwrap_or_default();
         b.merge(fresh);
@@ -248,22 +253,7 @@ impl Store {
         )?;
         let mut merged: BTreeMap<i64, Bucket> = BTreeMap::new();
         let rows = stmt.query_map(params![since, proxy], |r| {
-            let hist: Option<Vec<u8>> = r.get(6)?;
-            let errors: String = r.get(9)?;
-            Ok((
-                r.get::<_, i64>(0)?,
-                Bucket {
-                    total: r.get(1)?,
-                    ok: r.get(2)?,
-                    failed: r.get(3)?,
-                    latency_sum: r.get(4)?,
-                    latency_count: r.get(5)?,
-                    histogram: hist.map(|h| Histogram::from_blob(&h)).unwrap_or_default(),
-                    bytes_sent: r.get(7)?,
-                    bytes_received: r.get(8)?,
-                    errors: serde_json::from_str(&errors).unwrap_or_default(),
-                },
-            ))
+            Ok((r.get::<_, i64>(0)?, bucket_at(r, 1)?))
         })?;
         for row in rows {
             let (id, b) = row?;
