@@ -162,7 +162,7 @@ async fn idle_tunnels_are_closed_and_reported() {
         r#"{"name":"rr","strategy":"round-robin"}"#,
         &[(1, "u", "p")],
         GatewaySettings {
-            idle_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_millis(600),
             ..GatewaySettings::default()
         },
         Assignment::Rotation(ROTATION),
@@ -176,7 +176,7 @@ async fn idle_tunnels_are_closed_and_reported() {
     s.read_exact(&mut reply).await.unwrap();
     // Active traffic keeps it open past the timeout...
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         s.write_all(b"G").await.unwrap();
     }
     // ...silence closes it.
