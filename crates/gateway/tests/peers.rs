@@ -12,26 +12,32 @@ use vip_engine::{HealthSettings, Protocol, ProxyId};
 use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
 use vip_testkit::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_inbound_protocol_through_every_upstream_protocol() {
-    let origin = Origin::start().await;
+/// tinyproxy (exits from 127.0.0.2) as proxy 1 and microsocks (127.0.0.3) as
+/// proxy 2, with rotation 1 from `config` and the given passwords.
+fn two_upstreams(config: &str, passwords: (&str, &str)) -> (Peer, Peer, Gateway, Arc<Collect>) {
     let http = tinyproxy("127.0.0.2", "tuser", "tpass");
     let socks = microsocks("127.0.0.3", "suser", "spass");
     let pool = vec![
         proxy(1, Protocol::Http, http.addr, Some(1)),
         proxy(2, Protocol::Socks5, socks.addr, Some(2)),
     ];
-    let engine = engine(
-        pool,
-        r#"{"name":"rr","strategy":"round-robin"}"#,
-        HealthSettings::default(),
-    );
     let sink = Arc::new(Collect::default());
+    let credentials = logins(&[(1, "tuser", passwords.0), (2, "suser", passwords.1)]);
     let gateway = Gateway::new(
-        engine,
-        logins(&[(1, "tuser", "tpass"), (2, "suser", "spass")]),
+        engine(pool, config, HealthSettings::default()),
+        credentials,
         sink.clone(),
         GatewaySettings::default(),
+    );
+    (http, socks, gateway, sink)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_inbound_protocol_through_every_upstream_protocol() {
+    let origin = Origin::start().await;
+    let (_http, _socks, gateway, sink) = two_upstreams(
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        ("tpass", "spass"),
     );
     for (id, exit) in [(1u64, "127.0.0.2"), (2, "127.0.0.3")] {
         let spec = ListenerSpec {
@@ -120,23 +126,9 @@ async fn every_inbound_protocol_through_every_upstream_protocol() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_are_the_proxys_fault_and_fail_over() {
     let origin = Origin::start().await;
-    let http = tinyproxy("127.0.0.2", "tuser", "tpass");
-    let socks = microsocks("127.0.0.3", "suser", "spass");
-    let pool = vec![
-        proxy(1, Protocol::Http, http.addr, Some(1)),
-        proxy(2, Protocol::Socks5, socks.addr, Some(2)),
-    ];
-    let engine = engine(
-        pool,
+    let (_http, _socks, gateway, sink) = two_upstreams(
         r#"{"name":"f","strategy":"failover","strategy_config":{"failoverOrder":[1,2]}}"#,
-        HealthSettings::default(),
-    );
-    let sink = Arc::new(Collect::default());
-    let gateway = Gateway::new(
-        engine,
-        logins(&[(1, "tuser", "WRONG"), (2, "suser", "spass")]),
-        sink.clone(),
-        GatewaySettings::default(),
+        ("WRONG", "spass"),
     );
     let spec = ListenerSpec {
         assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
@@ -200,23 +192,9 @@ async fn read_response(s: &mut tokio::net::TcpStream) -> (String, String) {
 async fn plain_http_keeps_the_client_connection_alive() {
     use tokio::io::AsyncWriteExt;
     let origin = Origin::start().await;
-    let http = tinyproxy("127.0.0.2", "tuser", "tpass");
-    let socks = microsocks("127.0.0.3", "suser", "spass");
-    let pool = vec![
-        proxy(1, Protocol::Http, http.addr, Some(1)),
-        proxy(2, Protocol::Socks5, socks.addr, Some(2)),
-    ];
-    let engine = engine(
-        pool,
+    let (_http, _socks, gateway, sink) = two_upstreams(
         r#"{"name":"rr","strategy":"round-robin"}"#,
-        HealthSettings::default(),
-    );
-    let sink = Arc::new(Collect::default());
-    let gateway = Gateway::new(
-        engine,
-        logins(&[(1, "tuser", "tpass"), (2, "suser", "spass")]),
-        sink.clone(),
-        GatewaySettings::default(),
+        ("tpass", "spass"),
     );
     let spec = ListenerSpec {
         assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
