@@ -362,14 +362,17 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     drop(gateway);
     let committed = writer.close()?;
     saved?;
-    eprintln!(
-        "vip serve: stopped; {committed} usage events written{}",
+    let blocked = options.blocklist.as_ref().map_or(0, |b| b.blocked());
+    let summary = format!(
+        "{committed} usage events written, {blocked} tracker requests blocked{}",
         if dropped > 0 {
-            format!(", {dropped} dropped (writer busy)")
+            format!(", {dropped} usage events dropped (writer busy)")
         } else {
             String::new()
         }
     );
+    Store::open(&db)?.log_activity("info", "serve", &format!("stopped: {summary}"), None)?;
+    eprintln!("vip serve: stopped; {summary}");
     Ok(())
 }
 

@@ -245,6 +245,10 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
     std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert!(exit.success(), "{log}");
     assert!(
+        log.contains("usage events written, 0 tracker requests blocked"),
+        "{log}"
+    );
+    assert!(
         !log.contains("tp-secret") && !log.contains("sp-secret"),
         "{log}"
     );
