@@ -307,10 +307,21 @@ pub enum ExportKind {
 pub enum RotationCommand {
     /// List rotation configs.
     List(Output),
-    /// Create a config from a JSON file (see `vip rotation validate`).
+    /// Create a config from a JSON file (see `vip rotation validate`), or
+    /// from --name and --strategy with default settings.
     Create {
         /// The JSON file ("-" for standard input).
-        file: PathBuf,
+        #[arg(required_unless_present_all = ["name", "strategy"], conflicts_with_all = ["name", "strategy", "group"])]
+        file: Option<PathBuf>,
+        /// Name of a config made from flags.
+        #[arg(long, requires = "strategy")]
+        name: Option<String>,
+        /// Strategy of a config made from flags (see `vip strategies`).
+        #[arg(long, requires = "name")]
+        strategy: Option<String>,
+        /// Target group of a config made from flags (default: the whole pool).
+        #[arg(long)]
+        group: Option<String>,
         /// Make it the active config of its group.
         #[arg(long)]
         activate: bool,

@@ -126,6 +126,30 @@ fn a_short_session_and_the_exit_codes() {
         &["rotation", "create", config.to_str().unwrap(), "--activate"],
     );
     assert!(o.status.success(), "{}", text(&o));
+    let o = vip(
+        dir.path(),
+        &[
+            "rotation",
+            "create",
+            "--name",
+            "w",
+            "--strategy",
+            "weighted",
+            "--group",
+            "res",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = vip(
+        dir.path(),
+        &["rotation", "create", "--name", "x", "--strategy", "zigzag"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("unknown strategy \"zigzag\""),
+        "{}",
+        text(&o)
+    );
     let o = vip(dir.path(), &["rotation", "list", "--json"]);
     let configs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
@@ -134,6 +158,13 @@ fn a_short_session_and_the_exit_codes() {
             configs[0]["is_active"].as_bool()
         ),
         (Some("rr"), Some(true))
+    );
+    assert_eq!(
+        (
+            configs[1]["strategy"].as_str(),
+            configs[1]["target_group"].as_str()
+        ),
+        (Some("weighted"), Some("res"))
     );
     let o = vip(
         dir.path(),

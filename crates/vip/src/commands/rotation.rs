@@ -39,10 +39,33 @@ pub fn run(ctx: &Ctx, cmd: RotationCommand) -> anyhow::Result<ExitCode> {
         }
         RotationCommand::Create {
             file,
+            name,
+            strategy,
+            group,
             activate,
             out,
         } => {
-            let doc = read_json(&file)?;
+            let doc = match (file, name, strategy) {
+                (Some(file), _, _) => read_json(&file)?,
+                (None, Some(name), Some(strategy)) => {
+                    let strategy =
+                        vip_engine::StrategyName::parse(&strategy).map_err(InvalidInput)?;
+                    let mut doc =
+                        serde_json::json!({ "name": name, "strategy": strategy.as_str() });
+                    if let Some(g) = group {
+                        doc["target_group"] = serde_json::Value::String(g);
+                    }
+                    if strategy == vip_engine::StrategyName::TimeBased {
+                        doc["common_config"] = serde_json::json!({ "interval": 300_000 });
+                    }
+                    doc
+                }
+                _ => {
+                    return Err(
+                        InvalidInput("give a JSON file, or --name and --strategy".into()).into(),
+                    );
+                }
+            };
             let store = ctx.store()?;
             let id = store.create_rotation(&doc)?;
             let replaced = if activate {
