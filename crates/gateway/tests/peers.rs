@@ -208,8 +208,12 @@ async fn plain_http_keeps_the_client_connection_alive() {
     let port = origin.addr.port();
     let mut s = tokio::net::TcpStream::connect(listener.addr).await.unwrap();
     let mut exits = Vec::new();
-    for i in 0..4 {
-        let request = if i == 2 {
+    for i in 0..5 {
+        let request = if i == 3 {
+            format!(
+                "POST http://127.0.0.1:{port}/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"
+            )
+        } else if i == 2 {
             format!(
                 "POST http://127.0.0.1:{port}/form HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 5\r\n\r\nhello"
             )
@@ -227,7 +231,13 @@ async fn plain_http_keeps_the_client_connection_alive() {
     exits.sort();
     assert_eq!(
         exits,
-        vec!["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"],
+        vec![
+            "127.0.0.2",
+            "127.0.0.2",
+            "127.0.0.2",
+            "127.0.0.3",
+            "127.0.0.3"
+        ],
         "one client connection, rotated per request"
     );
     // A client asking to close gets its answer and then the close.
@@ -247,5 +257,5 @@ async fn plain_http_keeps_the_client_connection_alive() {
         .unwrap();
     assert!(rest.is_empty());
     gateway.shutdown(std::time::Duration::from_secs(1)).await;
-    assert_eq!(sink.ok_by_proxy().values().sum::<usize>(), 5);
+    assert_eq!(sink.ok_by_proxy().values().sum::<usize>(), 6);
 }

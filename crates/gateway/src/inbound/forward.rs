@@ -4,8 +4,9 @@
 //! body framed by Content-Length; the response head is rewritten so the
 //! client may keep its connection when the response length is known; the
 //! body is copied by Content-Length (none for HEAD, 1xx, 204, 304) or to the
-//! upstream's close. A chunked request, an unknown response length or a
-//! client asking to close ends the connection after that exchange.
+//! upstream's close. Request bodies are framed by Content-Length or chunked
+//! encoding (copied chunk by chunk). An unknown response length or a client
+//! asking to close ends the connection after that exchange.
 
 use std::sync::Arc;
 
@@ -73,6 +74,59 @@ async fn copy_exact(
         n -= got as u64;
     }
     Ok(carry[used..].to_vec())
+}
+
+/// Takes one CRLF-terminated line from `buf`, reading more from `from`.
+async fn line(buf: &mut Vec<u8>, from: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    loop {
+        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+            let rest = buf.split_off(i + 2);
+            let mut line = std::mem::replace(buf, rest);
+            line.truncate(i);
+            return Ok(line);
+        }
+        if buf.len() > 8 * 1024 {
+            return Err(std::io::Error::other("chunk header line too long"));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = from.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Copies a chunked request body (chunks, last chunk, trailers) from `carry`
+/// and `from` to `to`; returns (bytes copied, bytes of `carry` left over).
+async fn copy_chunked(
+    mut buf: Vec<u8>,
+    from: &mut TcpStream,
+    to: &mut UpstreamStream,
+) -> std::io::Result<(u64, Vec<u8>)> {
+    let mut total = 0u64;
+    loop {
+        let header = line(&mut buf, from).await?;
+        let size_text = String::from_utf8_lossy(&header);
+        let size = u64::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| std::io::Error::other("bad chunk size"))?;
+        to.write_all(&header).await?;
+        to.write_all(b"\r\n").await?;
+        total += header.len() as u64 + 2;
+        if size == 0 {
+            loop {
+                let trailer = line(&mut buf, from).await?;
+                to.write_all(&trailer).await?;
+                to.write_all(b"\r\n").await?;
+                total += trailer.len() as u64 + 2;
+                if trailer.is_empty() {
+                    return Ok((total, buf));
+                }
+            }
+        }
+        buf = copy_exact(buf, from, to, size + 2).await?;
+        total += size + 2;
+    }
 }
 
 struct Response {
@@ -231,22 +285,24 @@ pub(super) async fn serve(
             return;
         }
         let carry = std::mem::take(&mut request.rest);
-        if chunked {
-            // Body framing we do not parse: pass everything through and end here.
-            let _ = upstream.write_all(&carry).await;
-            let (a, b) =
-                crate::relay::relay(client, upstream, abort, shared.settings.idle_timeout).await;
-            connect::finished(shared, proxy, &target, up + carry.len() as u64 + a, b);
-            return;
-        }
-        let carry = match copy_exact(carry, &mut client, &mut upstream, length.unwrap_or(0)).await {
-            Ok(c) => c,
+        let body = if chunked {
+            copy_chunked(carry, &mut client, &mut upstream).await
+        } else {
+            let n = length.unwrap_or(0);
+            copy_exact(carry, &mut client, &mut upstream, n)
+                .await
+                .map(|c| (n, c))
+        };
+        let carry = match body {
+            Ok((n, c)) => {
+                up += n;
+                c
+            }
             Err(_) => {
                 connect::finished(shared, proxy, &target, up, 0);
                 return;
             }
         };
-        up += length.unwrap_or(0);
         let head_only = request.method.eq_ignore_ascii_case("HEAD");
         let reply = match response(&mut upstream, leftover, head_only, request.keep_alive).await {
             Ok(r) => r,
