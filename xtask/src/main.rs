@@ -18,9 +18,14 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 
 /// Debian packages the test suites need: real upstream proxies for the
-/// gateway's tests, and EasyList/EasyPrivacy for tracker blocking (Chromium
-/// joins with the browser issue).
-const TEST_PACKAGES: &[&str] = &["tinyproxy", "microsocks", "webext-ublock-origin-chromium"];
+/// gateway's tests, EasyList/EasyPrivacy for tracker blocking, and Chromium
+/// for the browser's.
+const TEST_PACKAGES: &[&str] = &[
+    "tinyproxy",
+    "microsocks",
+    "webext-ublock-origin-chromium",
+    "chromium",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
