@@ -102,10 +102,6 @@ impl Store {
         &self.conn
     }
 
-    /// Mutable connection access (transactions).
-    pub fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
 
     /// Copies the live database to `dest` with SQLite's online backup.
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {

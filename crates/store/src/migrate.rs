@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
 use crate::{Result, StoreError, now_ms};
@@ -241,16 +241,4 @@ pub fn backup(conn: &Connection, dest: &Path) -> Result<()> {
         .run_to_completion(512, Duration::ZERO, None)
         .map_err(io)?;
     Ok(())
-}
-
-/// The version recorded for `version`, if applied (for tests and status).
-pub fn applied_checksum(conn: &Connection, version: u32) -> Result<Option<String>> {
-    ensure_table(conn)?;
-    Ok(conn
-        .query_row(
-            "SELECT checksum FROM schema_migrations WHERE version = ?1",
-            [version],
-            |r| r.get(0),
-        )
-        .optional()?)
 }
