@@ -102,7 +102,6 @@ impl Store {
         &self.conn
     }
 
-
     /// Copies the live database to `dest` with SQLite's online backup.
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
         migrate::backup(&self.conn, dest.as_ref())

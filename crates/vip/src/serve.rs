@@ -307,9 +307,34 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
             .name("vip-upkeep".into())
             .spawn(move || -> anyhow::Result<()> {
                 let mut seen = store.config_fingerprint()?;
-                let mut last_save = Instant::now();
+                let mut last_tick = Instant::now();
                 while !stop.load(Ordering::Acquire) {
+                    // Health reports are drained often; the change fingerprint and
+                    // the state save run once per `every` (both read or write SQLite).
                     std::thread::sleep(every.min(Duration::from_millis(250)));
+                    while let Ok(msg) = health_rx.try_recv() {
+                        match msg {
+                            HealthMsg::ClockJump => hysteresis.forgive(),
+                            HealthMsg::Report(r) => {
+                                let status = hysteresis.record(r.proxy, r.ok).map(|s| s.as_str());
+                                let latency =
+                                    r.latency.filter(|_| r.ok).map(|d| d.as_secs_f64() * 1000.0);
+                                let ip = r.exit_ip.map(|i| i.to_string());
+                                let exit = (ip.as_deref(), r.exit_country.as_deref());
+                                store.record_check(
+                                    r.proxy.0 as i64,
+                                    status,
+                                    latency,
+                                    exit,
+                                    vip_store::now_ms(),
+                                )?;
+                            }
+                        }
+                    }
+                    if last_tick.elapsed() < every {
+                        continue;
+                    }
+                    last_tick = Instant::now();
                     let current = store.config_fingerprint()?;
                     if current != seen {
                         seen = current;
@@ -320,28 +345,7 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
                         })?;
                         eprintln!("vip serve: configuration reloaded; rotation: {name}");
                     }
-                    while let Ok(msg) = health_rx.try_recv() {
-                        match msg {
-                            HealthMsg::ClockJump => hysteresis.forgive(),
-                            HealthMsg::Report(r) => {
-                                let status = hysteresis.record(r.proxy, r.ok).map(|s| s.as_str());
-                                let latency =
-                                    r.latency.filter(|_| r.ok).map(|d| d.as_secs_f64() * 1000.0);
-                                let ip = r.exit_ip.map(|i| i.to_string());
-                                store.record_check(
-                                    r.proxy.0 as i64,
-                                    status,
-                                    latency,
-                                    (ip.as_deref(), r.exit_country.as_deref()),
-                                    vip_store::now_ms(),
-                                )?;
-                            }
-                        }
-                    }
-                    if last_save.elapsed() >= every {
-                        save_state(&store, &gateway, &sink)?;
-                        last_save = Instant::now();
-                    }
+                    save_state(&store, &gateway, &sink)?;
                 }
                 save_state(&store, &gateway, &sink)
             })?
