@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vip_engine::{HealthSettings, Protocol};
-use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
+use vip_gateway::{Assignment, Gateway, GatewaySettings};
 use vip_privacy::{Blocklist, DEBIAN_LISTS};
 use vip_testkit::*;
 
@@ -42,16 +42,8 @@ async fn trackers_are_refused_before_any_dial() {
         ..GatewaySettings::default()
     };
     let gateway = Gateway::new(engine, logins(&[]), Arc::new(Collect::default()), settings);
-    let spec = ListenerSpec {
-        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
-        tab: None,
-        auth: None,
-    };
-    let l = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), spec)
-        .await
-        .unwrap();
-    let refused = via_connect(l.addr, "www.google-analytics.com", 443)
+    let l = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
+    let refused = via_connect(l, "www.google-analytics.com", 443)
         .await
         .unwrap_err();
     assert!(refused.starts_with("HTTP/1.1 403 Forbidden"), "{refused}");
@@ -59,13 +51,13 @@ async fn trackers_are_refused_before_any_dial() {
         refused.contains("blocked as a tracker by the filter lists"),
         "{refused}"
     );
-    let mut s = TcpStream::connect(l.addr).await.unwrap();
+    let mut s = TcpStream::connect(l).await.unwrap();
     s.write_all(b"GET http://www.google-analytics.com/analytics.js HTTP/1.1\r\nHost: www.google-analytics.com\r\n\r\n").await.unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     assert!(out.starts_with("HTTP/1.1 403"), "{out}");
     assert_eq!(
-        via_socks5(l.addr, "pixel.quantserve.com", 443)
+        via_socks5(l, "pixel.quantserve.com", 443)
             .await
             .unwrap_err(),
         "SOCKS5 reply 2"
@@ -77,7 +69,7 @@ async fn trackers_are_refused_before_any_dial() {
     );
     assert_eq!(list.blocked(), 3);
     // Allowlisted: dialled (the fake upstream then refuses, which is fine).
-    let passed = via_connect(l.addr, "b.scorecardresearch.com", 443)
+    let passed = via_connect(l, "b.scorecardresearch.com", 443)
         .await
         .unwrap_err();
     assert!(passed.starts_with("HTTP/1.1 502"), "{passed}");

@@ -124,22 +124,14 @@ async fn half_the_pool_faulty_and_still_999_per_mille() {
         sink.clone(),
         fast_settings(),
     ));
-    let spec = ListenerSpec {
-        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
-        tab: None,
-        auth: None,
-    };
-    let listener = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), spec)
-        .await
-        .unwrap();
+    let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     let total = 2_000;
     let mut ok = 0;
     let mut failures = Vec::new();
     for wave in 0..(total / 50) {
         let mut set = tokio::task::JoinSet::new();
         for i in 0..50 {
-            let addr = listener.addr;
+            let addr = listener;
             let port = origin.addr.port();
             set.spawn(async move {
                 if (wave * 50 + i) % 2 == 0 {

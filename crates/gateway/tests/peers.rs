@@ -40,33 +40,25 @@ async fn every_inbound_protocol_through_every_upstream_protocol() {
         ("tpass", "spass"),
     );
     for (id, exit) in [(1u64, "127.0.0.2"), (2, "127.0.0.3")] {
-        let spec = ListenerSpec {
-            assignment: Assignment::Pinned(ProxyId(id)),
-            tab: None,
-            auth: None,
-        };
-        let listener = gateway
-            .listen("127.0.0.1:0".parse().unwrap(), spec)
-            .await
-            .unwrap();
+        let listener = listen(&gateway, Assignment::Pinned(ProxyId(id))).await;
         let port = origin.addr.port();
         assert_eq!(
-            via_connect(listener.addr, "127.0.0.1", port).await.unwrap(),
+            via_connect(listener, "127.0.0.1", port).await.unwrap(),
             exit,
             "CONNECT via proxy {id}"
         );
         assert_eq!(
-            via_socks5(listener.addr, "127.0.0.1", port).await.unwrap(),
+            via_socks5(listener, "127.0.0.1", port).await.unwrap(),
             exit,
             "SOCKS5 via proxy {id}"
         );
         // A host name, resolved by the upstream (never by the gateway).
         assert_eq!(
-            via_socks5(listener.addr, "localhost", port).await.unwrap(),
+            via_socks5(listener, "localhost", port).await.unwrap(),
             exit,
             "SOCKS5 name via proxy {id}"
         );
-        let forwarded = via_forward(listener.addr, "127.0.0.1", port).await;
+        let forwarded = via_forward(listener, "127.0.0.1", port).await;
         assert!(
             forwarded.starts_with("HTTP/1.1 200"),
             "forward via proxy {id}: {forwarded}"
@@ -130,17 +122,9 @@ async fn wrong_credentials_are_the_proxys_fault_and_fail_over() {
         r#"{"name":"f","strategy":"failover","strategy_config":{"failoverOrder":[1,2]}}"#,
         ("WRONG", "spass"),
     );
-    let spec = ListenerSpec {
-        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
-        tab: None,
-        auth: None,
-    };
-    let listener = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), spec)
-        .await
-        .unwrap();
+    let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     assert_eq!(
-        via_connect(listener.addr, "127.0.0.1", origin.addr.port())
+        via_connect(listener, "127.0.0.1", origin.addr.port())
             .await
             .unwrap(),
         "127.0.0.3"
@@ -196,17 +180,9 @@ async fn plain_http_keeps_the_client_connection_alive() {
         r#"{"name":"rr","strategy":"round-robin"}"#,
         ("tpass", "spass"),
     );
-    let spec = ListenerSpec {
-        assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
-        tab: None,
-        auth: None,
-    };
-    let listener = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), spec)
-        .await
-        .unwrap();
+    let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     let port = origin.addr.port();
-    let mut s = tokio::net::TcpStream::connect(listener.addr).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(listener).await.unwrap();
     let mut exits = Vec::new();
     for i in 0..5 {
         let request = if i == 3 {

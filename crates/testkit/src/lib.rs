@@ -119,9 +119,16 @@ pub fn tinyproxy(bind: &str, user: &str, pass: &str) -> Peer {
         ),
     )
     .unwrap();
-    let mut child = Command::new("tinyproxy")
-        .args(["-d", "-c"])
-        .arg(&conf)
+    start_peer(
+        Command::new("tinyproxy").args(["-d", "-c"]).arg(&conf),
+        port,
+        dir,
+    )
+}
+
+/// Starts `cmd`, which listens on 127.0.0.1:`port`, and waits until it accepts.
+fn start_peer(cmd: &mut Command, port: u16, dir: tempfile::TempDir) -> Peer {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -140,30 +147,20 @@ pub fn microsocks(bind: &str, user: &str, pass: &str) -> Peer {
     require("microsocks", "microsocks");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new("microsocks")
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-u",
-            user,
-            "-P",
-            pass,
-            "-b",
-            bind,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_ready(addr, &mut child);
-    Peer {
-        addr,
-        child,
-        _dir: dir,
-    }
+    let port_text = port.to_string();
+    let args = [
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port_text,
+        "-u",
+        user,
+        "-P",
+        pass,
+        "-b",
+        bind,
+    ];
+    start_peer(Command::new("microsocks").args(args), port, dir)
 }
 
 /// A pool entry for a proxy at `addr`.
@@ -410,21 +407,29 @@ pub async fn start_gateway(
         sink.clone(),
         settings,
     );
-    let spec = vip_gateway::ListenerSpec {
-        assignment,
-        tab: None,
-        auth: None,
-    };
-    let addr = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), spec)
-        .await
-        .unwrap()
-        .addr;
+    let addr = listen(&gateway, assignment).await;
     Running {
         gateway,
         sink,
         addr,
     }
+}
+
+/// Serves `assignment` on a free loopback port of `gateway`; returns the address.
+pub async fn listen(
+    gateway: &vip_gateway::Gateway,
+    assignment: vip_gateway::Assignment,
+) -> SocketAddr {
+    let spec = vip_gateway::ListenerSpec {
+        assignment,
+        tab: None,
+        auth: None,
+    };
+    gateway
+        .listen("127.0.0.1:0".parse().unwrap(), spec)
+        .await
+        .unwrap()
+        .addr
 }
 
 /// The rotation loaded by [`engine`].
