@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use vip_browser::{Browser, LaunchOptions, find_chromium, find_chromium_in};
 use vip_engine::{HealthSettings, Protocol, ProxyId};
-use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
+use vip_gateway::{Assignment, Gateway, GatewaySettings};
 use vip_testkit::*;
 
 async fn text(page: &chromiumoxide::Page) -> String {
@@ -42,19 +42,8 @@ async fn each_context_browses_through_its_own_upstream() {
         Arc::new(Collect::default()),
         GatewaySettings::default(),
     );
-    let listen = |id| ListenerSpec {
-        assignment: Assignment::Pinned(ProxyId(id)),
-        tab: None,
-        auth: None,
-    };
-    let one = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), listen(1))
-        .await
-        .unwrap();
-    let two = gateway
-        .listen("127.0.0.1:0".parse().unwrap(), listen(2))
-        .await
-        .unwrap();
+    let one = listen(&gateway, Assignment::Pinned(ProxyId(1))).await;
+    let two = listen(&gateway, Assignment::Pinned(ProxyId(2))).await;
     let refusing = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -68,8 +57,8 @@ async fn each_context_browses_through_its_own_upstream() {
     };
     let browser = Browser::launch(&options).await.unwrap();
     let url = format!("http://127.0.0.1:{}/", origin.addr.port());
-    let first = browser.new_context(one.addr).await.unwrap();
-    let second = browser.new_context(two.addr).await.unwrap();
+    let first = browser.new_context(one).await.unwrap();
+    let second = browser.new_context(two).await.unwrap();
     let a = browser.open(&first, &url).await.unwrap();
     let b = browser.open(&second, &url).await.unwrap();
     assert_eq!(text(&a).await, "127.0.0.2");
