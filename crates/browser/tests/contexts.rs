@@ -1,78 +1,78 @@
-//! Real Debian Chromium, headless: two browser contexts, each through its
-//! own gateway listener pinned to a different real upstream (tinyproxy,
-//! microsocks). A loopback origin sees each tab's page arrive from its own
-//! upstream and nothing directly; the default context's proxy refuses.
+//! Real Debian Chromium, headless: two identities, each through its own
+//! gateway listener pinned to a different real upstream (tinyproxy exits
+//! from 127.0.0.2, microsocks from 127.0.0.3). A loopback origin sees every
+//! kind of request of each tab (page, image, frame, fetch, worker and its
+//! fetch, WebSocket) arrive from its own upstream, and nothing directly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use vip_browser::{Browser, LaunchOptions, find_chromium, find_chromium_in};
-use vip_engine::{HealthSettings, Protocol, ProxyId};
-use vip_gateway::{Assignment, Gateway, GatewaySettings};
-use vip_testkit::*;
-
-async fn text(page: &chromiumoxide::Page) -> String {
-    page.evaluate("document.body.innerText")
-        .await
-        .unwrap()
-        .into_value::<String>()
-        .unwrap()
-}
+use common::*;
+use vip_browser::{WebRtcPolicy, find_chromium_in};
+use vip_testkit::Site;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_context_browses_through_its_own_upstream() {
-    let chromium = find_chromium(None).expect("cargo xtask test installs chromium");
-    let origin = Origin::start().await;
-    let http = tinyproxy("127.0.0.2", "tu", "tp");
-    let socks = microsocks("127.0.0.3", "su", "sp");
-    let pool = vec![
-        proxy(1, Protocol::Http, http.addr, Some(1)),
-        proxy(2, Protocol::Socks5, socks.addr, Some(2)),
+    let pages = vec![
+        (
+            "/",
+            "text/html",
+            "<!doctype html><img src=\"/img.png\"><iframe src=\"/frame\"></iframe><script>\
+             fetch('/fetch'); new Worker('/worker.js');\
+             const ws = new WebSocket('ws://' + location.host + '/ws');\
+             </script>"
+                .to_string(),
+        ),
+        ("/frame", "text/html", "frame".to_string()),
+        (
+            "/worker.js",
+            "text/javascript",
+            "fetch('/from-worker');".to_string(),
+        ),
     ];
-    let engine = engine(
-        pool,
-        r#"{"name":"rr","strategy":"round-robin"}"#,
-        HealthSettings::default(),
-    );
-    let gateway = Gateway::new(
-        engine,
-        logins(&[(1, "tu", "tp"), (2, "su", "sp")]),
-        Arc::new(Collect::default()),
-        GatewaySettings::default(),
-    );
-    let one = listen(&gateway, Assignment::Pinned(ProxyId(1))).await;
-    let two = listen(&gateway, Assignment::Pinned(ProxyId(2))).await;
-    let refusing = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let options = LaunchOptions {
-        executable: chromium,
-        headless: true,
-        user_data_dir: profile.path().to_path_buf(),
-        default_proxy: refusing,
-    };
-    let browser = Browser::launch(&options).await.unwrap();
-    let url = format!("http://127.0.0.1:{}/", origin.addr.port());
-    let first = browser.new_context(one).await.unwrap();
-    let second = browser.new_context(two).await.unwrap();
-    let a = browser.open(&first, &url).await.unwrap();
-    let b = browser.open(&second, &url).await.unwrap();
-    assert_eq!(text(&a).await, "127.0.0.2");
-    assert_eq!(text(&b).await, "127.0.0.3");
-    let peers = origin.peers.lock().unwrap().clone();
-    assert!(
-        !peers.is_empty() && peers.iter().all(|p| p == "127.0.0.2" || p == "127.0.0.3"),
-        "{peers:?}"
-    );
-    tokio::time::timeout(Duration::from_secs(20), browser.close())
-        .await
-        .unwrap()
-        .unwrap();
-    gateway.shutdown(Duration::from_secs(1)).await;
+    let site = Site::start(pages).await;
+    let rig = rig(WebRtcPolicy::default()).await;
+    let url = format!("http://127.0.0.1:{}/", site.addr.port());
+    let first = rig.identity(1, 1, "US").await;
+    let second = rig.identity(2, 2, "US").await;
+    rig.open(&first, &url).await;
+    rig.open(&second, &url).await;
+    let expected = [
+        "/",
+        "/img.png",
+        "/frame",
+        "/fetch",
+        "/worker.js",
+        "/from-worker",
+        "/ws",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = site.requests();
+        let done = ["127.0.0.2", "127.0.0.3"].iter().all(|peer| {
+            expected
+                .iter()
+                .all(|p| seen.iter().any(|s| &s.peer == peer && s.path == *p))
+        });
+        if done || std::time::Instant::now() > deadline {
+            // Every request came through one of the two upstreams, none direct.
+            assert!(
+                seen.iter()
+                    .all(|s| s.peer == "127.0.0.2" || s.peer == "127.0.0.3"),
+                "{seen:?}"
+            );
+            assert!(
+                done,
+                "each identity loads every kind of resource through its own upstream: {seen:?}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rig.stop().await;
 }
 
 #[test]

@@ -157,6 +157,39 @@ impl Blocklist {
         self.decide(host, &url)
     }
 
+    /// Judges a request made by a page: `url` of `request_type` (adblock's
+    /// names: `script`, `image`, `xmlhttprequest`, `sub_frame`, ...) from a
+    /// document at `source_url`, so first- and third-party rules apply as
+    /// written. Allowlisting the page's site or the request's host lets it
+    /// through.
+    pub fn check_request(&self, url: &str, source_url: &str, request_type: &str) -> Verdict {
+        let Ok(request) = Request::new(url, source_url, request_type, "GET") else {
+            return Verdict::Allow;
+        };
+        if !self.engine.check_network_request(&request).should_block() {
+            return Verdict::Allow;
+        }
+        let host_of = |u: &str| {
+            u.split_once("://")
+                .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
+                .map(|h| h.rsplit('@').next().unwrap_or(h))
+                .map(|h| {
+                    if h.starts_with('[') {
+                        h.split(']').next().unwrap_or(h).trim_start_matches('[')
+                    } else {
+                        h.split(':').next().unwrap_or(h)
+                    }
+                })
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        };
+        if self.allowlisted(&host_of(url)) || self.allowlisted(&host_of(source_url)) {
+            return Verdict::Allowlisted;
+        }
+        self.blocked.fetch_add(1, Ordering::Relaxed);
+        Verdict::Block
+    }
+
     /// Judges a full URL (plain HTTP through the gateway).
     pub fn check_url(&self, host: &str, url: &str) -> Verdict {
         self.decide(host, url)

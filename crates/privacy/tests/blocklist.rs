@@ -68,3 +68,37 @@ fn a_missing_list_is_a_clear_error() {
     assert_eq!(small.check_host("a.tracker.example"), Verdict::Block);
     assert_eq!(small.check_host("good.tracker.example"), Verdict::Allow);
 }
+
+#[test]
+fn page_requests_are_judged_by_type_and_first_party_context() {
+    let list = lists().allow_domain("trusted.example");
+    let page = "https://news.example/article";
+    assert_eq!(
+        list.check_request(
+            "https://www.google-analytics.com/analytics.js",
+            page,
+            "script"
+        ),
+        Verdict::Block
+    );
+    // A first-party resource of an ordinary site loads.
+    assert_eq!(
+        list.check_request("https://news.example/app.js", page, "script"),
+        Verdict::Allow
+    );
+    // On an allowlisted site nothing is blocked.
+    assert_eq!(
+        list.check_request(
+            "https://www.google-analytics.com/analytics.js",
+            "https://www.trusted.example/",
+            "script"
+        ),
+        Verdict::Allowlisted
+    );
+    // Garbage is allowed (Chromium judges it), never a panic.
+    assert_eq!(
+        list.check_request("not a url", page, "script"),
+        Verdict::Allow
+    );
+    assert_eq!(list.blocked(), 1);
+}

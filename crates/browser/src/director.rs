@@ -1,0 +1,321 @@
+//! The event side of the browser: sets up every attached target of our
+//! contexts before it runs, judges every request of their pages (tracker
+//! blocking by full URL, type and first-party context), and tracks tabs
+//! (URL, loads, crashes, closes). Targets of other contexts run untouched.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::browser::{Kind, SessionState, Shared, TabState};
+use crate::cdp::{Cdp, Event};
+
+/// Runs until the browser's connection ends.
+pub(crate) async fn run(cdp: Cdp, shared: Arc<Shared>, mut events: mpsc::UnboundedReceiver<Event>) {
+    while let Some(event) = events.recv().await {
+        match event.method.as_str() {
+            "Target.attachedToTarget" => attached(&cdp, &shared, &event),
+            "Target.detachedFromTarget" => {
+                if let Some(s) = event.params["sessionId"].as_str() {
+                    shared.state().sessions.remove(s);
+                }
+            }
+            "Target.targetDestroyed" => tab_update(&shared, &event.params["targetId"], |t| {
+                t.gone = true;
+            }),
+            "Target.targetCrashed" => tab_update(&shared, &event.params["targetId"], |t| {
+                t.crashed = true;
+            }),
+            "Inspector.targetCrashed" => {
+                let tab = session_tab(&shared, event.session.as_deref());
+                tab_update(&shared, &json!(tab), |t| t.crashed = true);
+            }
+            "Page.loadEventFired" => {
+                let tab = session_tab(&shared, event.session.as_deref());
+                tab_update(&shared, &json!(tab), |t| t.loads += 1);
+            }
+            "Page.frameNavigated" => {
+                let frame = &event.params["frame"];
+                if frame.get("parentId").is_none() {
+                    let tab = session_tab(&shared, event.session.as_deref());
+                    let url = frame["url"].as_str().unwrap_or_default().to_string();
+                    tab_update(&shared, &json!(tab), |t| t.url = url);
+                }
+            }
+            "Fetch.requestPaused" => paused(&cdp, &shared, event),
+            _ => {}
+        }
+    }
+    shared.alive.store(false, Ordering::Release);
+    {
+        let mut state = shared.state();
+        for tab in state.tabs.values_mut() {
+            tab.crashed = true;
+        }
+    }
+    shared.bump();
+}
+
+fn session_tab(shared: &Shared, session: Option<&str>) -> Option<String> {
+    let state = shared.state();
+    session
+        .and_then(|s| state.sessions.get(s))
+        .and_then(|s| s.tab.clone())
+}
+
+fn tab_update(shared: &Shared, target: &Value, f: impl FnOnce(&mut TabState)) {
+    let Some(id) = target.as_str() else { return };
+    let found = shared.state().tabs.get_mut(id).map(f).is_some();
+    if found {
+        shared.bump();
+    }
+}
+
+/// A new target (tab, frame, worker) is attached and paused.
+fn attached(cdp: &Cdp, shared: &Arc<Shared>, event: &Event) {
+    let p = &event.params;
+    let session = p["sessionId"].as_str().unwrap_or_default().to_string();
+    let info = &p["targetInfo"];
+    let target = info["targetId"].as_str().unwrap_or_default().to_string();
+    let kind = match info["type"].as_str().unwrap_or_default() {
+        "page" => Some(Kind::Page),
+        "iframe" => Some(Kind::Frame),
+        "worker" | "shared_worker" | "service_worker" => Some(Kind::Worker),
+        _ => None,
+    };
+    let parent = event.session.as_deref();
+    let (context, tab) = {
+        let mut state = shared.state();
+        let context = info["browserContextId"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| {
+                parent
+                    .and_then(|s| state.sessions.get(s))
+                    .map(|s| s.context.clone())
+            });
+        let tab = match kind {
+            Some(Kind::Page) => Some(target.clone()),
+            _ => parent
+                .and_then(|s| state.sessions.get(s))
+                .and_then(|s| s.tab.clone()),
+        };
+        match (context, kind.clone()) {
+            (Some(c), Some(k)) if state.contexts.contains_key(&c) => {
+                state.sessions.insert(
+                    session.clone(),
+                    SessionState {
+                        context: c.clone(),
+                        tab: tab.clone(),
+                        kind: k,
+                    },
+                );
+                if kind == Some(Kind::Page) {
+                    let t = state
+                        .tabs
+                        .entry(target.clone())
+                        .or_insert_with(|| TabState {
+                            context: c.clone(),
+                            ..TabState::default()
+                        });
+                    t.session = Some(session.clone());
+                    t.url = info["url"].as_str().unwrap_or_default().to_string();
+                }
+                (Some(c), tab)
+            }
+            _ => (None, None),
+        }
+    };
+    let Some(context) = context else {
+        // Not ours (the default context, a throwaway): let it run.
+        cdp.fire(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
+        return;
+    };
+    let (cdp, shared) = (cdp.clone(), shared.clone());
+    tokio::spawn(async move {
+        let page = kind == Some(Kind::Page);
+        prepare(&cdp, &shared, &session, &context, kind).await;
+        cdp.fire(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
+        if page {
+            tab_update(&shared, &json!(tab), |t| t.ready = true);
+        }
+        shared.bump();
+    });
+}
+
+/// Overrides and protection for one paused target. Errors are ignored per
+/// command: not every target type supports every domain.
+async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind: Option<Kind>) {
+    let Some(setup) = shared
+        .state()
+        .contexts
+        .get(context)
+        .map(|c| c.setup.clone())
+    else {
+        return;
+    };
+    let facts = shared.facts.lock().map(|f| f.clone()).unwrap_or_default();
+    let profile = &setup.profile;
+    let s = Some(session);
+    let _ = cdp
+        .call_in(
+            s,
+            "Target.setAutoAttach",
+            json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}),
+        )
+        .await;
+    let ua = profile.user_agent_override(&facts);
+    let is_worker = kind == Some(Kind::Worker);
+    if is_worker {
+        let _ = cdp
+            .call_in(s, "Network.setUserAgentOverride", ua.clone())
+            .await;
+    } else {
+        let _ = cdp.call_in(s, "Page.enable", json!({})).await;
+        let _ = cdp.call_in(s, "Emulation.setUserAgentOverride", ua).await;
+        let _ = cdp
+            .call_in(
+                s,
+                "Emulation.setTimezoneOverride",
+                json!({"timezoneId": profile.locale.timezone}),
+            )
+            .await;
+        let _ = cdp
+            .call_in(
+                s,
+                "Emulation.setLocaleOverride",
+                json!({"locale": profile.locale.locale}),
+            )
+            .await;
+        if setup.protect {
+            let _ = cdp
+                .call_in(
+                    s,
+                    "Emulation.setHardwareConcurrencyOverride",
+                    json!({"hardwareConcurrency": profile.hardware_concurrency}),
+                )
+                .await;
+        }
+    }
+    if setup.blocklist.is_some() {
+        let _ = cdp
+            .call_in(
+                s,
+                "Fetch.enable",
+                json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
+            )
+            .await;
+    }
+    if !setup.protect {
+        return;
+    }
+    let source = profile.script();
+    if is_worker {
+        let _ = cdp
+            .call_in(s, "Runtime.evaluate", json!({"expression": source}))
+            .await;
+    } else {
+        let _ = cdp
+            .call_in(
+                s,
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": source}),
+            )
+            .await;
+    }
+}
+
+/// adblock's request type for a CDP resource type.
+fn request_type(resource: &str, main_frame: bool) -> &'static str {
+    match resource {
+        "Document" if main_frame => "main_frame",
+        "Document" => "sub_frame",
+        "Stylesheet" => "stylesheet",
+        "Image" => "image",
+        "Media" => "media",
+        "Font" => "font",
+        "Script" => "script",
+        "XHR" | "Fetch" | "EventSource" => "xmlhttprequest",
+        "Ping" | "CSPViolationReport" => "ping",
+        "WebSocket" => "websocket",
+        "Manifest" => "web_manifest",
+        _ => "other",
+    }
+}
+
+/// A request of one of our pages is paused before it leaves.
+fn paused(cdp: &Cdp, shared: &Arc<Shared>, event: Event) {
+    let p = &event.params;
+    let id = p["requestId"].as_str().unwrap_or_default().to_string();
+    let url = p["request"]["url"].as_str().unwrap_or_default().to_string();
+    let resource = p["resourceType"].as_str().unwrap_or_default();
+    let session = event.session.unwrap_or_default();
+    let (setup, tab, page_url, main_frame) = {
+        let state = shared.state();
+        let Some(s) = state.sessions.get(&session) else {
+            drop(state);
+            cdp.fire(
+                Some(&session),
+                "Fetch.continueRequest",
+                json!({"requestId": id}),
+            );
+            return;
+        };
+        let setup = state.contexts.get(&s.context).map(|c| c.setup.clone());
+        let page_url = s
+            .tab
+            .as_ref()
+            .and_then(|t| state.tabs.get(t))
+            .map(|t| t.url.clone())
+            .unwrap_or_default();
+        let main_frame = s.kind == Kind::Page && p["frameId"].as_str() == s.tab.as_deref();
+        (setup, s.tab.clone(), page_url, main_frame)
+    };
+    let Some(setup) = setup else {
+        cdp.fire(
+            Some(&session),
+            "Fetch.continueRequest",
+            json!({"requestId": id}),
+        );
+        return;
+    };
+    if !main_frame {
+        if let Some(list) = &setup.blocklist {
+            let source = if page_url.starts_with("http") {
+                &page_url
+            } else {
+                &url
+            };
+            if list.check_request(&url, source, request_type(resource, false))
+                == vip_privacy::Verdict::Block
+            {
+                cdp.fire(
+                    Some(&session),
+                    "Fetch.failRequest",
+                    json!({"requestId": id, "errorReason": "BlockedByClient"}),
+                );
+                tab_update(shared, &json!(tab), |t| t.blocked += 1);
+                return;
+            }
+        }
+    }
+    cdp.fire(
+        Some(&session),
+        "Fetch.continueRequest",
+        json!({"requestId": id}),
+    );
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_types() {
+        assert_eq!(request_type("Document", false), "sub_frame");
+        assert_eq!(request_type("Fetch", false), "xmlhttprequest");
+    }
+}

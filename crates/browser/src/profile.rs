@@ -1,0 +1,310 @@
+//! An identity's fingerprint: values derived from its secret seed (stable
+//! for the identity, unrelated between identities) plus the proxy country's
+//! locale, turned into the protection script and the CDP overrides.
+//! Per-site values (canvas, audio, text-metric noise) use a seed the script
+//! derives in the page as SHA-256(page secret | registrable domain), so one
+//! site cannot compute another site's values; the page secret is itself a
+//! hash of the identity seed, kept inside the script's closure. The
+//! registrable domain comes from the public suffix list (Debian's
+//! `publicsuffix`, read once; a built-in list of common suffixes without it).
+//! Doing this in the page, not in vip, matters: a cross-site navigation
+//! cannot wait for a new script to be registered (Chromium holds the tab's
+//! commands until the navigation commits), so the script must already know
+//! every site.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::geo::{self, Locale};
+
+/// The protection script, with `__VIP_CONFIG__` to fill in.
+const SCRIPT: &str = include_str!("protect.js");
+
+/// Realistic WebGL vendor/renderer pairs for Linux (ANGLE over OpenGL).
+const GPUS: &[(&str, &str)] = &[
+    (
+        "Google Inc. (Intel)",
+        "ANGLE (Intel, Mesa Intel(R) UHD Graphics 620 (KBL GT2), OpenGL 4.6)",
+    ),
+    (
+        "Google Inc. (Intel)",
+        "ANGLE (Intel, Mesa Intel(R) Xe Graphics (TGL GT2), OpenGL 4.6)",
+    ),
+    (
+        "Google Inc. (Intel)",
+        "ANGLE (Intel, Mesa Intel(R) HD Graphics 530 (SKL GT2), OpenGL 4.6)",
+    ),
+    (
+        "Google Inc. (Intel)",
+        "ANGLE (Intel, Mesa Intel(R) Graphics (ADL GT2), OpenGL 4.6)",
+    ),
+    (
+        "Google Inc. (AMD)",
+        "ANGLE (AMD, AMD Radeon Graphics (radeonsi, renoir, LLVM 15.0.6, DRM 3.49, 6.1.0-18-amd64), OpenGL 4.6)",
+    ),
+    (
+        "Google Inc. (AMD)",
+        "ANGLE (AMD, AMD Radeon RX 580 Series (radeonsi, polaris10, LLVM 15.0.6, DRM 3.49, 6.1.0-18-amd64), OpenGL 4.6)",
+    ),
+    (
+        "Google Inc. (NVIDIA Corporation)",
+        "ANGLE (NVIDIA Corporation, NVIDIA GeForce GTX 1660/PCIe/SSE2, OpenGL 4.5.0)",
+    ),
+    (
+        "Google Inc. (NVIDIA Corporation)",
+        "ANGLE (NVIDIA Corporation, NVIDIA GeForce RTX 3060/PCIe/SSE2, OpenGL 4.5.0)",
+    ),
+];
+const CORES: &[u32] = &[2, 4, 6, 8, 12, 16];
+const MEMORY: &[u32] = &[2, 4, 8];
+
+/// WebRTC IP handling for an identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum WebRtcPolicy {
+    /// No WebRTC at all (the constructors are removed).
+    Disable,
+    /// Only through the proxy; no UDP that bypasses it (the default).
+    #[default]
+    DisableNonProxiedUdp,
+    /// The default route's public address only.
+    DefaultPublicInterfaceOnly,
+    /// Chromium's default (leaks local addresses).
+    Default,
+}
+
+impl WebRtcPolicy {
+    /// Every policy, for help texts.
+    pub const ALL: [WebRtcPolicy; 4] = [
+        WebRtcPolicy::Disable,
+        WebRtcPolicy::DisableNonProxiedUdp,
+        WebRtcPolicy::DefaultPublicInterfaceOnly,
+        WebRtcPolicy::Default,
+    ];
+
+    /// The name used in the CLI, the API and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebRtcPolicy::Disable => "disable",
+            WebRtcPolicy::DisableNonProxiedUdp => "disable_non_proxied_udp",
+            WebRtcPolicy::DefaultPublicInterfaceOnly => "default_public_interface_only",
+            WebRtcPolicy::Default => "default",
+        }
+    }
+
+    /// Parses a policy name.
+    pub fn parse(s: &str) -> Result<WebRtcPolicy, String> {
+        WebRtcPolicy::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim())
+            .ok_or_else(|| {
+                format!(
+                    "unknown WebRTC policy {s:?}: use one of {}",
+                    WebRtcPolicy::ALL.map(|p| p.as_str()).join(", ")
+                )
+            })
+    }
+
+    /// The `webrtc.ip_handling_policy` preference Chromium needs (the
+    /// command-line switch is not honoured by every version; the
+    /// preference is). `disable` keeps the strictest preference and also
+    /// removes the API from pages.
+    pub fn preference(self) -> &'static str {
+        match self {
+            WebRtcPolicy::Disable | WebRtcPolicy::DisableNonProxiedUdp => "disable_non_proxied_udp",
+            WebRtcPolicy::DefaultPublicInterfaceOnly => "default_public_interface_only",
+            WebRtcPolicy::Default => "default",
+        }
+    }
+}
+
+/// What the running Chromium really is (read once at launch), so the
+/// override only changes what must change.
+#[derive(Clone, Debug, Default)]
+pub struct BrowserFacts {
+    /// `navigator.userAgent` with any `HeadlessChrome` made `Chrome`.
+    pub user_agent: String,
+    /// `navigator.userAgentData` high-entropy values (brands, fullVersionList, ...).
+    pub ua_data: Value,
+}
+
+/// An identity's fingerprint.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    seed: [u8; 32],
+    /// WebGL unmasked vendor.
+    pub gl_vendor: &'static str,
+    /// WebGL unmasked renderer.
+    pub gl_renderer: &'static str,
+    /// `navigator.hardwareConcurrency`.
+    pub hardware_concurrency: u32,
+    /// `navigator.deviceMemory`.
+    pub device_memory: u32,
+    /// Timezone, locale and languages of the proxy's country.
+    pub locale: Locale,
+    /// WebRTC policy.
+    pub webrtc: WebRtcPolicy,
+}
+
+fn hash(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+fn pick<T: Copy>(seed: &[u8; 32], label: &str, from: &[T]) -> T {
+    let h = hash(&[seed, label.as_bytes()]);
+    let n = u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+    from[(n % from.len() as u64) as usize]
+}
+
+/// Where Debian keeps the public suffix list.
+pub const PUBLIC_SUFFIX_LIST: &str = "/usr/share/publicsuffix/public_suffix_list.dat";
+
+/// Common multi-label public suffixes, used when the list is not installed.
+const COMMON_SUFFIXES: &str = "co.uk,org.uk,ac.uk,gov.uk,me.uk,ltd.uk,plc.uk,com.au,net.au,org.au,edu.au,gov.au,\
+co.nz,org.nz,co.jp,ne.jp,or.jp,ac.jp,go.jp,co.kr,or.kr,com.br,net.br,org.br,gov.br,com.cn,net.cn,org.cn,\
+gov.cn,com.hk,com.tw,com.sg,com.my,co.in,net.in,org.in,gov.in,co.za,org.za,com.mx,com.ar,com.co,com.tr,\
+com.ua,co.il,co.id,or.id,com.ph,com.vn,com.pk,com.eg,com.sa,com.ng,co.ke,\
+github.io,gitlab.io,herokuapp.com,blogspot.com,netlify.app,vercel.app,pages.dev,workers.dev,appspot.com,\
+web.app,firebaseapp.com,azurewebsites.net,cloudfront.net,s3.amazonaws.com";
+
+/// The public-suffix rules the page script needs (those with more than one
+/// label, wildcards and exceptions), as ",rule,rule,".
+pub fn suffix_rules() -> &'static str {
+    static RULES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        let from_list = std::fs::read_to_string(PUBLIC_SUFFIX_LIST)
+            .ok()
+            .map(|text| {
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with("//") && l.is_ascii())
+                    .filter(|l| l.contains('.') || l.starts_with('!'))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+        format!(
+            ",{},",
+            from_list.unwrap_or_else(|| COMMON_SUFFIXES.to_string())
+        )
+    })
+}
+
+impl Profile {
+    /// The fingerprint of the identity with `seed`, browsing from `country`.
+    pub fn new(seed: [u8; 32], country: Option<&str>, webrtc: WebRtcPolicy) -> Profile {
+        let (gl_vendor, gl_renderer) = pick(&seed, "gpu", GPUS);
+        Profile {
+            seed,
+            gl_vendor,
+            gl_renderer,
+            hardware_concurrency: pick(&seed, "cores", CORES),
+            device_memory: pick(&seed, "memory", MEMORY),
+            locale: geo::for_country(country),
+            webrtc,
+        }
+    }
+
+    /// The secret the page script derives per-site seeds from.
+    fn page_secret(&self) -> String {
+        hash(&[&self.seed, b"page-secret"])[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The protection script for this identity's documents and workers.
+    pub fn script(&self) -> String {
+        let config = json!({
+            "secret": self.page_secret(),
+            "suffixes": suffix_rules(),
+            "glVendor": self.gl_vendor,
+            "glRenderer": self.gl_renderer,
+            "hardwareConcurrency": self.hardware_concurrency,
+            "deviceMemory": self.device_memory,
+            "platform": "Linux x86_64",
+            "languages": self.locale.languages,
+            "webrtc": self.webrtc.as_str(),
+        });
+        SCRIPT.replace("__VIP_CONFIG__", &config.to_string())
+    }
+
+    /// `Emulation.setUserAgentOverride` parameters: the real Chromium's
+    /// agent (never `HeadlessChrome`), this identity's languages, and
+    /// matching client hints.
+    pub fn user_agent_override(&self, facts: &BrowserFacts) -> Value {
+        let d = &facts.ua_data;
+        let brands = |key: &str| -> Value {
+            let list = d
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            Value::Array(
+                list.into_iter()
+                    .map(|mut b| {
+                        if b["brand"].as_str().is_some_and(|s| s.contains("Headless")) {
+                            b["brand"] = json!("Chromium");
+                        }
+                        b
+                    })
+                    .collect(),
+            )
+        };
+        let text = |key: &str, default: &str| -> Value {
+            json!(d.get(key).and_then(Value::as_str).unwrap_or(default))
+        };
+        json!({
+            "userAgent": facts.user_agent,
+            // Without q-values: Chromium adds them to the header itself, and
+            // navigator.languages would otherwise carry them.
+            "acceptLanguage": self.locale.languages.join(","),
+            "platform": "Linux x86_64",
+            "userAgentMetadata": {
+                "brands": brands("brands"),
+                "fullVersionList": brands("fullVersionList"),
+                "platform": "Linux",
+                "platformVersion": text("platformVersion", ""),
+                "architecture": text("architecture", "x86"),
+                "model": "",
+                "mobile": false,
+                "bitness": text("bitness", "64"),
+                "wow64": false,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_differ_per_identity_and_never_carry_the_seed() {
+        let a = Profile::new([1; 32], Some("DE"), WebRtcPolicy::default());
+        let b = Profile::new([2; 32], Some("DE"), WebRtcPolicy::default());
+        let (sa, sb) = (a.script(), b.script());
+        assert!(!sa.contains("__VIP_CONFIG__"));
+        assert_ne!(sa, sb);
+        assert_eq!(sa, a.script());
+        assert!(!sa.contains(&"01".repeat(32)));
+        assert!(suffix_rules().contains(",co.uk,"));
+        assert!(sa.contains("de-DE"));
+    }
+
+    #[test]
+    fn policies_round_trip() {
+        for p in WebRtcPolicy::ALL {
+            assert_eq!(WebRtcPolicy::parse(p.as_str()), Ok(p));
+        }
+        assert!(
+            WebRtcPolicy::parse("nope")
+                .unwrap_err()
+                .contains("disable_non_proxied_udp")
+        );
+    }
+}

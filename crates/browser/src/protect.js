@@ -1,0 +1,308 @@
+// Fingerprint protection, installed before any page script in every
+// document and worker of an identity. `__VIP_CONFIG__` is replaced by the
+// identity's values (JSON); nothing here reads a clock or Math.random, so
+// every read is a pure function of (identity, site, input): repeated reads
+// agree, two sites differ, two identities differ.
+(() => {
+  const C = __VIP_CONFIG__;
+  const G = globalThis;
+  const originals = new WeakMap();
+  const fnToString = Function.prototype.toString;
+  const define = Object.defineProperty;
+  const describe = Object.getOwnPropertyDescriptor;
+
+  const host = (() => {
+    try {
+      const o = G.origin && G.origin !== "null" ? G.origin : G.location.href;
+      return new URL(o).hostname.toLowerCase().replace(/\.$/, "");
+    } catch (_) {
+      return "";
+    }
+  })();
+
+  // The site (registrable domain) of the host, by the public suffix rules
+  // in C.suffixes (",rule,rule," with "*." wildcards and "!" exceptions);
+  // a single-label suffix is the default rule.
+  const siteOf = (h) => {
+    if (!h.includes(".") || /^[0-9.]+$/.test(h) || h.includes(":")) return h;
+    const labels = h.split(".");
+    const has = (r) => C.suffixes.includes("," + r + ",");
+    let suffix = 1;
+    for (let i = 0; i < labels.length - 1; i++) {
+      const rest = labels.slice(i).join(".");
+      if (has("!" + rest)) { suffix = labels.length - i - 1; break; }
+      if (has(rest) || has("*." + labels.slice(i + 1).join("."))) { suffix = labels.length - i; break; }
+    }
+    return labels.slice(Math.max(0, labels.length - suffix - 1)).join(".");
+  };
+
+  // SHA-256 (constants from the primes, as the standard defines them).
+  const sha256 = (text) => {
+    const primes = [];
+    for (let n = 2; primes.length < 64; n++) {
+      if (primes.every((p) => n % p)) primes.push(n);
+    }
+    const frac = (x) => ((x - Math.floor(x)) * 4294967296) >>> 0;
+    const K = primes.map((p) => frac(Math.cbrt(p)));
+    const H = primes.slice(0, 8).map((p) => frac(Math.sqrt(p)));
+    const bytes = [...new TextEncoder().encode(text)];
+    const bits = bytes.length * 8;
+    bytes.push(0x80);
+    while (bytes.length % 64 !== 56) bytes.push(0);
+    for (let i = 7; i >= 0; i--) bytes.push(i > 3 ? 0 : (bits >>> (i * 8)) & 255);
+    const rot = (x, n) => (x >>> n) | (x << (32 - n));
+    for (let off = 0; off < bytes.length; off += 64) {
+      const w = [];
+      for (let i = 0; i < 64; i++) {
+        if (i < 16) {
+          const j = off + i * 4;
+          w[i] = ((bytes[j] << 24) | (bytes[j + 1] << 16) | (bytes[j + 2] << 8) | bytes[j + 3]) >>> 0;
+        } else {
+          const s0 = rot(w[i - 15], 7) ^ rot(w[i - 15], 18) ^ (w[i - 15] >>> 3);
+          const s1 = rot(w[i - 2], 17) ^ rot(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+          w[i] = (w[i - 16] + s0 + w[i - 7] + s1) >>> 0;
+        }
+      }
+      let [a, b, c, d, e, f, g, h] = H;
+      for (let i = 0; i < 64; i++) {
+        const t1 = (h + (rot(e, 6) ^ rot(e, 11) ^ rot(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i]) >>> 0;
+        const t2 = ((rot(a, 2) ^ rot(a, 13) ^ rot(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
+        [h, g, f, e, d, c, b, a] = [g, f, e, (d + t1) >>> 0, c, b, a, (t1 + t2) >>> 0];
+      }
+      [a, b, c, d, e, f, g, h].forEach((v, i) => { H[i] = (H[i] + v) >>> 0; });
+    }
+    return H;
+  };
+
+  // One seed per (identity, site): the identity's page secret never leaves
+  // this closure, and a site's seed says nothing about another's.
+  const seed = sha256(C.secret + "|" + siteOf(host))[0];
+
+  // A 32-bit mix (splitmix-style) of the site seed and an index.
+  const mix = (i) => {
+    let h = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+    return (h ^ (h >>> 16)) >>> 0;
+  };
+
+  // Patched functions print as the natives they replace.
+  const hideAs = (fake, real) => {
+    originals.set(fake, real);
+    return fake;
+  };
+  const toStringFake = {
+    toString() {
+      const real = originals.get(this);
+      return fnToString.call(real === undefined ? this : real);
+    },
+  }.toString;
+  hideAs(toStringFake, fnToString);
+  define(Function.prototype, "toString", { ...describe(Function.prototype, "toString"), value: toStringFake });
+
+  const method = (proto, name, make) => {
+    const d = proto && describe(proto, name);
+    if (!d || typeof d.value !== "function") return;
+    const real = d.value;
+    const wrapped = make(real);
+    const fake = { [name](...args) { return wrapped.call(this, ...args); } }[name];
+    define(fake, "length", { value: real.length });
+    define(proto, name, { ...d, value: hideAs(fake, real) });
+  };
+  const getter = (proto, name, make) => {
+    const d = proto && describe(proto, name);
+    if (!d || typeof d.get !== "function") return;
+    const real = d.get;
+    const wrapped = make(real);
+    const fake = describe({ get [name]() { return wrapped.call(this); } }, name).get;
+    define(proto, name, { ...d, get: hideAs(fake, real) });
+  };
+
+  // Canvas: a few low bits of some non-transparent pixels, by position.
+  const noisePixels = (data, x0, y0, w, fullWidth) => {
+    for (let i = 0, n = data.length >>> 2; i < n; i++) {
+      const x = x0 + (i % w);
+      const y = y0 + ((i / w) | 0);
+      const h = mix(y * fullWidth + x);
+      if ((h & 31) !== 0 || data[i * 4 + 3] === 0) continue;
+      const c = i * 4 + ((h >>> 5) % 3);
+      const v = data[c] + ((h & 256) ? 1 : -1);
+      data[c] = v < 0 ? 1 : v > 255 ? 254 : v;
+    }
+  };
+
+  const canvasProtect = (W) => {
+    const Canvas = W.HTMLCanvasElement;
+    const Offscreen = W.OffscreenCanvas;
+    const Ctx2d = W.CanvasRenderingContext2D;
+    const Off2d = W.OffscreenCanvasRenderingContext2D;
+    const createElement = W.Document && W.Document.prototype.createElement;
+    const htmlScratch = () => createElement.call(W.document, "canvas");
+    const offscreenScratch = () => new Offscreen(1, 1);
+    // A noised copy of `source` on a scratch canvas, or null if unreadable
+    // (the scratch context's getImageData is the protected one below).
+    const noisedCopy = (source, make) => {
+      const w = source.width, h = source.height;
+      if (!w || !h) return null;
+      try {
+        const scratch = make();
+        scratch.width = w;
+        scratch.height = h;
+        const ctx = scratch.getContext("2d", { willReadFrequently: true });
+        ctx.drawImage(source, 0, 0);
+        ctx.putImageData(ctx.getImageData(0, 0, w, h), 0, 0);
+        return scratch;
+      } catch (_) {
+        return null;
+      }
+    };
+    const viaScratch = (real, make, convert) => function (...args) {
+      const copy = noisedCopy(this, make);
+      return copy ? convert(copy, args) : real.apply(this, args);
+    };
+    for (const P of [Ctx2d, Off2d]) {
+      if (!P) continue;
+      method(P.prototype, "getImageData", (real) => function (sx, sy, sw, sh, ...rest) {
+        const img = real.call(this, sx, sy, sw, sh, ...rest);
+        noisePixels(img.data, sx | 0, sy | 0, img.width, this.canvas ? this.canvas.width : img.width);
+        return img;
+      });
+    }
+    if (Canvas) {
+      const realToDataURL = Canvas.prototype.toDataURL;
+      const realToBlob = Canvas.prototype.toBlob;
+      method(Canvas.prototype, "toDataURL", (real) =>
+        viaScratch(real, htmlScratch, (copy, args) => realToDataURL.apply(copy, args)));
+      method(Canvas.prototype, "toBlob", (real) =>
+        viaScratch(real, htmlScratch, (copy, args) => realToBlob.apply(copy, args)));
+    }
+    if (Offscreen) {
+      const realConvert = Offscreen.prototype.convertToBlob;
+      method(Offscreen.prototype, "convertToBlob", (real) =>
+        viaScratch(real, offscreenScratch, (copy, args) => realConvert.apply(copy, args)));
+    }
+    // Text metrics: one tiny scale per site.
+    const scale = 1 + (((mix(0x7e47) & 0xffff) / 0xffff) - 0.5) * 4e-4;
+    if (W.TextMetrics) {
+      for (const name of ["width", "actualBoundingBoxLeft", "actualBoundingBoxRight",
+        "actualBoundingBoxAscent", "actualBoundingBoxDescent", "fontBoundingBoxAscent",
+        "fontBoundingBoxDescent"]) {
+        getter(W.TextMetrics.prototype, name, (real) => function () {
+          return real.call(this) * scale;
+        });
+      }
+    }
+  };
+
+  const webglProtect = (W) => {
+    for (const P of [W.WebGLRenderingContext, W.WebGL2RenderingContext]) {
+      if (!P) continue;
+      method(P.prototype, "getParameter", (real) => function (p) {
+        if (p === 0x9245) return C.glVendor;
+        if (p === 0x9246) return C.glRenderer;
+        return real.call(this, p);
+      });
+      method(P.prototype, "readPixels", (real) => function (x, y, w, h, format, type, pixels, ...rest) {
+        const r = real.call(this, x, y, w, h, format, type, pixels, ...rest);
+        if (pixels instanceof W.Uint8Array && format === 0x1908 && rest.length === 0) {
+          noisePixels(pixels, x | 0, y | 0, w, this.drawingBufferWidth || w);
+        }
+        return r;
+      });
+    }
+  };
+
+  const audioProtect = (W) => {
+    const done = new WeakSet();
+    const Buffer = W.AudioBuffer;
+    if (Buffer) {
+      const realGet = Buffer.prototype.getChannelData;
+      const noised = (buffer, ch) => {
+        const data = realGet.call(buffer, ch);
+        if (!done.has(data)) {
+          done.add(data);
+          for (let i = 0; i < data.length; i++) {
+            data[i] *= 1 + ((mix(i + ch * 0x10000) & 0xffff) / 0xffff - 0.5) * 2e-6;
+          }
+        }
+        return data;
+      };
+      method(Buffer.prototype, "getChannelData", () => function (ch) {
+        return noised(this, ch);
+      });
+      method(Buffer.prototype, "copyFromChannel", (real) => function (dest, ch, ...rest) {
+        try { noised(this, ch); } catch (_) { /* the real call reports it */ }
+        return real.call(this, dest, ch, ...rest);
+      });
+    }
+    const Analyser = W.AnalyserNode;
+    if (Analyser) {
+      for (const name of ["getFloatFrequencyData", "getFloatTimeDomainData"]) {
+        method(Analyser.prototype, name, (real) => function (array) {
+          const r = real.call(this, array);
+          for (let i = 0; i < array.length; i++) {
+            array[i] += ((mix(i + 0x20000) & 0xffff) / 0xffff - 0.5) * 2e-4;
+          }
+          return r;
+        });
+      }
+    }
+  };
+
+  const navigatorProtect = (W) => {
+    const values = {
+      hardwareConcurrency: C.hardwareConcurrency,
+      deviceMemory: C.deviceMemory,
+      platform: C.platform,
+      language: C.languages[0],
+    };
+    for (const P of [W.Navigator, W.WorkerNavigator]) {
+      if (!P) continue;
+      for (const [name, value] of Object.entries(values)) {
+        getter(P.prototype, name, () => function () { return value; });
+      }
+      getter(P.prototype, "languages", () => {
+        const frozen = Object.freeze([...C.languages]);
+        return function () { return frozen; };
+      });
+    }
+  };
+
+  const webrtcProtect = (W) => {
+    if (C.webrtc !== "disable") return;
+    for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChannel",
+      "RTCIceCandidate", "RTCSessionDescription"]) {
+      try { delete W[name]; } catch (_) { /* not configurable */ }
+    }
+  };
+
+  const installed = new WeakSet();
+  const install = (W) => {
+    if (!W || installed.has(W)) return;
+    installed.add(W);
+    if (W !== G && W.Function) {
+      const d = describe(W.Function.prototype, "toString");
+      define(W.Function.prototype, "toString", { ...d, value: toStringFake });
+    }
+    canvasProtect(W);
+    webglProtect(W);
+    audioProtect(W);
+    navigatorProtect(W);
+    webrtcProtect(W);
+  };
+  install(G);
+
+  // Same-origin child frames are protected on first access, even before
+  // their own copy of this script runs (an about:blank frame made by script).
+  if (G.HTMLIFrameElement) {
+    for (const name of ["contentWindow", "contentDocument"]) {
+      getter(G.HTMLIFrameElement.prototype, name, (real) => function () {
+        const r = real.call(this);
+        try {
+          install(name === "contentWindow" ? r : r && r.defaultView);
+        } catch (_) { /* cross-origin: its own session protects it */ }
+        return r;
+      });
+    }
+  }
+})();

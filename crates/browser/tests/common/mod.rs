@@ -1,0 +1,156 @@
+//! Shared set-up for the browser suites: a gateway with real upstream
+//! peers, a refusing default proxy, and a headless Debian Chromium.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use vip_browser::{
+    Browser, ContextId, IdentitySetup, LaunchOptions, Profile, TabId, WebRtcPolicy, find_chromium,
+};
+use vip_engine::{HealthSettings, Protocol, ProxyId};
+use vip_gateway::{Assignment, Gateway, GatewaySettings};
+use vip_testkit::*;
+
+/// Values a fingerprinting script reads, as one JS function usable in a
+/// page, a frame and a worker.
+pub const PROBE: &str = r##"
+async function vipProbe() {
+  const out = {};
+  const doc = typeof document !== "undefined";
+  const canvas = doc ? document.createElement("canvas") : new OffscreenCanvas(220, 60);
+  canvas.width = 220; canvas.height = 60;
+  const x = canvas.getContext("2d");
+  x.textBaseline = "top"; x.font = "16px sans-serif";
+  x.fillStyle = "#f60"; x.fillRect(100, 1, 62, 20);
+  x.fillStyle = "#069"; x.fillText("Cwm fjordbank glyphs vext quiz", 2, 15);
+  x.fillStyle = "rgba(102, 204, 0, 0.7)"; x.fillText("Cwm fjordbank glyphs vext quiz", 4, 17);
+  const d = x.getImageData(0, 0, 220, 60).data;
+  let h = 0; for (let i = 0; i < d.length; i++) h = (Math.imul(h, 31) + d[i]) >>> 0;
+  out.canvas = h;
+  if (doc) out.dataUrl = canvas.toDataURL().length + ":" + canvas.toDataURL().slice(-40);
+  out.text = x.measureText("Cwm fjordbank glyphs").width;
+  const glc = doc ? document.createElement("canvas") : new OffscreenCanvas(1, 1);
+  const gl = glc.getContext("webgl");
+  out.gl = gl ? gl.getParameter(0x9245) + " / " + gl.getParameter(0x9246) : null;
+  if (typeof OfflineAudioContext !== "undefined") {
+    const a = new OfflineAudioContext(1, 5000, 44100);
+    const o = a.createOscillator(); o.type = "triangle"; o.frequency.value = 10000;
+    const c = a.createDynamicsCompressor();
+    o.connect(c); c.connect(a.destination); o.start(0);
+    const buf = await a.startRendering();
+    const s = buf.getChannelData(0); let sum = 0;
+    for (let i = 4500; i < 5000; i++) sum += Math.abs(s[i]);
+    out.audio = sum;
+  }
+  out.hw = navigator.hardwareConcurrency;
+  out.mem = navigator.deviceMemory;
+  out.ua = navigator.userAgent;
+  out.platform = navigator.platform;
+  out.langs = navigator.languages.join(",");
+  out.tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  out.locale = Intl.DateTimeFormat().resolvedOptions().locale;
+  out.winter = new Date(Date.UTC(2026, 0, 15, 12)).getTimezoneOffset();
+  out.summer = new Date(Date.UTC(2026, 6, 15, 12)).getTimezoneOffset();
+  out.webdriver = navigator.webdriver;
+  return out;
+}
+"##;
+
+pub struct Rig {
+    pub browser: Browser,
+    pub gateway: Arc<Gateway>,
+    pub http: Peer,
+    pub socks: Peer,
+    _profile: tempfile::TempDir,
+}
+
+/// A gateway over a tinyproxy (id 1, exits from 127.0.0.2) and a microsocks
+/// (id 2, exits from 127.0.0.3), and a headless Chromium.
+pub async fn rig(webrtc: WebRtcPolicy) -> Rig {
+    let chromium = find_chromium(None).expect("cargo xtask test installs chromium");
+    let http = tinyproxy("127.0.0.2", "tu", "tp");
+    let socks = microsocks("127.0.0.3", "su", "sp");
+    let pool = vec![
+        proxy(1, Protocol::Http, http.addr, Some(1)),
+        proxy(2, Protocol::Socks5, socks.addr, Some(2)),
+    ];
+    let engine = engine(
+        pool,
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        HealthSettings::default(),
+    );
+    let gateway = Arc::new(Gateway::new(
+        engine,
+        logins(&[(1, "tu", "tp"), (2, "su", "sp")]),
+        Arc::new(Collect::default()),
+        GatewaySettings::default(),
+    ));
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let options = LaunchOptions {
+        executable: chromium,
+        headless: true,
+        user_data_dir: profile.path().to_path_buf(),
+        default_proxy: refusing,
+        webrtc,
+        devtools_port: 0,
+    };
+    let browser = Browser::launch(&options).await.unwrap();
+    Rig {
+        browser,
+        gateway,
+        http,
+        socks,
+        _profile: profile,
+    }
+}
+
+impl Rig {
+    /// An identity through upstream `proxy` (1 or 2).
+    pub async fn identity(&self, proxy: u64, seed: u8, country: &str) -> ContextId {
+        self.identity_with(proxy, seed, country, true, None).await
+    }
+
+    pub async fn identity_with(
+        &self,
+        proxy: u64,
+        seed: u8,
+        country: &str,
+        protect: bool,
+        blocklist: Option<Arc<vip_privacy::Blocklist>>,
+    ) -> ContextId {
+        let addr: SocketAddr = listen(&self.gateway, Assignment::Pinned(ProxyId(proxy))).await;
+        let setup = IdentitySetup {
+            profile: Profile::new([seed; 32], Some(country), WebRtcPolicy::default()),
+            protect,
+            blocklist,
+        };
+        self.browser.new_context(addr, setup).await.unwrap()
+    }
+
+    pub async fn open(&self, context: &ContextId, url: &str) -> TabId {
+        self.browser
+            .open(context, url, Duration::from_secs(20))
+            .await
+            .unwrap()
+    }
+
+    /// Evaluates and waits for `expr` (a promise or value) in a tab.
+    pub async fn eval(&self, tab: &TabId, expr: &str) -> Value {
+        self.browser.evaluate(tab, expr).await.unwrap()
+    }
+
+    pub async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(20), self.browser.close())
+            .await
+            .unwrap();
+        self.gateway.shutdown(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,155 @@
+//! Real headless Chromium: fingerprint protection per identity. Two
+//! identities on one site differ in canvas, text metrics, audio, WebGL and
+//! navigator values; one identity is stable across reloads and differs on
+//! another site; page, same-origin frame, worker and HTTP headers agree;
+//! the page's first script already sees protected values; timezone and
+//! languages follow the proxy's country. Unprotected identities are shown
+//! to collide, so the checks can fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use vip_browser::WebRtcPolicy;
+use vip_testkit::Site;
+
+fn pages() -> Vec<(&'static str, &'static str, String)> {
+    vec![
+        (
+            "/",
+            "text/html",
+            format!(
+                "<!doctype html><html><head><script>{PROBE}\nwindow.first = vipProbe();</script></head><body>\
+                 <iframe src=\"/frame\"></iframe><script>\
+                 window.fromFrame = new Promise(r => addEventListener('message', e => r(e.data)));\
+                 window.fromWorker = new Promise(r => {{ const w = new Worker('/worker.js'); w.onmessage = e => r(e.data); }});\
+                 </script></body></html>"
+            ),
+        ),
+        (
+            "/frame",
+            "text/html",
+            format!("<script>{PROBE}\nvipProbe().then(v => parent.postMessage(v, '*'));</script>"),
+        ),
+        (
+            "/worker.js",
+            "text/javascript",
+            format!("{PROBE}\nvipProbe().then(v => postMessage(v));"),
+        ),
+    ]
+}
+
+const ALL: &str = "(async () => ({first: await window.first, frame: await window.fromFrame, worker: await window.fromWorker, now: await vipProbe()}))()";
+
+fn differ(a: &Value, b: &Value, keys: &[&str]) {
+    for k in keys {
+        assert_ne!(a[k], b[k], "{k} must differ: {a} vs {b}");
+    }
+}
+
+fn same(a: &Value, b: &Value, keys: &[&str]) {
+    for k in keys {
+        assert_eq!(a[k], b[k], "{k} must agree: {a} vs {b}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_differ_and_each_is_stable_and_consistent() {
+    let site = Site::start(pages()).await;
+    let rig = rig(WebRtcPolicy::default()).await;
+    let url = format!("http://127.0.0.1:{}/", site.addr.port());
+    let other_site = format!("http://localhost:{}/", site.addr.port());
+
+    let a = rig.identity(1, 1, "DE").await;
+    let b = rig.identity(2, 2, "JP").await;
+    let ta = rig.open(&a, &url).await;
+    let tb = rig.open(&b, &url).await;
+    let va = rig.eval(&ta, ALL).await;
+    let vb = rig.eval(&tb, ALL).await;
+    let (fa, fb) = (&va["first"], &vb["first"]);
+
+    // The first line of the page already saw protected, stable values.
+    let page_keys = [
+        "canvas", "dataUrl", "text", "audio", "gl", "hw", "mem", "ua", "langs", "tz",
+    ];
+    same(fa, &va["now"], &page_keys);
+    // Two identities on one site differ (navigator as a whole).
+    differ(
+        fa,
+        fb,
+        &["canvas", "dataUrl", "text", "audio", "tz", "langs"],
+    );
+    assert!(
+        (fa["gl"].clone(), fa["hw"].clone(), fa["mem"].clone())
+            != (fb["gl"].clone(), fb["hw"].clone(), fb["mem"].clone())
+    );
+    // Same-origin frame and worker see what the page sees.
+    same(fa, &va["frame"], &page_keys);
+    same(
+        fa,
+        &va["worker"],
+        &["hw", "mem", "ua", "platform", "langs", "tz", "gl"],
+    );
+    assert!(
+        fa["gl"].as_str().is_some_and(|g| g.contains("ANGLE")),
+        "{fa}"
+    );
+    // No headless marker, and navigator.webdriver is Chromium's own.
+    assert!(!fa["ua"].as_str().unwrap().contains("Headless"), "{fa}");
+    // Timezone and language follow the country, with daylight saving.
+    assert_eq!(fa["tz"], "Europe/Berlin");
+    assert_eq!(
+        (fa["winter"].as_i64(), fa["summer"].as_i64()),
+        (Some(-60), Some(-120))
+    );
+    assert_eq!(fa["langs"], "de-DE,de,en");
+    assert_eq!(fb["tz"], "Asia/Tokyo");
+    assert_eq!(
+        (fb["winter"].as_i64(), fb["summer"].as_i64()),
+        (Some(-540), Some(-540))
+    );
+    // HTTP headers agree with the page.
+    let seen = site.requests();
+    let page_request = seen
+        .iter()
+        .find(|s| s.path == "/" && s.peer == "127.0.0.2")
+        .expect("identity A's page request");
+    assert_eq!(
+        page_request.headers["user-agent"],
+        fa["ua"].as_str().unwrap()
+    );
+    assert!(page_request.headers["accept-language"].starts_with("de-DE,de;q=0.9"));
+
+    // Stable across a reload; different on another site.
+    rig.browser
+        .navigate(&ta, &url, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    let again = rig.eval(&ta, ALL).await;
+    same(fa, &again["first"], &page_keys);
+    rig.browser
+        .navigate(&ta, &other_site, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    let elsewhere = rig.eval(&ta, ALL).await;
+    differ(
+        fa,
+        &elsewhere["first"],
+        &["canvas", "dataUrl", "text", "audio"],
+    );
+    same(fa, &elsewhere["first"], &["gl", "hw", "mem", "ua", "tz"]);
+
+    // Without protection two identities collide: the checks above can fail.
+    let c = rig.identity_with(1, 3, "DE", false, None).await;
+    let d = rig.identity_with(2, 4, "DE", false, None).await;
+    let vc = rig.eval(&rig.open(&c, &url).await, ALL).await;
+    let vd = rig.eval(&rig.open(&d, &url).await, ALL).await;
+    same(
+        &vc["first"],
+        &vd["first"],
+        &["canvas", "dataUrl", "text", "audio", "gl", "hw"],
+    );
+    rig.stop().await;
+}
