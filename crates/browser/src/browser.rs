@@ -524,13 +524,12 @@ impl Browser {
             self.cdp.call("Browser.close", json!({})),
         )
         .await;
-        if let Some(mut child) = self.child.lock().await.take() {
-            if tokio::time::timeout(Duration::from_secs(5), child.wait())
+        if let Some(mut child) = self.child.lock().await.take()
+            && tokio::time::timeout(Duration::from_secs(5), child.wait())
                 .await
                 .is_err()
-            {
-                let _ = child.kill().await;
-            }
+        {
+            let _ = child.kill().await;
         }
         self.shared.alive.store(false, Ordering::Release);
     }

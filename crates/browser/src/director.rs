@@ -270,7 +270,9 @@ fn paused(cdp: &Cdp, shared: &Arc<Shared>, event: Event) {
             .and_then(|t| state.tabs.get(t))
             .map(|t| t.url.clone())
             .unwrap_or_default();
-        let main_frame = s.kind == Kind::Page && p["frameId"].as_str() == s.tab.as_deref();
+        let main_frame = resource == "Document"
+            && s.kind == Kind::Page
+            && p["frameId"].as_str() == s.tab.as_deref();
         (setup, s.tab.clone(), page_url, main_frame)
     };
     let Some(setup) = setup else {
@@ -281,24 +283,22 @@ fn paused(cdp: &Cdp, shared: &Arc<Shared>, event: Event) {
         );
         return;
     };
-    if !main_frame {
-        if let Some(list) = &setup.blocklist {
-            let source = if page_url.starts_with("http") {
-                &page_url
-            } else {
-                &url
-            };
-            if list.check_request(&url, source, request_type(resource, false))
-                == vip_privacy::Verdict::Block
-            {
-                cdp.fire(
-                    Some(&session),
-                    "Fetch.failRequest",
-                    json!({"requestId": id, "errorReason": "BlockedByClient"}),
-                );
-                tab_update(shared, &json!(tab), |t| t.blocked += 1);
-                return;
-            }
+    if !main_frame && let Some(list) = &setup.blocklist {
+        let source = if page_url.starts_with("http") {
+            &page_url
+        } else {
+            &url
+        };
+        if list.check_request(&url, source, request_type(resource, false))
+            == vip_privacy::Verdict::Block
+        {
+            cdp.fire(
+                Some(&session),
+                "Fetch.failRequest",
+                json!({"requestId": id, "errorReason": "BlockedByClient"}),
+            );
+            tab_update(shared, &json!(tab), |t| t.blocked += 1);
+            return;
         }
     }
     cdp.fire(
