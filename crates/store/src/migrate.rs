@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003", "usage_and_activity"),
     migration!(4, "0004", "tabs_sessions_schedules"),
     migration!(5, "0005", "health"),
+    migration!(6, "0006", "identities"),
 ];
 
 /// The newest schema version this binary knows.

@@ -25,12 +25,13 @@ fn empty_file_migrates_to_the_full_schema() {
     let status = migrate::status(store.conn()).unwrap();
     assert_eq!(
         (status.current, status.latest, status.pending.len()),
-        (latest_version(), 5, 0)
+        (latest_version(), 6, 0)
     );
     let expected = [
         "activity_logs",
         "circuit_breakers",
         "encrypted_credentials",
+        "identities",
         "proxies",
         "proxy_rotation_rules",
         "proxy_usage_stats",
@@ -147,7 +148,7 @@ fn a_newer_database_is_refused() {
     }
     let err = Store::open(&path).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 99 but this binary knows only up to 5"),
+        err.contains("schema version 99 but this binary knows only up to 6"),
         "{err}"
     );
 }

@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod breakers;
+pub mod browsing;
 pub mod credentials;
 pub mod events;
 pub mod maintenance;

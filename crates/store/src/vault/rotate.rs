@@ -1,5 +1,6 @@
 //! Key rotation and master-password change, each in one transaction.
-//! Rotation makes a new data key, re-encrypts every credential under it,
+//! Rotation makes a new data key, re-encrypts every credential and every
+//! named identity's seed and saved storage under it,
 //! recomputes the username fingerprints and deletes the old keys, so no
 //! value stays under an old key. A password change re-wraps the data keys
 //! under a KEK derived from the new password with a new salt.
@@ -20,6 +21,8 @@ pub struct RotateReport {
     pub new_key_id: i64,
     /// Credentials re-encrypted.
     pub credentials: usize,
+    /// Named identities (seed and saved storage) re-encrypted.
+    pub identities: usize,
     /// Old keys deleted.
     pub retired_keys: usize,
 }
@@ -76,6 +79,35 @@ impl Vault {
                 params![fp, credential_id],
             )?;
         }
+        type IdentityRow = (i64, i64, Vec<u8>, Option<Vec<u8>>);
+        let identities: Vec<IdentityRow> = tx
+            .prepare("SELECT id, key_id, encrypted_seed, encrypted_storage FROM identities")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, key_id, seed, storage) in &identities {
+            let aad = |column| Aad {
+                table: "identities",
+                row: *id,
+                column,
+            };
+            let plain = self.decrypt(*key_id, &aad("encrypted_seed"), seed)?;
+            let new_seed = crypto::seal(&new_key, &aad("encrypted_seed").bytes(new_id), &plain)?;
+            let new_storage = match storage {
+                Some(s) => {
+                    let plain = self.decrypt(*key_id, &aad("encrypted_storage"), s)?;
+                    Some(crypto::seal(
+                        &new_key,
+                        &aad("encrypted_storage").bytes(new_id),
+                        &plain,
+                    )?)
+                }
+                None => None,
+            };
+            tx.execute(
+                "UPDATE identities SET encrypted_seed = ?1, encrypted_storage = ?2, key_id = ?3 WHERE id = ?4",
+                params![new_seed, new_storage, new_id, id],
+            )?;
+        }
         let retired = tx.execute("DELETE FROM vault_keys WHERE key_id <> ?1", [new_id])?;
         tx.commit()?;
         self.keys = HashMap::from([(new_id, new_key)]);
@@ -83,6 +115,7 @@ impl Vault {
         Ok(RotateReport {
             new_key_id: new_id,
             credentials: rows.len(),
+            identities: identities.len(),
             retired_keys: retired,
         })
     }
