@@ -77,6 +77,10 @@ pub(crate) struct TabState {
     pub blocked: u64,
     pub crashed: bool,
     pub gone: bool,
+    /// A helper page (storage export/import), not a user's tab.
+    pub hidden: bool,
+    /// A URL this tab's document is served from locally (never fetched).
+    pub fulfil: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -415,6 +419,58 @@ impl Browser {
         Ok(reply["result"]["value"].clone())
     }
 
+    /// Runs `expression` in a hidden page of `context` at `origin`
+    /// (`scheme://host[:port]`) whose document is served locally, so
+    /// nothing is fetched: for reading and restoring an origin's storage.
+    pub async fn at_origin(
+        &self,
+        context: &ContextId,
+        origin: &str,
+        expression: &str,
+    ) -> Result<Value, BrowserError> {
+        let url = format!("{origin}/.well-known/vip-storage");
+        let reply = self
+            .cdp
+            .call(
+                "Target.createTarget",
+                json!({"url": "about:blank", "browserContextId": context, "background": true}),
+            )
+            .await?;
+        let tab = reply["targetId"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Cdp("createTarget returned no id".into()))?
+            .to_string();
+        {
+            let mut state = self.shared.state();
+            let t = state.tabs.entry(tab.clone()).or_insert_with(|| TabState {
+                context: context.clone(),
+                ..TabState::default()
+            });
+            t.hidden = true;
+            t.fulfil = Some(url.clone());
+        }
+        let result = async {
+            let wait = Duration::from_secs(10);
+            if !self.wait_for(&tab, wait, |t| t.ready || t.gone).await {
+                return Err(BrowserError::Cdp("the helper page was not ready".into()));
+            }
+            let (session, _) = self.session_of(&tab)?;
+            self.cdp
+                .call_in(
+                    Some(&session),
+                    "Fetch.enable",
+                    json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
+                )
+                .await?;
+            self.navigate(&tab, &url, wait).await?;
+            self.evaluate_in(&session, expression).await
+        }
+        .await;
+        let _ = self.close_tab(&tab).await;
+        self.shared.state().tabs.remove(&tab);
+        result
+    }
+
     /// Closes a tab.
     pub async fn close_tab(&self, tab: &TabId) -> Result<(), BrowserError> {
         let result = self
@@ -444,7 +500,7 @@ impl Browser {
         state
             .tabs
             .iter()
-            .filter(|(_, t)| !t.gone)
+            .filter(|(_, t)| !t.gone && !t.hidden)
             .map(|(id, t)| {
                 (
                     id.clone(),

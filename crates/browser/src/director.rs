@@ -263,6 +263,18 @@ fn paused(cdp: &Cdp, shared: &Arc<Shared>, event: Event) {
             );
             return;
         };
+        let tab_state = s.tab.as_ref().and_then(|t| state.tabs.get(t));
+        if tab_state.and_then(|t| t.fulfil.as_deref()) == Some(url.as_str()) {
+            drop(state);
+            cdp.fire(
+                Some(&session),
+                "Fetch.fulfillRequest",
+                json!({"requestId": id, "responseCode": 200,
+                       "responseHeaders": [{"name": "Content-Type", "value": "text/html"}],
+                       "body": ""}),
+            );
+            return;
+        }
         let setup = state.contexts.get(&s.context).map(|c| c.setup.clone());
         let page_url = s
             .tab

@@ -16,7 +16,8 @@
 //! - `browser`: the running browser, contexts and tabs;
 //! - `director`: the event loop that prepares targets and judges requests;
 //! - `profile` (+ `protect.js`): an identity's fingerprint;
-//! - `geo`: a country's timezone, locale and languages.
+//! - `geo`: a country's timezone, locale and languages;
+//! - `storage` (+ `storage.js`): an identity's cookies and local data.
 
 mod browser;
 pub mod cdp;
@@ -24,10 +25,12 @@ mod director;
 pub mod geo;
 mod launch;
 mod profile;
+mod storage;
 
 pub use browser::{Browser, ContextId, IdentitySetup, TabId, TabInfo};
 pub use launch::{BASE_FONTS, LaunchOptions, display_available, find_chromium, find_chromium_in};
 pub use profile::{BrowserFacts, PUBLIC_SUFFIX_LIST, Profile, WebRtcPolicy};
+pub use storage::origin_of;
 
 use thiserror::Error;
 

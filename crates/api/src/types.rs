@@ -1,0 +1,166 @@
+//! Request and response bodies of the control API (JSON).
+
+use serde::{Deserialize, Serialize};
+
+/// Where an identity's traffic goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AssignmentSpec {
+    /// The active rotation config (the default).
+    #[default]
+    Default,
+    /// Always this proxy.
+    Proxy {
+        /// Proxy id.
+        id: i64,
+    },
+    /// Rotated within a proxy group.
+    Group {
+        /// Group name.
+        group: String,
+    },
+    /// Rotated within one exit country.
+    Country {
+        /// ISO 3166-1 alpha-2 code.
+        country: String,
+    },
+    /// By a stored rotation config (name or id).
+    Rotation {
+        /// Config name or id.
+        config: String,
+    },
+    /// Without a proxy (explicitly).
+    Direct,
+}
+
+impl std::fmt::Display for AssignmentSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AssignmentSpec::Default => write!(f, "active rotation"),
+            AssignmentSpec::Proxy { id } => write!(f, "proxy {id}"),
+            AssignmentSpec::Group { group } => write!(f, "group {group}"),
+            AssignmentSpec::Country { country } => write!(f, "country {country}"),
+            AssignmentSpec::Rotation { config } => write!(f, "rotation {config}"),
+            AssignmentSpec::Direct => write!(f, "direct"),
+        }
+    }
+}
+
+/// `POST /v1/tabs`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct OpenTab {
+    /// What to load (http or https).
+    pub url: String,
+    /// A named identity (created on first use); none: a fresh one.
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Where its traffic goes (for a new identity; an existing named one
+    /// keeps its own and refuses a different one).
+    #[serde(default)]
+    pub assignment: Option<AssignmentSpec>,
+    /// WebRTC policy for a new identity.
+    #[serde(default)]
+    pub webrtc: Option<String>,
+    /// Unnamed identities sharing a key share one context (session restore).
+    #[serde(default)]
+    pub shared_with: Option<String>,
+}
+
+/// A tab as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tab {
+    /// Tab id.
+    pub id: i64,
+    /// Identity name (none: unnamed).
+    pub identity: Option<String>,
+    /// The unnamed identity's key (tabs with the same key share it).
+    pub anonymous: Option<String>,
+    /// Current URL.
+    pub url: String,
+    /// Where its traffic goes.
+    pub assignment: AssignmentSpec,
+    /// The country its timezone and languages follow, if known.
+    pub country: Option<String>,
+    /// Its timezone.
+    pub timezone: String,
+    /// WebRTC policy.
+    pub webrtc: String,
+    /// Requests blocked in it.
+    pub blocked: u64,
+    /// `open` or `crashed`.
+    pub state: String,
+}
+
+/// A saved session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Its name.
+    pub name: String,
+    /// How many tabs.
+    pub tabs: usize,
+    /// When it was saved (ms since the epoch).
+    pub saved_at: i64,
+}
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// `running`, `off` (`--no-browser`), or why it is not running.
+    pub browser: String,
+    /// Open tabs.
+    pub tabs: usize,
+    /// The DevTools endpoint, when `--devtools-port` is set.
+    pub devtools: Option<String>,
+}
+
+/// A refused request: an HTTP status and a message that says how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 400: the request is wrong.
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 400,
+            message: message.into(),
+        }
+    }
+
+    /// 404: what it names does not exist.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 404,
+            message: message.into(),
+        }
+    }
+
+    /// 409: it conflicts with what exists.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 409,
+            message: message.into(),
+        }
+    }
+
+    /// 503: the browser (or something it needs) is not available.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 503,
+            message: message.into(),
+        }
+    }
+
+    /// 500: our fault.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 500,
+            message: message.into(),
+        }
+    }
+}
