@@ -16,5 +16,5 @@ pub mod server;
 pub mod types;
 
 pub use client::Client;
-pub use server::{Control, ENDPOINT_FILE, TOKEN_FILE, router, write_files};
+pub use server::{Control, ENDPOINT_FILE, TOKEN_FILE, router, serve, write_files};
 pub use types::*;

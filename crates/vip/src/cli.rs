@@ -74,10 +74,19 @@ pub enum Command {
     /// The credential vault.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Browser tabs of the running `vip serve`: each in an identity with its
+    /// own proxy assignment, storage, fingerprint and WebRTC policy.
+    #[command(subcommand)]
+    Tab(TabCommand),
+    /// Saved sets of tabs (URLs, identities, assignments) of `vip serve`.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Run the daemon: the gateway on --listen (HTTP and SOCKS5) using the
     /// active rotation config of the whole pool, with usage statistics and
-    /// rotation events written to the database. Changes made with other
-    /// `vip` commands apply within seconds. Ctrl-C or SIGTERM drains it.
+    /// rotation events written to the database; Chromium for `vip tab`
+    /// (unless --no-browser); the control API the CLI uses. Changes made
+    /// with other `vip` commands apply within seconds. Ctrl-C or SIGTERM
+    /// drains it (named identities' cookies and local data are saved).
     Serve {
         /// Shared listener address.
         #[arg(long, default_value = "127.0.0.1:8899")]
@@ -100,6 +109,8 @@ pub enum Command {
         /// MaxMind-format database for the exit IP's country in health checks.
         #[arg(long, value_name = "MMDB")]
         geoip: Option<PathBuf>,
+        #[command(flatten)]
+        browser: BrowserArgs,
     },
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
@@ -122,6 +133,94 @@ pub enum Command {
         #[arg(long, value_name = "PEM")]
         proxy_ca: Option<PathBuf>,
     },
+}
+
+/// Browser options of `vip serve`.
+#[derive(Debug, Args, Clone)]
+pub struct BrowserArgs {
+    /// Start no browser: gateway and API only (`vip tab` is refused).
+    #[arg(long)]
+    pub no_browser: bool,
+    /// The Chromium binary [default: VIP_CHROMIUM, else chromium,
+    /// chromium-browser or google-chrome on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub chromium: Option<PathBuf>,
+    /// Run Chromium headless even when a display is available.
+    #[arg(long)]
+    pub headless: bool,
+    /// Expose Chromium's DevTools endpoint on 127.0.0.1:PORT for your own
+    /// tools (Playwright connectOverCDP, Puppeteer); off by default. Tabs
+    /// they drive keep their identities' protections.
+    #[arg(long, value_name = "PORT")]
+    pub devtools_port: Option<u16>,
+    /// Address of the control API `vip tab` and `vip session` use (its token
+    /// is written to the data directory, readable only by you).
+    #[arg(long, default_value = "127.0.0.1:8898", value_name = "ADDR")]
+    pub api_listen: std::net::SocketAddr,
+}
+
+/// `vip tab ...`.
+#[derive(Debug, Subcommand)]
+pub enum TabCommand {
+    /// Open URL in a tab. Without --identity the tab gets a fresh identity
+    /// (gone with its last tab); a named identity is created on first use
+    /// and keeps its fingerprint, assignment, cookies and local data
+    /// (sealed in the vault) across restarts.
+    Open {
+        /// http:// or https:// address.
+        url: String,
+        /// A named identity.
+        #[arg(long, value_name = "NAME")]
+        identity: Option<String>,
+        /// Always through this proxy.
+        #[arg(long, value_name = "ID", group = "assign")]
+        proxy: Option<i64>,
+        /// Rotated within this proxy group.
+        #[arg(long, value_name = "G", group = "assign")]
+        group: Option<String>,
+        /// Through proxies of this country (two letters); timezone and
+        /// languages follow it.
+        #[arg(long, value_name = "CC", group = "assign")]
+        country: Option<String>,
+        /// By this rotation config (name or id).
+        #[arg(long, value_name = "CONFIG", group = "assign")]
+        rotation: Option<String>,
+        /// Without any proxy (your own address).
+        #[arg(long, group = "assign")]
+        direct: bool,
+        /// WebRTC policy of a new identity: disable, disable_non_proxied_udp
+        /// (default), default_public_interface_only, default.
+        #[arg(long, value_name = "POLICY")]
+        webrtc: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The open tabs.
+    List(Output),
+    /// Close a tab (an unnamed identity's last tab takes its storage with it).
+    Close {
+        /// Tab id from `vip tab list`.
+        id: i64,
+    },
+}
+
+/// `vip session ...`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Save the open tabs as NAME (replacing a session of that name).
+    Save {
+        /// Session name.
+        name: String,
+    },
+    /// Open a saved session's tabs in their identities and assignments.
+    Load {
+        /// Session name.
+        name: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The saved sessions.
+    List(Output),
 }
 
 /// Tracker blocking options.

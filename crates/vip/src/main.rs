@@ -2,6 +2,7 @@
 //! resolve the data directory, run the command, map errors to exit codes
 //! (documented in `vip --help`).
 
+mod browse;
 mod cli;
 mod commands;
 mod data_dir;

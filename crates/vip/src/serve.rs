@@ -65,7 +65,7 @@ impl EventSink for StoreSink {
 /// (zeroized when dropped).
 struct VaultCredentials {
     store: Mutex<Store>,
-    vault: Option<Vault>,
+    vault: Option<Arc<Vault>>,
     cache: Mutex<HashMap<CredentialRef, (Secret, Secret)>>,
 }
 
@@ -163,6 +163,10 @@ pub struct ServeOptions {
     pub checks: Option<(CheckSettings, Duration)>,
     /// Trust for HTTPS upstream proxies.
     pub tls: vip_gateway::upstream::Tls,
+    /// The browser.
+    pub browse: crate::browse::BrowseOptions,
+    /// Where the control API listens.
+    pub api_listen: SocketAddr,
 }
 
 /// What the health task tells the upkeep thread.
@@ -236,6 +240,7 @@ async fn health_loop(
 
 /// Runs until Ctrl-C or SIGTERM.
 pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyhow::Result<()> {
+    let vault = vault.map(Arc::new);
     let db: PathBuf = data_dir.join(DATABASE_FILE);
     let store = Store::open(&db)?;
     let mut engine = Engine::new(
@@ -260,7 +265,7 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     });
     let credentials = Arc::new(VaultCredentials {
         store: Mutex::new(Store::open(&db)?),
-        vault,
+        vault: vault.clone(),
         cache: Mutex::new(HashMap::new()),
     });
     let settings = GatewaySettings {
@@ -287,6 +292,45 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
         "vip serve: gateway on {} (HTTP and SOCKS5), {pool_size} proxies, rotation: {active_name}",
         handle.addr
     );
+    let browsing = Arc::new(crate::browse::Browsing::new(
+        gateway.clone(),
+        &db,
+        vault.clone(),
+        options.browse.clone(),
+    )?);
+    let api_listener = runtime
+        .block_on(tokio::net::TcpListener::bind(options.api_listen))
+        .with_context(|| format!("binding the control API on {}", options.api_listen))?;
+    let api_addr = api_listener.local_addr()?;
+    let token = vip_api::write_files(data_dir, api_addr).context("writing the API token")?;
+    let api_stop = tokio_util::sync::CancellationToken::new();
+    let api = {
+        let stop = api_stop.clone();
+        runtime.spawn(vip_api::serve(
+            api_listener,
+            vip_api::router(browsing.clone(), token),
+            async move { stop.cancelled().await },
+        ))
+    };
+    eprintln!(
+        "vip serve: control API on {api_addr} (token in {})",
+        data_dir.join(vip_api::TOKEN_FILE).display()
+    );
+    {
+        let browsing = browsing.clone();
+        runtime.spawn(async move {
+            match browsing.start().await {
+                Ok(Some(devtools)) => {
+                    eprintln!("vip serve: browser running; DevTools at {devtools}")
+                }
+                Ok(None) if browsing_disabled(&browsing) => {
+                    eprintln!("vip serve: browser off (--no-browser)")
+                }
+                Ok(None) => eprintln!("vip serve: browser running"),
+                Err(e) => eprintln!("vip serve: browser not started: {e}"),
+            }
+        });
+    }
     let (health_tx, health_rx) = std::sync::mpsc::channel::<HealthMsg>();
     let health = options.checks.clone().map(|(settings, every)| {
         runtime.spawn(health_loop(
@@ -352,6 +396,12 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     };
     runtime.block_on(wait_for_signal());
     eprintln!("vip serve: draining");
+    runtime.block_on(browsing.shutdown());
+    api_stop.cancel();
+    let _ = runtime.block_on(api);
+    for file in [vip_api::TOKEN_FILE, vip_api::ENDPOINT_FILE] {
+        let _ = std::fs::remove_file(data_dir.join(file));
+    }
     if let Some(task) = health {
         task.abort();
         let _ = runtime.block_on(task);
@@ -363,6 +413,8 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
         .map_err(|_| anyhow::anyhow!("the upkeep thread panicked"))?;
     let dropped = sink.dropped.load(Ordering::Relaxed);
     drop(sink);
+    // Browsing holds the gateway (and so the usage sender) too.
+    drop(browsing);
     drop(gateway);
     let committed = writer.close()?;
     saved?;
@@ -378,6 +430,10 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     Store::open(&db)?.log_activity("info", "serve", &format!("stopped: {summary}"), None)?;
     eprintln!("vip serve: stopped; {summary}");
     Ok(())
+}
+
+fn browsing_disabled(b: &crate::browse::Browsing) -> bool {
+    b.disabled()
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -81,6 +81,7 @@ pub fn serve(
     checks: Option<vip_gateway::health::CheckSettings>,
     check_interval: u64,
     tls: vip_gateway::upstream::Tls,
+    browser: &crate::cli::BrowserArgs,
 ) -> anyhow::Result<ExitCode> {
     let auth = client_auth_arg(auth)?;
     let blocklist = blocklist(blocking)?;
@@ -91,10 +92,20 @@ pub fn serve(
         .any(|p| p.credential_id.is_some());
     let vault = if needs_vault {
         Some(crate::master::open_vault(&store, &ctx.data_dir, false)?)
+    } else if vip_store::vault::Vault::is_initialized(store.conn())? {
+        // Only named identities need it: without the password they are refused.
+        match crate::master::open_vault(&store, &ctx.data_dir, false) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("vip serve: vault locked ({e}); named identities are unavailable");
+                None
+            }
+        }
     } else {
         None
     };
     drop(store);
+    let options_blocklist = blocklist.clone();
     let options = crate::serve::ServeOptions {
         listen,
         client_auth: auth,
@@ -102,6 +113,14 @@ pub fn serve(
         blocklist,
         checks: checks.map(|c| (c, Duration::from_secs(check_interval))),
         tls,
+        browse: crate::browse::BrowseOptions {
+            disabled: browser.no_browser,
+            chromium: browser.chromium.clone(),
+            headless: browser.headless,
+            devtools_port: browser.devtools_port,
+            blocklist: options_blocklist.clone(),
+        },
+        api_listen: browser.api_listen,
     };
     crate::serve::run(&ctx.data_dir, options, vault)?;
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ mod db;
 mod gateway;
 mod proxy;
 mod rotation;
+mod tab;
 mod vault;
 
 use std::io::Read;
@@ -52,6 +53,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Events { limit, out }) => db::events(&ctx, limit, out),
         Some(Command::Db(cmd)) => db::run(&ctx, cmd),
         Some(Command::Vault(cmd)) => vault::run(&ctx, cmd),
+        Some(Command::Tab(cmd)) => tab::run(&ctx, cmd),
+        Some(Command::Session(cmd)) => tab::session(&ctx, cmd),
         Some(Command::Serve {
             listen,
             client_auth,
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             check_interval,
             proxy_ca,
             geoip,
+            browser,
         }) => {
             let tls = gateway::proxy_tls(proxy_ca.as_deref())?;
             let geo = check::geo_db(geoip.as_deref())?;
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 checks,
                 check_interval,
                 tls,
+                &browser,
             )
         }
         Some(Command::Gateway {
@@ -117,6 +122,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<InvalidInput>().is_some() {
             return 2;
+        }
+        if let Some(e) = cause.downcast_ref::<vip_api::ApiError>() {
+            return if (400..500).contains(&e.status) { 2 } else { 1 };
         }
     }
     1

@@ -1,0 +1,128 @@
+//! An identity's assignment as the user wrote it → what the gateway
+//! listener does, which country its timezone and languages follow, and any
+//! rotation config made for it (a group). Unknown proxies, groups,
+//! countries and configs are refused with what to look at.
+
+use vip_api::{ApiError, AssignmentSpec};
+use vip_engine::{ConfigId, CountryCode, ProxyId, RotationConfig, StrategyName};
+use vip_gateway::{Assignment, Gateway};
+use vip_store::Store;
+
+use crate::serve::ACTIVE;
+
+/// A resolved assignment.
+pub struct Resolved {
+    /// What the listener does.
+    pub assignment: Assignment,
+    /// The country the identity looks like it is in.
+    pub country: Option<String>,
+    /// The pinned proxy.
+    pub proxy: Option<i64>,
+    /// A rotation config registered for this identity (dropped with it).
+    pub own_config: Option<ConfigId>,
+}
+
+/// Engine ids for per-identity group rotations (far above store row ids).
+const GROUP_CONFIG_BASE: u64 = 1 << 40;
+
+/// The one country all proxies in `proxies` share, if they do.
+fn common_country<'a>(
+    mut countries: impl Iterator<Item = Option<&'a CountryCode>>,
+) -> Option<String> {
+    let first = countries.next()??;
+    countries
+        .all(|c| c == Some(first))
+        .then(|| first.to_string())
+}
+
+/// Resolves `spec` for identity number `n`.
+pub fn resolve(
+    spec: &AssignmentSpec,
+    store: &Store,
+    gateway: &Gateway,
+    n: u64,
+) -> Result<Resolved, ApiError> {
+    let pool = gateway.with_engine(|e| e.pool().clone());
+    let enabled = || pool.proxies().iter().filter(|p| p.enabled);
+    let plain = |assignment, country| Resolved {
+        assignment,
+        country,
+        proxy: None,
+        own_config: None,
+    };
+    Ok(match spec {
+        AssignmentSpec::Default => plain(
+            Assignment::Rotation(ACTIVE),
+            common_country(enabled().map(|p| p.country.as_ref())),
+        ),
+        AssignmentSpec::Direct => plain(Assignment::Direct, None),
+        AssignmentSpec::Proxy { id } => {
+            let proxy = u64::try_from(*id)
+                .ok()
+                .and_then(|i| pool.get(ProxyId(i)))
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("proxy {id} does not exist: see `vip proxy list`"))
+                })?;
+            let record = store
+                .get_proxy(*id)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let country = record
+                .exit_country
+                .or(record.country)
+                .or_else(|| proxy.country.map(|c| c.to_string()));
+            Resolved {
+                assignment: Assignment::Pinned(proxy.id),
+                country,
+                proxy: Some(*id),
+                own_config: None,
+            }
+        }
+        AssignmentSpec::Country { country } => {
+            let code = CountryCode::parse(country).map_err(|e| {
+                ApiError::invalid(format!(
+                    "country {country:?}: {e} (use a two-letter code like DE)"
+                ))
+            })?;
+            if !enabled().any(|p| p.country == Some(code)) {
+                return Err(ApiError::not_found(format!(
+                    "no enabled proxy is in country {code}: see `vip proxy list`"
+                )));
+            }
+            plain(Assignment::Country(ACTIVE, code), Some(code.to_string()))
+        }
+        AssignmentSpec::Group { group } => {
+            let members: Vec<_> = enabled()
+                .filter(|p| p.group.as_deref() == Some(group))
+                .collect();
+            if members.is_empty() {
+                return Err(ApiError::not_found(format!(
+                    "no enabled proxy is in group {group:?}: see `vip proxy list`"
+                )));
+            }
+            let id = ConfigId(GROUP_CONFIG_BASE + n);
+            let config = RotationConfig::new(id.0, StrategyName::RoundRobin, Some(group));
+            gateway.with_engine(|e| e.set_rotation(config, vip_gateway::now()));
+            Resolved {
+                assignment: Assignment::Rotation(id),
+                country: common_country(members.iter().map(|p| p.country.as_ref())),
+                proxy: None,
+                own_config: Some(id),
+            }
+        }
+        AssignmentSpec::Rotation { config } => {
+            let record = store.find_rotation(config).map_err(|_| {
+                ApiError::not_found(format!(
+                    "rotation config {config:?} does not exist: see `vip rotation list`"
+                ))
+            })?;
+            let group = record.target_group.as_deref();
+            let countries = enabled()
+                .filter(|p| group.is_none() || p.group.as_deref() == group)
+                .map(|p| p.country.as_ref());
+            plain(
+                Assignment::Rotation(ConfigId(record.id as u64)),
+                common_country(countries),
+            )
+        }
+    })
+}

@@ -1,0 +1,118 @@
+//! `vip tab` and `vip session`: clients of the running `vip serve`'s
+//! control API.
+
+use std::process::ExitCode;
+
+use vip_api::{AssignmentSpec, Client, OpenTab, SessionInfo, Tab};
+
+use super::Ctx;
+use crate::cli::{SessionCommand, TabCommand};
+use crate::output;
+
+fn print_tabs(tabs: &[Tab], json: bool) {
+    if json {
+        output::json(&tabs);
+        return;
+    }
+    let rows: Vec<Vec<String>> = tabs
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.identity.clone().unwrap_or_else(|| {
+                    format!("({})", t.anonymous.as_deref().unwrap_or("unnamed"))
+                }),
+                t.assignment.to_string(),
+                output::opt(t.country.as_deref()),
+                t.timezone.clone(),
+                t.blocked.to_string(),
+                t.state.clone(),
+                t.url.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "ID", "IDENTITY", "THROUGH", "COUNTRY", "TIMEZONE", "BLOCKED", "STATE", "URL",
+        ],
+        &rows,
+    );
+}
+
+/// Runs `vip tab ...`.
+pub fn run(ctx: &Ctx, cmd: TabCommand) -> anyhow::Result<ExitCode> {
+    let client = Client::from_data_dir(&ctx.data_dir)?;
+    match cmd {
+        TabCommand::Open {
+            url,
+            identity,
+            proxy,
+            group,
+            country,
+            rotation,
+            direct,
+            webrtc,
+            out,
+        } => {
+            let assignment = match (proxy, group, country, rotation, direct) {
+                (Some(id), ..) => Some(AssignmentSpec::Proxy { id }),
+                (_, Some(group), ..) => Some(AssignmentSpec::Group { group }),
+                (_, _, Some(country), ..) => Some(AssignmentSpec::Country { country }),
+                (_, _, _, Some(config), _) => Some(AssignmentSpec::Rotation { config }),
+                (.., true) => Some(AssignmentSpec::Direct),
+                _ => None,
+            };
+            let req = OpenTab {
+                url,
+                identity,
+                assignment,
+                webrtc,
+                shared_with: None,
+            };
+            let tab: Tab = client.post("/v1/tabs", &req)?;
+            print_tabs(&[tab], out.json);
+        }
+        TabCommand::List(out) => {
+            let tabs: Vec<Tab> = client.get("/v1/tabs")?;
+            print_tabs(&tabs, out.json);
+        }
+        TabCommand::Close { id } => {
+            let _: serde_json::Value = client.delete(&format!("/v1/tabs/{id}"))?;
+            eprintln!("tab {id} closed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `vip session ...`.
+pub fn session(ctx: &Ctx, cmd: SessionCommand) -> anyhow::Result<ExitCode> {
+    let client = Client::from_data_dir(&ctx.data_dir)?;
+    match cmd {
+        SessionCommand::Save { name } => {
+            let info: SessionInfo = client.post(&format!("/v1/sessions/{}", encode(&name)), &())?;
+            eprintln!("session {} saved with {} tabs", info.name, info.tabs);
+        }
+        SessionCommand::Load { name, out } => {
+            let tabs: Vec<Tab> =
+                client.post(&format!("/v1/sessions/{}/load", encode(&name)), &())?;
+            print_tabs(&tabs, out.json);
+        }
+        SessionCommand::List(out) => {
+            let sessions: Vec<SessionInfo> = client.get("/v1/sessions")?;
+            if out.json {
+                output::json(&sessions);
+            } else {
+                let rows: Vec<Vec<String>> = sessions
+                    .iter()
+                    .map(|s| vec![s.name.clone(), s.tabs.to_string(), s.saved_at.to_string()])
+                    .collect();
+                output::table(&["NAME", "TABS", "SAVED_AT_MS"], &rows);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn encode(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
