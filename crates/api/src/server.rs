@@ -42,6 +42,15 @@ pub trait Control: Send + Sync + 'static {
     -> impl Future<Output = Result<Vec<Tab>, ApiError>> + Send;
     /// Saved sessions.
     fn sessions(&self) -> impl Future<Output = Result<Vec<SessionInfo>, ApiError>> + Send;
+    /// Named identities.
+    fn identities(&self) -> impl Future<Output = Result<Vec<Identity>, ApiError>> + Send;
+    /// Makes a named identity.
+    fn create_identity(
+        &self,
+        req: NewIdentity,
+    ) -> impl Future<Output = Result<Identity, ApiError>> + Send;
+    /// Deletes a named identity with no open tabs (seed and storage gone).
+    fn delete_identity(&self, name: String) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
 impl IntoResponse for ApiError {
@@ -82,6 +91,14 @@ pub fn router<C: Control>(control: Arc<C>, token: String) -> Router {
         .route("/v1/tabs", get(tabs::<C>).post(open_tab::<C>))
         .route("/v1/tabs/{id}", axum::routing::delete(close_tab::<C>))
         .route("/v1/sessions", get(sessions::<C>))
+        .route(
+            "/v1/identities",
+            get(identities::<C>).post(create_identity::<C>),
+        )
+        .route(
+            "/v1/identities/{name}",
+            axum::routing::delete(delete_identity::<C>),
+        )
         .route("/v1/sessions/{name}", post(save_session::<C>))
         .route("/v1/sessions/{name}/load", post(load_session::<C>))
         .with_state(control)
@@ -114,6 +131,27 @@ async fn close_tab<C: Control>(
     })?;
     c.close_tab(id).await?;
     Ok(Json(json!({"closed": id})))
+}
+
+async fn identities<C: Control>(State(c): State<Arc<C>>) -> Result<Json<Vec<Identity>>, ApiError> {
+    c.identities().await.map(Json)
+}
+
+async fn create_identity<C: Control>(
+    State(c): State<Arc<C>>,
+    body: Result<Json<NewIdentity>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Identity>, ApiError> {
+    let Json(req) =
+        body.map_err(|e| ApiError::invalid(format!("request body: {}", e.body_text())))?;
+    c.create_identity(req).await.map(Json)
+}
+
+async fn delete_identity<C: Control>(
+    State(c): State<Arc<C>>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    c.delete_identity(name.clone()).await?;
+    Ok(Json(json!({"deleted": name})))
 }
 
 async fn sessions<C: Control>(State(c): State<Arc<C>>) -> Result<Json<Vec<SessionInfo>>, ApiError> {

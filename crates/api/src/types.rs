@@ -164,3 +164,31 @@ impl ApiError {
         }
     }
 }
+
+/// `POST /v1/identities`: a named identity made ahead of its first tab.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NewIdentity {
+    /// Its name.
+    pub name: String,
+    /// Where its traffic goes (default: the active rotation).
+    #[serde(default)]
+    pub assignment: Option<AssignmentSpec>,
+    /// WebRTC policy (default: disable_non_proxied_udp).
+    #[serde(default)]
+    pub webrtc: Option<String>,
+}
+
+/// A named identity as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Its name.
+    pub name: String,
+    /// Where its traffic goes.
+    pub assignment: AssignmentSpec,
+    /// WebRTC policy.
+    pub webrtc: String,
+    /// Whether cookies and local data are saved.
+    pub saved_storage: bool,
+    /// Tabs open in it now.
+    pub open_tabs: usize,
+}

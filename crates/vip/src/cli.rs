@@ -78,6 +78,10 @@ pub enum Command {
     /// own proxy assignment, storage, fingerprint and WebRTC policy.
     #[command(subcommand)]
     Tab(TabCommand),
+    /// Named identities of `vip serve`: each keeps its fingerprint seed,
+    /// assignment, WebRTC policy, cookies and local data (sealed in the vault).
+    #[command(subcommand)]
+    Identity(IdentityCommand),
     /// Saved sets of tabs (URLs, identities, assignments) of `vip serve`.
     #[command(subcommand)]
     Session(SessionCommand),
@@ -87,31 +91,7 @@ pub enum Command {
     /// (unless --no-browser); the control API the CLI uses. Changes made
     /// with other `vip` commands apply within seconds. Ctrl-C or SIGTERM
     /// drains it (named identities' cookies and local data are saved).
-    Serve {
-        /// Shared listener address.
-        #[arg(long, default_value = "127.0.0.1:8899")]
-        listen: std::net::SocketAddr,
-        /// Require USER:PASS from clients (required for non-loopback addresses).
-        #[arg(long, value_name = "USER:PASS")]
-        client_auth: Option<String>,
-        #[command(flatten)]
-        blocking: BlockingArgs,
-        /// http:// URL the periodic health checks fetch through each proxy
-        /// (without it they only test that the proxy accepts connections).
-        #[arg(long)]
-        check_url: Option<String>,
-        /// Seconds between health-check rounds (0 turns them off).
-        #[arg(long, default_value_t = 60)]
-        check_interval: u64,
-        /// PEM file of extra CA certificates trusted for HTTPS upstream proxies.
-        #[arg(long, value_name = "PEM")]
-        proxy_ca: Option<PathBuf>,
-        /// MaxMind-format database for the exit IP's country in health checks.
-        #[arg(long, value_name = "MMDB")]
-        geoip: Option<PathBuf>,
-        #[command(flatten)]
-        browser: BrowserArgs,
-    },
+    Serve(ServeArgs),
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
     /// connection through the upstreams, rotated by STRATEGY. Ctrl-C stops it.
@@ -133,6 +113,34 @@ pub enum Command {
         #[arg(long, value_name = "PEM")]
         proxy_ca: Option<PathBuf>,
     },
+}
+
+/// Options of `vip serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Shared listener address.
+    #[arg(long, default_value = "127.0.0.1:8899")]
+    pub listen: std::net::SocketAddr,
+    /// Require USER:PASS from clients (required for non-loopback addresses).
+    #[arg(long, value_name = "USER:PASS")]
+    pub client_auth: Option<String>,
+    #[command(flatten)]
+    pub blocking: BlockingArgs,
+    /// http:// URL the periodic health checks fetch through each proxy
+    /// (without it they only test that the proxy accepts connections).
+    #[arg(long)]
+    pub check_url: Option<String>,
+    /// Seconds between health-check rounds (0 turns them off).
+    #[arg(long, default_value_t = 60)]
+    pub check_interval: u64,
+    /// PEM file of extra CA certificates trusted for HTTPS upstream proxies.
+    #[arg(long, value_name = "PEM")]
+    pub proxy_ca: Option<PathBuf>,
+    /// MaxMind-format database for the exit IP's country in health checks.
+    #[arg(long, value_name = "MMDB")]
+    pub geoip: Option<PathBuf>,
+    #[command(flatten)]
+    pub browser: BrowserArgs,
 }
 
 /// Browser options of `vip serve`.
@@ -159,35 +167,67 @@ pub struct BrowserArgs {
     pub api_listen: std::net::SocketAddr,
 }
 
+/// Where an identity's traffic goes (at most one; default: the active
+/// rotation config), and its WebRTC policy.
+#[derive(Debug, Args, Clone)]
+#[group(multiple = false)]
+pub struct AssignArgs {
+    /// Always through this proxy.
+    #[arg(long, value_name = "ID")]
+    pub proxy: Option<i64>,
+    /// Rotated within this proxy group.
+    #[arg(long, value_name = "G")]
+    pub group: Option<String>,
+    /// Through proxies of this country (two letters); timezone and
+    /// languages follow it.
+    #[arg(long, value_name = "CC")]
+    pub country: Option<String>,
+    /// By this rotation config (name or id).
+    #[arg(long, value_name = "CONFIG")]
+    pub rotation: Option<String>,
+    /// Without any proxy (your own address).
+    #[arg(long)]
+    pub direct: bool,
+}
+
+/// `vip identity ...`.
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Make a named identity (default: through the active rotation config).
+    Create {
+        /// 1-64 letters, digits, '-', '_' or '.'.
+        name: String,
+        #[command(flatten)]
+        assign: AssignArgs,
+        /// WebRTC policy: disable, disable_non_proxied_udp (default),
+        /// default_public_interface_only, default.
+        #[arg(long, value_name = "POLICY")]
+        webrtc: Option<String>,
+    },
+    /// The named identities.
+    List(Output),
+    /// Delete a named identity with no open tabs (its cookies and data go too).
+    Rm {
+        /// Its name.
+        name: String,
+    },
+}
+
 /// `vip tab ...`.
 #[derive(Debug, Subcommand)]
 pub enum TabCommand {
     /// Open URL in a tab. Without --identity the tab gets a fresh identity
-    /// (gone with its last tab); a named identity is created on first use
-    /// and keeps its fingerprint, assignment, cookies and local data
-    /// (sealed in the vault) across restarts.
+    /// (gone with its last tab). A named identity (see `vip identity`) keeps
+    /// its fingerprint, assignment, cookies and local data across restarts;
+    /// an unknown name is created when an assignment is given.
     Open {
         /// http:// or https:// address.
         url: String,
         /// A named identity.
         #[arg(long, value_name = "NAME")]
         identity: Option<String>,
-        /// Always through this proxy.
-        #[arg(long, value_name = "ID", group = "assign")]
-        proxy: Option<i64>,
-        /// Rotated within this proxy group.
-        #[arg(long, value_name = "G", group = "assign")]
-        group: Option<String>,
-        /// Through proxies of this country (two letters); timezone and
-        /// languages follow it.
-        #[arg(long, value_name = "CC", group = "assign")]
-        country: Option<String>,
-        /// By this rotation config (name or id).
-        #[arg(long, value_name = "CONFIG", group = "assign")]
-        rotation: Option<String>,
-        /// Without any proxy (your own address).
-        #[arg(long, group = "assign")]
-        direct: bool,
+        #[command(flatten)]
+        assign: AssignArgs,
         /// WebRTC policy of a new identity: disable, disable_non_proxied_udp
         /// (default), default_public_interface_only, default.
         #[arg(long, value_name = "POLICY")]

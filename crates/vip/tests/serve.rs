@@ -140,6 +140,9 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
             "1",
             "--check-url",
             &check_url,
+            "--no-browser",
+            "--api-listen",
+            "127.0.0.1:0",
         ])
         .env("VIP_DATA_DIR", dir.path())
         .env("VIP_MASTER_PASSWORD", MASTER)

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use vip_api::{ApiError, AssignmentSpec, OpenTab, SessionInfo, Status, Tab};
+use vip_api::{ApiError, AssignmentSpec, Identity, NewIdentity, OpenTab, SessionInfo, Status, Tab};
 use vip_browser::{Browser, ContextId, IdentitySetup, LaunchOptions, Profile, TabId, WebRtcPolicy};
 use vip_gateway::{Gateway, ListenerHandle, ListenerSpec};
 use vip_store::Store;
@@ -86,6 +86,8 @@ pub struct Browsing {
     options: BrowseOptions,
     refusing: std::net::SocketAddr,
     _refusing: std::net::TcpListener,
+    /// Where Chromium profiles (fresh per launch) live.
+    profiles_dir: PathBuf,
     inner: tokio::sync::Mutex<Inner>,
 }
 
@@ -128,7 +130,10 @@ impl Browsing {
         store.close_tabs(None)?;
         // Chromium's own traffic (the default context) goes here and is refused.
         let refusing = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let profiles_dir = db.parent().unwrap_or(Path::new(".")).join("browser");
+        std::fs::create_dir_all(&profiles_dir)?;
         Ok(Browsing {
+            profiles_dir,
             gateway,
             store: Mutex::new(store),
             vault,
@@ -198,8 +203,8 @@ impl Browsing {
         let executable = vip_browser::find_chromium(self.options.chromium.as_deref())
             .map_err(|e| ApiError::unavailable(e.to_string()))?;
         let profile = tempfile::Builder::new()
-            .prefix("vip-chromium-")
-            .tempdir()
+            .prefix("chromium-")
+            .tempdir_in(&self.profiles_dir)
             .map_err(internal)?;
         // DevTools for the user's tools only on the main browser.
         let devtools_port = match policy.preference() == WebRtcPolicy::default().preference() {
@@ -242,6 +247,30 @@ impl Browsing {
         })
     }
 
+    /// Stores a new named identity (after checking its assignment).
+    fn create_named(
+        &self,
+        name: &str,
+        spec: &AssignmentSpec,
+        policy: WebRtcPolicy,
+    ) -> Result<([u8; 32], i64), ApiError> {
+        let vault = self.vault()?;
+        let probe = assign::resolve(spec, &self.store(), &self.gateway, u64::MAX)?;
+        if let Some(id) = probe.own_config {
+            self.gateway.with_engine(|e| e.remove_rotation(id));
+        }
+        let seed = random_seed()?;
+        let json = serde_json::to_string(spec).map_err(internal)?;
+        let id = self
+            .store()
+            .create_identity(vault, name, &seed, &json, policy.as_str())
+            .map_err(|e| match e {
+                vip_store::StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
+                e => internal(e),
+            })?;
+        Ok((seed, id))
+    }
+
     /// The live identity for a request, made (or brought back) if needed.
     async fn identity(&self, inner: &mut Inner, req: &OpenTab) -> Result<Key, ApiError> {
         let webrtc = req
@@ -260,14 +289,14 @@ impl Browsing {
         };
         if let Some(live) = inner.identities.get(&key) {
             if live.browser.is_alive() {
-                if let Some(spec) = &req.assignment {
-                    if spec != &live.spec {
-                        return Err(ApiError::conflict(format!(
-                            "identity {} goes through {}, not {spec}: drop the assignment option or use another identity",
-                            name_of(&key),
-                            live.spec
-                        )));
-                    }
+                if let Some(spec) = &req.assignment
+                    && spec != &live.spec
+                {
+                    return Err(ApiError::conflict(format!(
+                        "identity {} goes through {}, not {spec}: drop the assignment option or use another identity",
+                        name_of(&key),
+                        live.spec
+                    )));
                 }
                 if webrtc.is_some_and(|w| w != live.webrtc) {
                     return Err(ApiError::conflict(format!(
@@ -317,24 +346,14 @@ impl Browsing {
                         (seed, spec, policy, Some(r.id), storage)
                     }
                     None => {
-                        let spec = req.assignment.clone().unwrap_or_default();
+                        let Some(spec) = req.assignment.clone() else {
+                            return Err(ApiError::not_found(format!(
+                                "identity {name} does not exist: create it with `vip identity create {name}` \
+                                 or give an assignment (--proxy, --group, --country, --rotation, --direct)"
+                            )));
+                        };
                         let policy = webrtc.unwrap_or_default();
-                        // Refuse a bad assignment before storing anything.
-                        let probe = assign::resolve(&spec, &self.store(), &self.gateway, u64::MAX)?;
-                        if let Some(id) = probe.own_config {
-                            self.gateway.with_engine(|e| e.remove_rotation(id));
-                        }
-                        let seed = random_seed()?;
-                        let json = serde_json::to_string(&spec).map_err(internal)?;
-                        let id = self
-                            .store()
-                            .create_identity(vault, name, &seed, &json, policy.as_str())
-                            .map_err(|e| match e {
-                                vip_store::StoreError::Invalid { .. } => {
-                                    ApiError::invalid(e.to_string())
-                                }
-                                e => internal(e),
-                            })?;
+                        let (seed, id) = self.create_named(name, &spec, policy)?;
                         (seed, spec, policy, Some(id), None)
                     }
                 }
@@ -376,10 +395,10 @@ impl Browsing {
                 return Err(ApiError::unavailable(e.to_string()));
             }
         };
-        if let Some(storage) = &storage {
-            if let Err(e) = browser.import_storage(&context, storage).await {
-                eprintln!("vip serve: restoring the storage of {}: {e}", name_of(&key));
-            }
+        if let Some(storage) = &storage
+            && let Err(e) = browser.import_storage(&context, storage).await
+        {
+            eprintln!("vip serve: restoring the storage of {}: {e}", name_of(&key));
         }
         inner.identities.insert(
             key.clone(),
@@ -451,14 +470,13 @@ impl Browsing {
             tabs, identities, ..
         } = inner;
         for tab in tabs.values() {
-            if let Some(live) = identities.get_mut(&tab.key) {
-                if let Some(origin) = live
+            if let Some(live) = identities.get_mut(&tab.key)
+                && let Some(origin) = live
                     .browser
                     .tab(&tab.target)
                     .and_then(|i| vip_browser::origin_of(&i.url))
-                {
-                    live.origins.insert(origin);
-                }
+            {
+                live.origins.insert(origin);
             }
         }
     }
@@ -500,10 +518,10 @@ impl Browsing {
 
     async fn open(&self, req: OpenTab) -> Result<Tab, ApiError> {
         check_url(&req.url)?;
-        if let Some(name) = &req.identity {
-            if name.trim().is_empty() {
-                return Err(ApiError::invalid("identity: the name is empty"));
-            }
+        if let Some(name) = &req.identity
+            && name.trim().is_empty()
+        {
+            return Err(ApiError::invalid("identity: the name is empty"));
         }
         let mut inner = self.inner.lock().await;
         let key = self.identity(&mut inner, &req).await?;
@@ -643,6 +661,61 @@ impl vip_api::Control for Browsing {
 
     async fn close_tab(&self, id: i64) -> Result<(), ApiError> {
         self.close(id).await
+    }
+
+    async fn identities(&self) -> Result<Vec<Identity>, ApiError> {
+        let stored = self.store().list_identities().map_err(internal)?;
+        let inner = self.inner.lock().await;
+        stored
+            .into_iter()
+            .map(|r| {
+                let key = Key::Named(r.name.clone());
+                Ok(Identity {
+                    assignment: serde_json::from_str(&r.assignment).map_err(internal)?,
+                    webrtc: r.webrtc_policy,
+                    saved_storage: r.has_storage,
+                    open_tabs: inner.tabs.values().filter(|t| t.key == key).count(),
+                    name: r.name,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_identity(&self, req: NewIdentity) -> Result<Identity, ApiError> {
+        let spec = req.assignment.unwrap_or_default();
+        let policy = req
+            .webrtc
+            .as_deref()
+            .map(WebRtcPolicy::parse)
+            .transpose()
+            .map_err(|e| ApiError::invalid(format!("webrtc: {e}")))?
+            .unwrap_or_default();
+        let _inner = self.inner.lock().await;
+        self.create_named(&req.name, &spec, policy)?;
+        Ok(Identity {
+            name: req.name,
+            assignment: spec,
+            webrtc: policy.as_str().to_string(),
+            saved_storage: false,
+            open_tabs: 0,
+        })
+    }
+
+    async fn delete_identity(&self, name: String) -> Result<(), ApiError> {
+        let inner = self.inner.lock().await;
+        let key = Key::Named(name.clone());
+        let open = inner.tabs.values().filter(|t| t.key == key).count();
+        if open > 0 {
+            return Err(ApiError::conflict(format!(
+                "identity {name} has {open} open tabs: close them first (`vip tab list`)"
+            )));
+        }
+        self.store().delete_identity(&name).map_err(|e| match e {
+            vip_store::StoreError::NotFound { .. } => ApiError::not_found(format!(
+                "identity {name} does not exist: see `vip identity list`"
+            )),
+            e => internal(e),
+        })
     }
 
     async fn save_session(&self, name: String) -> Result<SessionInfo, ApiError> {

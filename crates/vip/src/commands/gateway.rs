@@ -73,16 +73,28 @@ fn blocklist(
     Ok(Some(Arc::new(list)))
 }
 
-pub fn serve(
-    ctx: &super::Ctx,
-    listen: SocketAddr,
-    auth: Option<&str>,
-    blocking: &crate::cli::BlockingArgs,
-    checks: Option<vip_gateway::health::CheckSettings>,
-    check_interval: u64,
-    tls: vip_gateway::upstream::Tls,
-    browser: &crate::cli::BrowserArgs,
-) -> anyhow::Result<ExitCode> {
+pub fn serve(ctx: &super::Ctx, args: crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
+    let crate::cli::ServeArgs {
+        listen,
+        client_auth,
+        blocking,
+        check_url,
+        check_interval,
+        proxy_ca,
+        geoip,
+        browser,
+    } = args;
+    let tls = proxy_tls(proxy_ca.as_deref())?;
+    let geo = super::check::geo_db(geoip.as_deref())?;
+    let checks = (check_interval > 0).then(|| vip_gateway::health::CheckSettings {
+        url: check_url,
+        tls: tls.clone(),
+        geo,
+        ..vip_gateway::health::CheckSettings::default()
+    });
+    let auth = client_auth.as_deref();
+    let blocking = &blocking;
+    let browser = &browser;
     let auth = client_auth_arg(auth)?;
     let blocklist = blocklist(blocking)?;
     let store = ctx.store()?;

@@ -55,35 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Vault(cmd)) => vault::run(&ctx, cmd),
         Some(Command::Tab(cmd)) => tab::run(&ctx, cmd),
         Some(Command::Session(cmd)) => tab::session(&ctx, cmd),
-        Some(Command::Serve {
-            listen,
-            client_auth,
-            blocking,
-            check_url,
-            check_interval,
-            proxy_ca,
-            geoip,
-            browser,
-        }) => {
-            let tls = gateway::proxy_tls(proxy_ca.as_deref())?;
-            let geo = check::geo_db(geoip.as_deref())?;
-            let checks = (check_interval > 0).then(|| vip_gateway::health::CheckSettings {
-                url: check_url,
-                tls: tls.clone(),
-                geo,
-                ..vip_gateway::health::CheckSettings::default()
-            });
-            gateway::serve(
-                &ctx,
-                listen,
-                client_auth.as_deref(),
-                &blocking,
-                checks,
-                check_interval,
-                tls,
-                &browser,
-            )
-        }
+        Some(Command::Identity(cmd)) => tab::identity(&ctx, cmd),
+        Some(Command::Serve(args)) => gateway::serve(&ctx, args),
         Some(Command::Gateway {
             listen,
             upstreams,

@@ -1,12 +1,12 @@
-//! `vip tab` and `vip session`: clients of the running `vip serve`'s
-//! control API.
+//! `vip tab`, `vip identity` and `vip session`: clients of the running
+//! `vip serve`'s control API.
 
 use std::process::ExitCode;
 
-use vip_api::{AssignmentSpec, Client, OpenTab, SessionInfo, Tab};
+use vip_api::{AssignmentSpec, Client, Identity, NewIdentity, OpenTab, SessionInfo, Tab};
 
 use super::Ctx;
-use crate::cli::{SessionCommand, TabCommand};
+use crate::cli::{AssignArgs, IdentityCommand, SessionCommand, TabCommand};
 use crate::output;
 
 fn print_tabs(tabs: &[Tab], json: bool) {
@@ -39,6 +39,65 @@ fn print_tabs(tabs: &[Tab], json: bool) {
     );
 }
 
+/// The assignment the flags ask for, if any.
+pub fn assignment(a: &AssignArgs) -> Option<AssignmentSpec> {
+    let a = a.clone();
+    match (a.proxy, a.group, a.country, a.rotation, a.direct) {
+        (Some(id), ..) => Some(AssignmentSpec::Proxy { id }),
+        (_, Some(group), ..) => Some(AssignmentSpec::Group { group }),
+        (_, _, Some(country), ..) => Some(AssignmentSpec::Country { country }),
+        (_, _, _, Some(config), _) => Some(AssignmentSpec::Rotation { config }),
+        (.., true) => Some(AssignmentSpec::Direct),
+        _ => None,
+    }
+}
+
+/// Runs `vip identity ...`.
+pub fn identity(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
+    let client = Client::from_data_dir(&ctx.data_dir)?;
+    match cmd {
+        IdentityCommand::Create {
+            name,
+            assign,
+            webrtc,
+        } => {
+            let req = NewIdentity {
+                name,
+                assignment: assignment(&assign),
+                webrtc,
+            };
+            let made: Identity = client.post("/v1/identities", &req)?;
+            eprintln!("identity {} created ({})", made.name, made.assignment);
+        }
+        IdentityCommand::List(out) => {
+            let list: Vec<Identity> = client.get("/v1/identities")?;
+            if out.json {
+                output::json(&list);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.name.clone(),
+                            i.assignment.to_string(),
+                            i.webrtc.clone(),
+                            if i.saved_storage { "yes" } else { "no" }.to_string(),
+                            i.open_tabs.to_string(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["NAME", "THROUGH", "WEBRTC", "SAVED_DATA", "TABS"], &rows);
+            }
+        }
+        IdentityCommand::Rm { name } => {
+            let _: serde_json::Value =
+                client.delete(&format!("/v1/identities/{}", encode(&name)))?;
+            eprintln!("identity {name} deleted");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `vip tab ...`.
 pub fn run(ctx: &Ctx, cmd: TabCommand) -> anyhow::Result<ExitCode> {
     let client = Client::from_data_dir(&ctx.data_dir)?;
@@ -46,22 +105,11 @@ pub fn run(ctx: &Ctx, cmd: TabCommand) -> anyhow::Result<ExitCode> {
         TabCommand::Open {
             url,
             identity,
-            proxy,
-            group,
-            country,
-            rotation,
-            direct,
+            assign,
             webrtc,
             out,
         } => {
-            let assignment = match (proxy, group, country, rotation, direct) {
-                (Some(id), ..) => Some(AssignmentSpec::Proxy { id }),
-                (_, Some(group), ..) => Some(AssignmentSpec::Group { group }),
-                (_, _, Some(country), ..) => Some(AssignmentSpec::Country { country }),
-                (_, _, _, Some(config), _) => Some(AssignmentSpec::Rotation { config }),
-                (.., true) => Some(AssignmentSpec::Direct),
-                _ => None,
-            };
+            let assignment = assignment(&assign);
             let req = OpenTab {
                 url,
                 identity,

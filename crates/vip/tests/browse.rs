@@ -1,0 +1,437 @@
+//! `vip serve` with real headless Chromium, end to end through the CLI:
+//! tabs in named and unnamed identities through different real upstreams;
+//! cookie, localStorage and IndexedDB isolated between identities and back
+//! in a named identity after a restart; sessions restored; bad input
+//! refused with the fix named while serve stays up; a missing Chromium and a
+//! Chromium killed mid-session reported clearly and recovered from; the
+//! DevTools port driving the tabs with their protections in force.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use vip_testkit::*;
+
+const SET: &str = "<script>
+document.cookie = 'sid=abc123; max-age=3600; path=/';
+localStorage.setItem('k', 'v1');
+const r = indexedDB.open('db', 1);
+r.onupgradeneeded = () => r.result.createObjectStore('s');
+r.onsuccess = () => {
+  const tx = r.result.transaction('s', 'readwrite');
+  tx.objectStore('s').put('hello', 'x');
+  tx.oncomplete = () => fetch('/done');
+};
+</script>";
+
+const GET: &str = "<script>
+(async () => {
+  const names = (await indexedDB.databases()).map(d => d.name);
+  let idb = 'none';
+  if (names.includes('db')) {
+    const db = await new Promise(ok => { const r = indexedDB.open('db'); r.onsuccess = () => ok(r.result); });
+    idb = await new Promise(ok => { const g = db.transaction('s').objectStore('s').get('x'); g.onsuccess = () => ok(String(g.result)); });
+  }
+  const q = new URLSearchParams({c: document.cookie || 'none', l: localStorage.getItem('k') || 'none', i: idb,
+    tz: Intl.DateTimeFormat().resolvedOptions().timeZone});
+  fetch('/report?' + q);
+})();
+</script>";
+
+async fn site() -> Site {
+    Site::start(vec![
+        ("/set", "text/html", SET.to_string()),
+        ("/get", "text/html", GET.to_string()),
+        ("/done", "text/plain", "ok".to_string()),
+        ("/report", "text/plain", "ok".to_string()),
+    ])
+    .await
+}
+
+/// Imports the two upstreams (tinyproxy as proxy 1 in DE, microsocks as
+/// proxy 2 in JP), with credentials in the vault.
+fn pool(dir: &Path, http: &Peer, socks: &Peer) {
+    let list = dir.join("list.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "http://tu:tp@{}\nsocks5://su:sp@{}\n",
+            http.addr, socks.addr
+        ),
+    )
+    .unwrap();
+    let out = vip(dir, &["proxy", "import", list.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (id, cc) in [("1", "DE"), ("2", "JP")] {
+        let out = vip(dir, &["proxy", "set", id, "--country", cc]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn serve_args(extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+        "--api-listen",
+        "127.0.0.1:0",
+        "--check-interval",
+        "0",
+        "--headless",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn reports(site: &Site) -> Vec<(String, String)> {
+    site.requests()
+        .into_iter()
+        .filter(|s| s.path.starts_with("/report?"))
+        .map(|s| (s.peer, s.path))
+        .collect()
+}
+
+fn fails(dir: &Path, args: &[&str], code: i32, needle: &str) {
+    let out = vip(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "vip {args:?}: {err}");
+    assert!(err.contains(needle), "vip {args:?}: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_storage_sessions_and_bad_input() {
+    let site = site().await;
+    let http = tinyproxy("127.0.0.2", "tu", "tp");
+    let socks = microsocks("127.0.0.3", "su", "sp");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pool(dir, &http, &socks);
+    let base = format!("http://127.0.0.1:{}", site.addr.port());
+    let args = serve_args(&["--no-blocking"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let daemon = Daemon::start(dir, &args, &[]).await;
+
+    // A named identity through proxy 1 stores things; an unnamed one through
+    // proxy 2 sees none of them.
+    let tab = vip_json(
+        dir,
+        &[
+            "tab",
+            "open",
+            &format!("{base}/set"),
+            "--identity",
+            "keep",
+            "--proxy",
+            "1",
+        ],
+    );
+    assert_eq!(tab[0]["timezone"], "Europe/Berlin");
+    eventually("the set page to finish", || {
+        site.requests()
+            .iter()
+            .any(|s| s.path == "/done" && s.peer == "127.0.0.2")
+    })
+    .await;
+    vip_json(
+        dir,
+        &["tab", "open", &format!("{base}/get"), "--proxy", "2"],
+    );
+    eventually("the unnamed identity's report", || {
+        !reports(&site).is_empty()
+    })
+    .await;
+    let first = reports(&site);
+    assert_eq!(first[0].0, "127.0.0.3");
+    assert!(
+        first[0].1.contains("c=none&l=none&i=none&tz=Asia%2FTokyo"),
+        "{first:?}"
+    );
+
+    // Bad input: clear errors, nothing changes, serve stays up.
+    fails(
+        dir,
+        &["tab", "open", "not a url"],
+        2,
+        "https://example.com/",
+    );
+    fails(
+        dir,
+        &["tab", "open", &base, "--proxy", "99"],
+        2,
+        "proxy 99 does not exist",
+    );
+    fails(
+        dir,
+        &["tab", "open", &base, "--identity", "ghost"],
+        2,
+        "vip identity create ghost",
+    );
+    fails(
+        dir,
+        &["tab", "open", &base, "--identity", "keep", "--proxy", "2"],
+        2,
+        "goes through proxy 1",
+    );
+    fails(
+        dir,
+        &["tab", "open", &base, "--country", "ZZ"],
+        2,
+        "no enabled proxy is in country ZZ",
+    );
+    fails(
+        dir,
+        &["tab", "open", &base, "--webrtc", "loose"],
+        2,
+        "disable_non_proxied_udp",
+    );
+    fails(dir, &["tab", "close", "999"], 2, "tab 999 is not open");
+    fails(
+        dir,
+        &["session", "load", "nothing"],
+        2,
+        "session nothing does not exist",
+    );
+    let tabs = vip_json(dir, &["tab", "list"]);
+    assert_eq!(tabs.as_array().unwrap().len(), 2, "{tabs}");
+
+    let out = vip(dir, &["session", "save", "work"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+
+    // After a restart: no tabs, the named identity has its storage back.
+    let daemon = Daemon::start(dir, &args, &[]).await;
+    assert_eq!(vip_json(dir, &["tab", "list"]), Value::Array(vec![]));
+    let ids = vip_json(dir, &["identity", "list"]);
+    assert_eq!(
+        (ids[0]["name"].as_str(), ids[0]["saved_storage"].as_bool()),
+        (Some("keep"), Some(true))
+    );
+    vip_json(
+        dir,
+        &["tab", "open", &format!("{base}/get"), "--identity", "keep"],
+    );
+    eventually("the named identity's report", || reports(&site).len() == 2).await;
+    let second = &reports(&site)[1];
+    assert_eq!(
+        second.0, "127.0.0.2",
+        "the stored assignment (proxy 1) is used"
+    );
+    assert!(
+        second
+            .1
+            .contains("c=sid%3Dabc123&l=v1&i=hello&tz=Europe%2FBerlin"),
+        "{second:?}"
+    );
+
+    // The saved session comes back with its identities and assignments.
+    let loaded = vip_json(dir, &["session", "load", "work"]);
+    let mut got: Vec<(Value, Value, Value)> = loaded
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["identity"].clone(),
+                t["assignment"].clone(),
+                t["url"].clone(),
+            )
+        })
+        .collect();
+    got.sort_by_key(|t| t.0.to_string());
+    assert_eq!(
+        got,
+        vec![
+            (
+                "keep".into(),
+                serde_json::json!({"kind": "proxy", "id": 1}),
+                Value::String(format!("{base}/set"))
+            ),
+            (
+                Value::Null,
+                serde_json::json!({"kind": "proxy", "id": 2}),
+                Value::String(format!("{base}/get"))
+            ),
+        ]
+    );
+    assert_eq!(vip_json(dir, &["tab", "list"]).as_array().unwrap().len(), 3);
+    // Nothing secret in the database file.
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+    let db = std::fs::read(dir.join("vip.db")).unwrap();
+    assert!(!db.windows(6).any(|w| w == b"abc123"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_missing_then_killed_mid_session() {
+    let site = site().await;
+    let http = tinyproxy("127.0.0.2", "tu", "tp");
+    let socks = microsocks("127.0.0.3", "su", "sp");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pool(dir, &http, &socks);
+    let base = format!("http://127.0.0.1:{}", site.addr.port());
+
+    // No Chromium: serve starts, says why tabs cannot open, the API works.
+    let args = serve_args(&["--no-blocking", "--chromium", "/nonexistent/chromium"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let empty = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir, &args, &[("PATH", empty.path().to_str().unwrap())]).await;
+    fails(
+        dir,
+        &["tab", "open", &format!("{base}/get")],
+        1,
+        "apt-get install chromium",
+    );
+    assert_eq!(vip_json(dir, &["tab", "list"]), Value::Array(vec![]));
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+
+    // Chromium killed under two tabs: they show as crashed, the next tab
+    // starts a new Chromium and loads through its own upstream.
+    let args = serve_args(&["--no-blocking"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let daemon = Daemon::start(dir, &args, &[]).await;
+    vip_json(
+        dir,
+        &["tab", "open", &format!("{base}/get"), "--proxy", "1"],
+    );
+    vip_json(
+        dir,
+        &["tab", "open", &format!("{base}/get"), "--proxy", "2"],
+    );
+    let profile = dir.join("browser");
+    let killed = std::process::Command::new("pkill")
+        .args([
+            "-KILL",
+            "-f",
+            &format!("user-data-dir={}", profile.display()),
+        ])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    eventually("the tabs to show as crashed", || {
+        let tabs = vip_json(dir, &["tab", "list"]);
+        tabs.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] == "crashed")
+    })
+    .await;
+    let before = reports(&site).len();
+    vip_json(
+        dir,
+        &["tab", "open", &format!("{base}/get"), "--proxy", "2"],
+    );
+    eventually("a tab after the crash", || reports(&site).len() > before).await;
+    assert_eq!(reports(&site).last().unwrap().0, "127.0.0.3");
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+    assert!(log.contains("starting it again"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devtools_port_drives_tabs_with_protections_in_force() {
+    let site = site().await;
+    let http = tinyproxy("127.0.0.2", "tu", "tp");
+    let socks = microsocks("127.0.0.3", "su", "sp");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pool(dir, &http, &socks);
+    let base = format!("http://127.0.0.1:{}", site.addr.port());
+    let port = free_port().to_string();
+    let args = serve_args(&["--no-blocking", "--devtools-port", &port]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let daemon = Daemon::start(dir, &args, &[]).await;
+    vip_json(
+        dir,
+        &[
+            "tab",
+            "open",
+            &format!("{base}/get"),
+            "--identity",
+            "tool",
+            "--proxy",
+            "2",
+        ],
+    );
+
+    // A user's tool connects the way Playwright's connectOverCDP does.
+    let version: Value = ureq::get(format!("http://127.0.0.1:{port}/json/version"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let ws = version["webSocketDebuggerUrl"].as_str().unwrap();
+    let (cdp, _events) = vip_browser::cdp::Cdp::connect(ws).await.unwrap();
+    let targets = cdp
+        .call("Target.getTargets", serde_json::json!({}))
+        .await
+        .unwrap();
+    let page = targets["targetInfos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["url"].as_str().is_some_and(|u| u.ends_with("/get")))
+        .expect("the tab is visible to the tool")
+        .clone();
+    // The tool opens its own page in the same identity: protected too.
+    let made = cdp
+        .call(
+            "Target.createTarget",
+            serde_json::json!({"url": format!("{base}/get"), "browserContextId": page["browserContextId"]}),
+        )
+        .await
+        .unwrap();
+    for target in [page["targetId"].clone(), made["targetId"].clone()] {
+        let attached = cdp
+            .call(
+                "Target.attachToTarget",
+                serde_json::json!({"targetId": target, "flatten": true}),
+            )
+            .await
+            .unwrap();
+        let session = attached["sessionId"].as_str().unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let tz = cdp
+            .call_in(
+                Some(session),
+                "Runtime.evaluate",
+                serde_json::json!({"expression": "Intl.DateTimeFormat().resolvedOptions().timeZone + ' ' + navigator.userAgent + ' ' + String(HTMLCanvasElement.prototype.toDataURL)", "returnByValue": true}),
+            )
+            .await
+            .unwrap();
+        let text = tz["result"]["value"].as_str().unwrap().to_string();
+        assert!(text.starts_with("Asia/Tokyo "), "{text}");
+        assert!(!text.contains("Headless"), "{text}");
+        assert!(text.ends_with("{ [native code] }"), "{text}");
+    }
+    eventually("both pages reported", || reports(&site).len() >= 2).await;
+    assert!(
+        reports(&site).iter().all(|r| r.0 == "127.0.0.3"),
+        "{:?}",
+        reports(&site)
+    );
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+}
