@@ -18,13 +18,18 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 
 /// Debian packages the test suites need: real upstream proxies for the
-/// gateway's tests, EasyList/EasyPrivacy for tracker blocking, and Chromium
-/// for the browser's.
+/// gateway's tests, EasyList/EasyPrivacy for tracker blocking, Chromium for
+/// the browser's, the public suffix list its fingerprint seeds use, and a
+/// font outside the base set (the font test shows it stays hidden).
 const TEST_PACKAGES: &[&str] = &[
     "tinyproxy",
     "microsocks",
     "webext-ublock-origin-chromium",
     "chromium",
+    "publicsuffix",
+    "fonts-dejavu-core",
+    "fonts-dejavu-extra",
+    "procps",
 ];
 
 fn main() -> ExitCode {

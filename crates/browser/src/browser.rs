@@ -590,6 +590,21 @@ impl Browser {
         self.shared.alive.store(false, Ordering::Release);
     }
 
+    /// Crashes a tab's renderer (fault drills: other tabs must carry on).
+    pub async fn crash_tab(&self, tab: &TabId) -> Result<(), BrowserError> {
+        let (session, _) = self.session_of(tab)?;
+        // The renderer dies before it can answer.
+        self.cdp.fire(Some(&session), "Page.crash", json!({}));
+        let crashed = self
+            .wait_for(tab, Duration::from_secs(10), |t| t.crashed || t.gone)
+            .await;
+        if crashed {
+            Ok(())
+        } else {
+            Err(BrowserError::Cdp("the tab did not crash".into()))
+        }
+    }
+
     /// Kills Chromium at once (tests of crash handling).
     pub async fn kill(&self) {
         if let Some(child) = self.child.lock().await.as_mut() {

@@ -75,6 +75,37 @@ async fn each_context_browses_through_its_own_upstream() {
     rig.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_tab_leaves_other_identities_working() {
+    let site = Site::start(vec![("/", "text/html", "<p>ok</p>".to_string())]).await;
+    let rig = rig(WebRtcPolicy::default()).await;
+    let url = format!("http://127.0.0.1:{}/", site.addr.port());
+    let first = rig.identity(1, 1, "US").await;
+    let second = rig.identity(2, 2, "US").await;
+    let a = rig.open(&first, &url).await;
+    let b = rig.open(&second, &url).await;
+    rig.browser.crash_tab(&a).await.unwrap();
+    assert!(rig.browser.tab(&a).unwrap().crashed);
+    assert!(!rig.browser.tab(&b).unwrap().crashed);
+    assert_eq!(rig.eval(&b, "1 + 1").await, serde_json::json!(2));
+    rig.browser
+        .navigate(&b, &format!("{url}?again"), Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(
+        site.requests()
+            .iter()
+            .any(|s| s.path == "/?again" && s.peer == "127.0.0.3")
+    );
+    // The crashed identity opens a new tab fine.
+    let c = rig.open(&first, &url).await;
+    assert_eq!(
+        rig.eval(&c, "document.body.innerText").await,
+        serde_json::json!("ok")
+    );
+    rig.stop().await;
+}
+
 #[test]
 fn a_missing_chromium_names_the_fix() {
     let err = find_chromium_in(

@@ -121,6 +121,13 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         fa["ua"].as_str().unwrap()
     );
     assert!(page_request.headers["accept-language"].starts_with("de-DE,de;q=0.9"));
+    // Client hints agree with navigator.userAgentData (no headless brand).
+    let hints = rig
+        .eval(&ta, "navigator.userAgentData.brands.map(b => `\"${b.brand}\";v=\"${b.version}\"`).join(', ')")
+        .await;
+    assert_eq!(page_request.headers["sec-ch-ua"], hints.as_str().unwrap());
+    assert!(!hints.as_str().unwrap().contains("Headless"), "{hints}");
+    assert_eq!(page_request.headers["sec-ch-ua-platform"], "\"Linux\"");
 
     // Stable across a reload; different on another site.
     rig.browser
@@ -140,6 +147,18 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         &["canvas", "dataUrl", "text", "audio"],
     );
     same(fa, &elsewhere["first"], &["gl", "hw", "mem", "ua", "tz"]);
+
+    // Fonts: only the base set is visible (DejaVu Math is installed but
+    // hidden; DejaVu Serif is in the base set and measurably different).
+    let width = |family: &str| {
+        format!(
+            "(() => {{ const c = document.createElement('canvas').getContext('2d'); \
+             c.font = \"40px {family}, monospace\"; return c.measureText('mmmmmmmmmmlli10OQ').width; }})()"
+        )
+    };
+    let mono = rig.eval(&ta, &width("monospace")).await;
+    assert_eq!(rig.eval(&ta, &width("'DejaVu Math TeX Gyre'")).await, mono);
+    assert_ne!(rig.eval(&ta, &width("'DejaVu Serif'")).await, mono);
 
     // Without protection two identities collide: the checks above can fail.
     let c = rig.identity_with(1, 3, "DE", false, None).await;
