@@ -39,7 +39,24 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
                     .env("VIP_BIN", bin),
             )
         }
-        _ => bail!("usage: cargo xtask bench engine [--quick] | store | privacy | gateway"),
+        ["browser"] => {
+            crate::packages::ensure(&[
+                "chromium",
+                "webext-ublock-origin-chromium",
+                "publicsuffix",
+            ])?;
+            crate::run(crate::cargo().args([
+                "bench",
+                "-p",
+                "vip-browser",
+                "--bench",
+                "tabs",
+                "--locked",
+            ]))
+        }
+        _ => {
+            bail!("usage: cargo xtask bench engine [--quick] | store | privacy | gateway | browser")
+        }
     }
 }
 

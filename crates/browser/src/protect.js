@@ -76,11 +76,13 @@
 
   // One seed per (identity, site): the identity's page secret never leaves
   // this closure, and a site's seed says nothing about another's.
-  const seed = sha256(C.secret + "|" + siteOf(host))[0];
+  // Derived on first use: most pages never read a fingerprintable value.
+  let seedCache;
+  const siteSeed = () => (seedCache ??= sha256(C.secret + "|" + siteOf(host))[0]);
 
   // A 32-bit mix (splitmix-style) of the site seed and an index.
   const mix = (i) => {
-    let h = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+    let h = (siteSeed() ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
     return (h ^ (h >>> 16)) >>> 0;
@@ -118,16 +120,25 @@
     define(proto, name, { ...d, get: hideAs(fake, real) });
   };
 
-  // Canvas: a few low bits of some non-transparent pixels, by position.
+  // Canvas: one low bit of about one pixel in 32 per row, at positions
+  // drawn from (site seed, row), so a pixel's noise depends only on where
+  // it is: reads of part of a canvas agree with reads of all of it.
+  // Transparent pixels are left alone.
   const noisePixels = (data, x0, y0, w, fullWidth) => {
-    for (let i = 0, n = data.length >>> 2; i < n; i++) {
-      const x = x0 + (i % w);
-      const y = y0 + ((i / w) | 0);
-      const h = mix(y * fullWidth + x);
-      if ((h & 31) !== 0 || data[i * 4 + 3] === 0) continue;
-      const c = i * 4 + ((h >>> 5) % 3);
-      const v = data[c] + ((h & 256) ? 1 : -1);
-      data[c] = v < 0 ? 1 : v > 255 ? 254 : v;
+    const rows = ((data.length >>> 2) / w) | 0;
+    const perRow = Math.max(1, Math.ceil(fullWidth / 32));
+    for (let r = 0; r < rows; r++) {
+      const y = y0 + r;
+      for (let j = 0; j < perRow; j++) {
+        const h = mix(y * 4099 + j * 131071);
+        const x = h % fullWidth;
+        if (x < x0 || x >= x0 + w) continue;
+        const i = r * w + (x - x0);
+        if (data[i * 4 + 3] === 0) continue;
+        const c = i * 4 + ((h >>> 24) % 3);
+        const v = data[c] + ((h & 0x800000) ? 1 : -1);
+        data[c] = v < 0 ? 1 : v > 255 ? 254 : v;
+      }
     }
   };
 
@@ -194,20 +205,34 @@
     }
   };
 
+  // WebGL: touching the WebGL interfaces is costly (they are built on first
+  // use), so their prototypes are patched when a page first asks for a
+  // WebGL context, which every WebGL read needs.
   const webglProtect = (W) => {
-    for (const P of [W.WebGLRenderingContext, W.WebGL2RenderingContext]) {
-      if (!P) continue;
-      method(P.prototype, "getParameter", (real) => function (p) {
+    const patched = new WeakSet();
+    const patch = (ctx) => {
+      const P = ctx && Object.getPrototypeOf(ctx);
+      if (!P || patched.has(P) || typeof P.getParameter !== "function") return;
+      patched.add(P);
+      method(P, "getParameter", (real) => function (p) {
         if (p === 0x9245) return C.glVendor;
         if (p === 0x9246) return C.glRenderer;
         return real.call(this, p);
       });
-      method(P.prototype, "readPixels", (real) => function (x, y, w, h, format, type, pixels, ...rest) {
+      method(P, "readPixels", (real) => function (x, y, w, h, format, type, pixels, ...rest) {
         const r = real.call(this, x, y, w, h, format, type, pixels, ...rest);
         if (pixels instanceof W.Uint8Array && format === 0x1908 && rest.length === 0) {
           noisePixels(pixels, x | 0, y | 0, w, this.drawingBufferWidth || w);
         }
         return r;
+      });
+    };
+    for (const C2 of [W.HTMLCanvasElement, W.OffscreenCanvas]) {
+      if (!C2) continue;
+      method(C2.prototype, "getContext", (real) => function (...args) {
+        const ctx = real.apply(this, args);
+        if (ctx && /webgl/i.test(String(args[0]))) patch(ctx);
+        return ctx;
       });
     }
   };

@@ -15,15 +15,16 @@ use serde_json::Value;
 use vip_browser::WebRtcPolicy;
 use vip_testkit::Site;
 
-fn pages() -> Vec<(&'static str, &'static str, String)> {
+fn pages(port: u16) -> Vec<(&'static str, &'static str, String)> {
     vec![
         (
             "/",
             "text/html",
             format!(
                 "<!doctype html><html><head><script>{PROBE}\nwindow.first = vipProbe();</script></head><body>\
-                 <iframe src=\"/frame\"></iframe><script>\
-                 window.fromFrame = new Promise(r => addEventListener('message', e => r(e.data)));\
+                 <iframe src=\"/frame\"></iframe><iframe src=\"http://localhost:{port}/frame\"></iframe><script>\
+                 const got = {{}}; window.fromFrame = new Promise(r => addEventListener('message', e => {{ got[e.data.host] = e.data.v; if (got[location.host]) r(got[location.host]); }}));\
+                 window.fromOther = new Promise(r => addEventListener('message', e => {{ if (e.data.host !== location.host) r(e.data.v); }}));\
                  window.fromWorker = new Promise(r => {{ const w = new Worker('/worker.js'); w.onmessage = e => r(e.data); }});\
                  </script></body></html>"
             ),
@@ -31,7 +32,9 @@ fn pages() -> Vec<(&'static str, &'static str, String)> {
         (
             "/frame",
             "text/html",
-            format!("<script>{PROBE}\nvipProbe().then(v => parent.postMessage(v, '*'));</script>"),
+            format!(
+                "<script>{PROBE}\nvipProbe().then(v => parent.postMessage({{host: location.host, v}}, '*'));</script>"
+            ),
         ),
         (
             "/worker.js",
@@ -57,7 +60,12 @@ fn same(a: &Value, b: &Value, keys: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identities_differ_and_each_is_stable_and_consistent() {
-    let site = Site::start(pages()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let site = Site::start_on(&format!("127.0.0.1:{port}"), pages(port)).await;
     let rig = rig(WebRtcPolicy::default()).await;
     let url = format!("http://127.0.0.1:{}/", site.addr.port());
     let other_site = format!("http://localhost:{}/", site.addr.port());
@@ -67,6 +75,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
     let ta = rig.open(&a, &url).await;
     let tb = rig.open(&b, &url).await;
     let va = rig.eval(&ta, ALL).await;
+    let other = rig.eval(&ta, "window.fromOther").await;
     let vb = rig.eval(&tb, ALL).await;
     let (fa, fb) = (&va["first"], &vb["first"]);
 

@@ -92,6 +92,13 @@ pub fn serve(ctx: &super::Ctx, args: crate::cli::ServeArgs) -> anyhow::Result<Ex
         geo,
         ..vip_gateway::health::CheckSettings::default()
     });
+    if !browser.api_listen.ip().is_loopback() {
+        return Err(InvalidInput(format!(
+            "--api-listen {}: the control API is plain HTTP and stays on this machine; use a 127.0.0.1 address",
+            browser.api_listen
+        ))
+        .into());
+    }
     let auth = client_auth.as_deref();
     let blocking = &blocking;
     let browser = &browser;

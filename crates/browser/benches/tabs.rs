@@ -1,0 +1,167 @@
+//! `cargo xtask bench browser`: real headless Chromium on loopback.
+//!
+//! - tab open: gateway listener + identity context + target ready with its
+//!   overrides and protection in place (about:blank), and the same followed
+//!   by a local page's load;
+//! - page-load cost of the protections: one local page (a script, a canvas
+//!   read, five images, a frame) loaded again and again in a protected and
+//!   an unprotected identity, alternating, with and without in-page tracker
+//!   blocking (every request paused and judged).
+//!
+//! Prints p50 and p95 in milliseconds. Bounded: a fixed number of rounds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vip_browser::{Browser, IdentitySetup, LaunchOptions, Profile, WebRtcPolicy, find_chromium};
+use vip_engine::HealthSettings;
+use vip_gateway::{Assignment, Gateway, GatewaySettings};
+use vip_testkit::{Collect, Site, engine, listen, logins};
+
+const ROUNDS: usize = 60;
+
+fn stats(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (
+        ms(v[v.len() / 2]),
+        ms(v[(v.len() * 95 / 100).min(v.len() - 1)]),
+    )
+}
+
+fn row(name: &str, v: Vec<Duration>) -> f64 {
+    let (p50, p95) = stats(v);
+    println!("{name:<48} {p50:>8.1} {p95:>8.1}");
+    p50
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let mut page = String::from(
+        "<!doctype html><script>const c = document.createElement('canvas'); c.getContext('2d').fillText('x', 1, 10); c.toDataURL();</script>",
+    );
+    for i in 0..5 {
+        page.push_str(&format!("<img src=\"/img{i}.gif\">"));
+    }
+    page.push_str("<iframe src=\"/frame\"></iframe>");
+    let mut pages = vec![
+        ("/", "text/html", page),
+        ("/frame", "text/html", "<p>frame</p>".to_string()),
+    ];
+    for name in [
+        "/img0.gif",
+        "/img1.gif",
+        "/img2.gif",
+        "/img3.gif",
+        "/img4.gif",
+    ] {
+        pages.push((name, "image/gif", "GIF89a".to_string()));
+    }
+    let site = Site::start(pages).await;
+    let url = format!("http://127.0.0.1:{}/", site.addr.port());
+    let gateway = Arc::new(Gateway::new(
+        engine(
+            Vec::new(),
+            r#"{"name":"rr","strategy":"round-robin"}"#,
+            HealthSettings::default(),
+        ),
+        logins(&[]),
+        Arc::new(Collect::default()),
+        GatewaySettings::default(),
+    ));
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::launch(&LaunchOptions {
+        executable: find_chromium(None).expect("install chromium"),
+        headless: true,
+        user_data_dir: profile.path().to_path_buf(),
+        default_proxy: refusing.local_addr().unwrap(),
+        webrtc: WebRtcPolicy::default(),
+        devtools_port: 0,
+    })
+    .await
+    .unwrap();
+    let lists = vip_privacy::Blocklist::from_files(&vip_privacy::DEBIAN_LISTS)
+        .ok()
+        .map(Arc::new);
+    let wait = Duration::from_secs(20);
+    let setup = |n: u8, protect: bool, blocking: bool| IdentitySetup {
+        profile: Profile::new([n; 32], Some("DE"), WebRtcPolicy::default()),
+        protect,
+        blocklist: if blocking { lists.clone() } else { None },
+    };
+
+    println!(
+        "{:<48} {:>8} {:>8}",
+        "browser (ms, headless, loopback)", "p50", "p95"
+    );
+    let mut open = Vec::new();
+    let mut open_load = Vec::new();
+    for i in 0..ROUNDS {
+        let start = Instant::now();
+        let addr = listen(&gateway, Assignment::Direct).await;
+        let ctx = browser
+            .new_context(addr, setup(i as u8, true, false))
+            .await
+            .unwrap();
+        let tab = browser.open(&ctx, "about:blank", wait).await.unwrap();
+        open.push(start.elapsed());
+        browser.navigate(&tab, &url, wait).await.unwrap();
+        open_load.push(start.elapsed());
+        browser.dispose_context(&ctx).await.unwrap();
+    }
+    row("tab open (listener + context + target ready)", open);
+    row("tab open + local page load", open_load);
+
+    for blocking in [false, true] {
+        let mut tabs = Vec::new();
+        for protect in [true, false] {
+            let addr = listen(&gateway, Assignment::Direct).await;
+            let ctx = browser
+                .new_context(addr, setup(200 + protect as u8, protect, blocking))
+                .await
+                .unwrap();
+            tabs.push(browser.open(&ctx, &url, wait).await.unwrap());
+        }
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for i in 0..ROUNDS {
+            let order = if i % 2 == 0 {
+                [(&tabs[0], 0), (&tabs[1], 1)]
+            } else {
+                [(&tabs[1], 1), (&tabs[0], 0)]
+            };
+            for (tab, which) in order {
+                let out = if which == 0 { &mut on } else { &mut off };
+                let start = Instant::now();
+                browser
+                    .navigate(tab, &format!("{url}?r={i}"), wait)
+                    .await
+                    .unwrap();
+                out.push(start.elapsed());
+            }
+        }
+        let label = if blocking {
+            "with in-page blocking"
+        } else {
+            "no blocking"
+        };
+        let a = row(&format!("page load, protected ({label})"), on);
+        let b = row(&format!("page load, unprotected ({label})"), off);
+        println!(
+            "{:<48} {:>8.1}",
+            format!("protection overhead p50 ({label})"),
+            a - b
+        );
+    }
+    browser.close().await;
+}
