@@ -11,14 +11,14 @@
   const define = Object.defineProperty;
   const describe = Object.getOwnPropertyDescriptor;
 
-  const host = (() => {
+  const hostOf = () => {
     try {
       const o = G.origin && G.origin !== "null" ? G.origin : G.location.href;
       return new URL(o).hostname.toLowerCase().replace(/\.$/, "");
     } catch (_) {
       return "";
     }
-  })();
+  };
 
   // The site (registrable domain) of the host, by the public suffix rules
   // in C.suffixes (",rule,rule," with "*." wildcards and "!" exceptions);
@@ -78,7 +78,7 @@
   // this closure, and a site's seed says nothing about another's.
   // Derived on first use: most pages never read a fingerprintable value.
   let seedCache;
-  const siteSeed = () => (seedCache ??= sha256(C.secret + "|" + siteOf(host))[0]);
+  const siteSeed = () => (seedCache ??= sha256(C.secret + "|" + siteOf(hostOf()))[0]);
 
   // A 32-bit mix (splitmix-style) of the site seed and an index.
   const mix = (i) => {
@@ -96,6 +96,7 @@
   const toStringFake = {
     toString() {
       const real = originals.get(this);
+      if (typeof real === "string") return real;
       return fnToString.call(real === undefined ? this : real);
     },
   }.toString;
@@ -142,16 +143,22 @@
     }
   };
 
+  // Canvas and WebGL: read-outs get the site's noise; WebGL names the
+  // identity's GPU.
   const canvasProtect = (W) => {
     const Canvas = W.HTMLCanvasElement;
     const Offscreen = W.OffscreenCanvas;
-    const Ctx2d = W.CanvasRenderingContext2D;
-    const Off2d = W.OffscreenCanvasRenderingContext2D;
     const createElement = W.Document && W.Document.prototype.createElement;
     const htmlScratch = () => createElement.call(W.document, "canvas");
     const offscreenScratch = () => new Offscreen(1, 1);
-    // A noised copy of `source` on a scratch canvas, or null if unreadable
-    // (the scratch context's getImageData is the protected one below).
+    // getContext("2d") on a canvas that has a WebGL context gives null.
+    const realGetContext = function (kind) {
+      const P = Object.getPrototypeOf(this);
+      return (originals.get(P.getContext) || P.getContext).call(this, kind);
+    };
+    // A noised copy of `source` on a scratch canvas, or null if unreadable.
+    // A 2D source is read once (its protected getImageData); others (WebGL)
+    // are drawn onto the scratch canvas and read from there.
     const noisedCopy = (source, make) => {
       const w = source.width, h = source.height;
       if (!w || !h) return null;
@@ -160,8 +167,13 @@
         scratch.width = w;
         scratch.height = h;
         const ctx = scratch.getContext("2d", { willReadFrequently: true });
-        ctx.drawImage(source, 0, 0);
-        ctx.putImageData(ctx.getImageData(0, 0, w, h), 0, 0);
+        const own = realGetContext.call(source, "2d");
+        if (own) {
+          ctx.putImageData(own.getImageData(0, 0, w, h), 0, 0);
+        } else {
+          ctx.drawImage(source, 0, 0);
+          ctx.putImageData(ctx.getImageData(0, 0, w, h), 0, 0);
+        }
         return scratch;
       } catch (_) {
         return null;
@@ -171,12 +183,56 @@
       const copy = noisedCopy(this, make);
       return copy ? convert(copy, args) : real.apply(this, args);
     };
-    for (const P of [Ctx2d, Off2d]) {
-      if (!P) continue;
-      method(P.prototype, "getImageData", (real) => function (sx, sy, sw, sh, ...rest) {
+    const patched = new WeakSet();
+    const once = (P) => !P || patched.has(P) ? false : (patched.add(P), true);
+    const patch2d = (P) => {
+      if (!once(P)) return;
+      method(P, "getImageData", (real) => function (sx, sy, sw, sh, ...rest) {
         const img = real.call(this, sx, sy, sw, sh, ...rest);
         noisePixels(img.data, sx | 0, sy | 0, img.width, this.canvas ? this.canvas.width : img.width);
         return img;
+      });
+    };
+    const patchGl = (P) => {
+      if (!once(P) || typeof P.getParameter !== "function") return;
+      // Only where the real call answers (the debug-renderer extension is
+      // enabled), as a real browser would.
+      method(P, "getParameter", (real) => function (p) {
+        const r = real.call(this, p);
+        if (r === null || r === undefined) return r;
+        if (p === 0x9245) return C.glVendor;
+        if (p === 0x9246) return C.glRenderer;
+        return r;
+      });
+      method(P, "readPixels", (real) => function (x, y, w, h, format, type, pixels, ...rest) {
+        const r = real.call(this, x, y, w, h, format, type, pixels, ...rest);
+        if (pixels instanceof W.Uint8Array && format === 0x1908 && rest.length === 0) {
+          noisePixels(pixels, x | 0, y | 0, w, this.drawingBufferWidth || w);
+        }
+        return r;
+      });
+    };
+    // 2D contexts and text metrics are cheap to patch now.
+    for (const K of [W.CanvasRenderingContext2D, W.OffscreenCanvasRenderingContext2D]) {
+      if (K) patch2d(K.prototype);
+    }
+    const TM = W.TextMetrics;
+    if (TM) {
+      for (const name of ["width", "actualBoundingBoxLeft", "actualBoundingBoxRight",
+        "actualBoundingBoxAscent", "actualBoundingBoxDescent", "fontBoundingBoxAscent",
+        "fontBoundingBoxDescent"]) {
+        getter(TM.prototype, name, (real) => function () {
+          // One tiny scale per site.
+          return real.call(this) * (1 + (((mix(0x7e47) & 0xffff) / 0xffff) - 0.5) * 4e-4);
+        });
+      }
+    }
+    for (const K of [Canvas, Offscreen]) {
+      if (!K) continue;
+      method(K.prototype, "getContext", (real) => function (...args) {
+        const ctx = real.apply(this, args);
+        if (ctx && /webgl/i.test(String(args[0]))) patchGl(Object.getPrototypeOf(ctx));
+        return ctx;
       });
     }
     if (Canvas) {
@@ -191,49 +247,6 @@
       const realConvert = Offscreen.prototype.convertToBlob;
       method(Offscreen.prototype, "convertToBlob", (real) =>
         viaScratch(real, offscreenScratch, (copy, args) => realConvert.apply(copy, args)));
-    }
-    // Text metrics: one tiny scale per site.
-    const scale = 1 + (((mix(0x7e47) & 0xffff) / 0xffff) - 0.5) * 4e-4;
-    if (W.TextMetrics) {
-      for (const name of ["width", "actualBoundingBoxLeft", "actualBoundingBoxRight",
-        "actualBoundingBoxAscent", "actualBoundingBoxDescent", "fontBoundingBoxAscent",
-        "fontBoundingBoxDescent"]) {
-        getter(W.TextMetrics.prototype, name, (real) => function () {
-          return real.call(this) * scale;
-        });
-      }
-    }
-  };
-
-  // WebGL: touching the WebGL interfaces is costly (they are built on first
-  // use), so their prototypes are patched when a page first asks for a
-  // WebGL context, which every WebGL read needs.
-  const webglProtect = (W) => {
-    const patched = new WeakSet();
-    const patch = (ctx) => {
-      const P = ctx && Object.getPrototypeOf(ctx);
-      if (!P || patched.has(P) || typeof P.getParameter !== "function") return;
-      patched.add(P);
-      method(P, "getParameter", (real) => function (p) {
-        if (p === 0x9245) return C.glVendor;
-        if (p === 0x9246) return C.glRenderer;
-        return real.call(this, p);
-      });
-      method(P, "readPixels", (real) => function (x, y, w, h, format, type, pixels, ...rest) {
-        const r = real.call(this, x, y, w, h, format, type, pixels, ...rest);
-        if (pixels instanceof W.Uint8Array && format === 0x1908 && rest.length === 0) {
-          noisePixels(pixels, x | 0, y | 0, w, this.drawingBufferWidth || w);
-        }
-        return r;
-      });
-    };
-    for (const C2 of [W.HTMLCanvasElement, W.OffscreenCanvas]) {
-      if (!C2) continue;
-      method(C2.prototype, "getContext", (real) => function (...args) {
-        const ctx = real.apply(this, args);
-        if (ctx && /webgl/i.test(String(args[0]))) patch(ctx);
-        return ctx;
-      });
     }
   };
 
@@ -310,7 +323,6 @@
       define(W.Function.prototype, "toString", { ...d, value: toStringFake });
     }
     canvasProtect(W);
-    webglProtect(W);
     audioProtect(W);
     navigatorProtect(W);
     webrtcProtect(W);

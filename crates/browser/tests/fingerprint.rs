@@ -156,6 +156,10 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         &["canvas", "dataUrl", "text", "audio"],
     );
     same(fa, &elsewhere["first"], &["gl", "hw", "mem", "ua", "tz"]);
+    // A cross-site frame (its own process) looks like that site's pages:
+    // protected before its first script, with that site's values.
+    same(&other, &elsewhere["first"], &page_keys);
+    differ(&other, fa, &["canvas", "dataUrl", "text", "audio"]);
 
     // Fonts: only the base set is visible (DejaVu Math is installed but
     // hidden; DejaVu Serif is in the base set and measurably different).

@@ -35,7 +35,8 @@ async function vipProbe() {
   out.text = x.measureText("Cwm fjordbank glyphs").width;
   const glc = doc ? document.createElement("canvas") : new OffscreenCanvas(1, 1);
   const gl = glc.getContext("webgl");
-  out.gl = gl ? gl.getParameter(0x9245) + " / " + gl.getParameter(0x9246) : null;
+  const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
+  out.gl = info ? gl.getParameter(info.UNMASKED_VENDOR_WEBGL) + " / " + gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : null;
   if (typeof OfflineAudioContext !== "undefined") {
     const a = new OfflineAudioContext(1, 5000, 44100);
     const o = a.createOscillator(); o.type = "triangle"; o.frequency.value = 10000;
