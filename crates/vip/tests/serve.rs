@@ -6,22 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::*;
 use vip_testkit::*;
-
-const MASTER: &str = "serve test master password";
-
-fn vip(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vip"))
-        .args(args)
-        .env("VIP_DATA_DIR", dir)
-        .env("VIP_MASTER_PASSWORD", MASTER)
-        .output()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
@@ -125,15 +115,10 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
         .unwrap();
     drop(store);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_vip"))
-        .args([
-            "serve",
+    let listen = format!("127.0.0.1:{}", free_port());
+    let daemon = Daemon::start(
+        dir.path(),
+        &[
             "--listen",
             &listen,
             "--check-interval",
@@ -143,26 +128,11 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
             "--no-browser",
             "--api-listen",
             "127.0.0.1:0",
-        ])
-        .env("VIP_DATA_DIR", dir.path())
-        .env("VIP_MASTER_PASSWORD", MASTER)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &[],
+    )
+    .await;
     let gateway: std::net::SocketAddr = listen.parse().unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(gateway).is_err() {
-        assert!(
-            daemon.try_wait().unwrap().is_none(),
-            "vip serve exited early"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "vip serve did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let mut served = 0u64;
     let mut exits = Vec::new();
     for _ in 0..4 {
@@ -220,32 +190,13 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
             break;
         }
         if waiting.elapsed() > Duration::from_secs(20) {
-            let _ = daemon.kill();
-            let mut log = String::new();
-            std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
+            let (_, log) = daemon.stop().await;
             panic!("periodic checks did not record: {list}\n{log}");
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
-    let status = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let stopped = Instant::now();
-    let exit = loop {
-        if let Some(s) = daemon.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(15),
-            "vip serve did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let mut log = String::new();
-    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let (exit, log) = daemon.stop().await;
     assert!(exit.success(), "{log}");
     assert!(
         log.contains("usage events written, 0 tracker requests blocked"),
