@@ -3,7 +3,9 @@
 //! with the active rotation; send usage to the batched writer and rotation
 //! events to the store; pick up changes other `vip` commands make (a cheap
 //! fingerprint query every two seconds); on Ctrl-C or SIGTERM drain the
-//! gateway, then flush events, breakers, sticky mappings and usage.
+//! gateway, then flush events, breakers, sticky mappings and usage. It also
+//! runs the browser side (`browse`), its control API, and saves named
+//! identities' storage every two minutes and on the way out.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,6 +31,10 @@ use vip_store::{DATABASE_FILE, Store};
 /// The engine id under which the pool's active config is loaded; the shared
 /// listener always uses it, so activation needs no listener change.
 pub const ACTIVE: ConfigId = ConfigId(0);
+
+/// How often named identities' cookies and local data are saved while
+/// their tabs are open.
+const AUTOSAVE: Duration = Duration::from_secs(120);
 
 /// Usage to the batched writer, rotation events buffered for the store.
 struct StoreSink {
@@ -331,6 +337,17 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
             }
         });
     }
+    let autosave = {
+        let browsing = browsing.clone();
+        runtime.spawn(async move {
+            let mut every = tokio::time::interval(AUTOSAVE);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                browsing.autosave().await;
+            }
+        })
+    };
     let (health_tx, health_rx) = std::sync::mpsc::channel::<HealthMsg>();
     let health = options.checks.clone().map(|(settings, every)| {
         runtime.spawn(health_loop(
@@ -396,6 +413,8 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     };
     runtime.block_on(wait_for_signal());
     eprintln!("vip serve: draining");
+    autosave.abort();
+    let _ = runtime.block_on(autosave);
     runtime.block_on(browsing.shutdown());
     api_stop.cancel();
     let _ = runtime.block_on(api);

@@ -132,6 +132,12 @@ impl Browsing {
         let refusing = std::net::TcpListener::bind("127.0.0.1:0")?;
         let profiles_dir = db.parent().unwrap_or(Path::new(".")).join("browser");
         std::fs::create_dir_all(&profiles_dir)?;
+        // Profiles left by a run that was killed (each run makes fresh ones).
+        for entry in std::fs::read_dir(&profiles_dir)?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("chromium-") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         Ok(Browsing {
             profiles_dir,
             gateway,
@@ -494,6 +500,27 @@ impl Browsing {
         }
         let _ = live.browser.dispose_context(&live.context).await;
         self.release(&live);
+    }
+
+    /// Saves the storage of named identities with open tabs (so a crash or
+    /// a kill loses at most what changed since).
+    pub async fn autosave(&self) {
+        let mut inner = self.inner.lock().await;
+        Self::note_origins(&mut inner);
+        let keys: Vec<Key> = inner
+            .identities
+            .iter()
+            .filter(|(_, l)| l.record.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(mut live) = inner.identities.remove(&key) {
+                if let Err(e) = self.save_storage(&mut live).await {
+                    eprintln!("vip serve: saving {}: {e}", name_of(&key));
+                }
+                inner.identities.insert(key, live);
+            }
+        }
     }
 
     /// Saves named identities' storage and closes the browsers.

@@ -25,6 +25,7 @@ fn print_tabs(tabs: &[Tab], json: bool) {
                 t.assignment.to_string(),
                 output::opt(t.country.as_deref()),
                 t.timezone.clone(),
+                t.webrtc.clone(),
                 t.blocked.to_string(),
                 t.state.clone(),
                 t.url.clone(),
