@@ -94,6 +94,7 @@ async fn run() {
         default_proxy: refusing.local_addr().unwrap(),
         webrtc: WebRtcPolicy::default(),
         devtools_port: 0,
+        extra_args: Vec::new(),
     })
     .await
     .unwrap();

@@ -93,6 +93,8 @@ pub struct LaunchOptions {
     pub webrtc: WebRtcPolicy,
     /// DevTools port on 127.0.0.1 (0: a free one, only for us).
     pub devtools_port: u16,
+    /// More switches (diagnostics, e.g. `--log-net-log=FILE`).
+    pub extra_args: Vec<String>,
 }
 
 fn is_root() -> bool {
@@ -189,6 +191,7 @@ pub async fn spawn(options: &LaunchOptions) -> Result<(Child, String), BrowserEr
     if is_root() {
         cmd.arg("--no-sandbox");
     }
+    cmd.args(&options.extra_args);
     let mut child = cmd.spawn().map_err(|e| {
         BrowserError::Cdp(format!("starting {}: {e}", options.executable.display()))
     })?;

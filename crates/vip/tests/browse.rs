@@ -37,8 +37,10 @@ const GET: &str = "<script>
     const db = await new Promise(ok => { const r = indexedDB.open('db'); r.onsuccess = () => ok(r.result); });
     idb = await new Promise(ok => { const g = db.transaction('s').objectStore('s').get('x'); g.onsuccess = () => ok(String(g.result)); });
   }
+  const cv = document.createElement('canvas');
+  const x = cv.getContext('2d'); x.font = '16px sans-serif'; x.fillText('fingerprint', 2, 20);
   const q = new URLSearchParams({c: document.cookie || 'none', l: localStorage.getItem('k') || 'none', i: idb,
-    tz: Intl.DateTimeFormat().resolvedOptions().timeZone});
+    tz: Intl.DateTimeFormat().resolvedOptions().timeZone, cv: cv.toDataURL().slice(-48)});
   fetch('/report?' + q);
 })();
 </script>";
@@ -106,6 +108,11 @@ fn reports(site: &Site) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The canvas read-out a report carries.
+fn canvas(report: &str) -> String {
+    report.split("cv=").nth(1).unwrap_or("").to_string()
+}
+
 fn fails(dir: &Path, args: &[&str], code: i32, needle: &str) {
     let out = vip(dir, args);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -161,6 +168,20 @@ async fn identities_storage_sessions_and_bad_input() {
         first[0].1.contains("c=none&l=none&i=none&tz=Asia%2FTokyo"),
         "{first:?}"
     );
+    vip_json(
+        dir,
+        &["tab", "open", &format!("{base}/get"), "--identity", "keep"],
+    );
+    eventually("the named identity's first report", || {
+        reports(&site).len() == 2
+    })
+    .await;
+    let before = reports(&site)[1].1.clone();
+    assert_ne!(
+        canvas(&before),
+        canvas(&first[0].1),
+        "two identities, two canvases"
+    );
 
     // Bad input: clear errors, nothing changes, serve stays up.
     fails(
@@ -207,7 +228,7 @@ async fn identities_storage_sessions_and_bad_input() {
         "session nothing does not exist",
     );
     let tabs = vip_json(dir, &["tab", "list"]);
-    assert_eq!(tabs.as_array().unwrap().len(), 2, "{tabs}");
+    assert_eq!(tabs.as_array().unwrap().len(), 3, "{tabs}");
 
     let out = vip(dir, &["session", "save", "work"]);
     assert!(
@@ -230,8 +251,13 @@ async fn identities_storage_sessions_and_bad_input() {
         dir,
         &["tab", "open", &format!("{base}/get"), "--identity", "keep"],
     );
-    eventually("the named identity's report", || reports(&site).len() == 2).await;
-    let second = &reports(&site)[1];
+    eventually("the named identity's report", || reports(&site).len() == 3).await;
+    let second = &reports(&site)[2];
+    assert_eq!(
+        canvas(&second.1),
+        canvas(&before),
+        "same identity, same canvas after a restart"
+    );
     assert_eq!(
         second.0, "127.0.0.2",
         "the stored assignment (proxy 1) is used"
@@ -257,10 +283,15 @@ async fn identities_storage_sessions_and_bad_input() {
             )
         })
         .collect();
-    got.sort_by_key(|t| t.0.to_string());
+    got.sort_by_key(|t| (t.0.to_string(), t.2.to_string()));
     assert_eq!(
         got,
         vec![
+            (
+                "keep".into(),
+                serde_json::json!({"kind": "proxy", "id": 1}),
+                Value::String(format!("{base}/get"))
+            ),
             (
                 "keep".into(),
                 serde_json::json!({"kind": "proxy", "id": 1}),
@@ -273,7 +304,7 @@ async fn identities_storage_sessions_and_bad_input() {
             ),
         ]
     );
-    assert_eq!(vip_json(dir, &["tab", "list"]).as_array().unwrap().len(), 3);
+    assert_eq!(vip_json(dir, &["tab", "list"]).as_array().unwrap().len(), 4);
     // Nothing secret in the database file.
     let (status, log) = daemon.stop().await;
     assert!(status.success(), "{log}");

@@ -72,6 +72,11 @@ pub struct Rig {
 /// A gateway over a tinyproxy (id 1, exits from 127.0.0.2) and a microsocks
 /// (id 2, exits from 127.0.0.3), and a headless Chromium.
 pub async fn rig(webrtc: WebRtcPolicy) -> Rig {
+    rig_with_args(webrtc, Vec::new()).await
+}
+
+/// [`rig`] with more Chromium switches.
+pub async fn rig_with_args(webrtc: WebRtcPolicy, extra_args: Vec<String>) -> Rig {
     let chromium = find_chromium(None).expect("cargo xtask test installs chromium");
     let http = tinyproxy("127.0.0.2", "tu", "tp");
     let socks = microsocks("127.0.0.3", "su", "sp");
@@ -102,6 +107,7 @@ pub async fn rig(webrtc: WebRtcPolicy) -> Rig {
         default_proxy: refusing,
         webrtc,
         devtools_port: 0,
+        extra_args,
     };
     let browser = Browser::launch(&options).await.unwrap();
     Rig {

@@ -224,6 +224,7 @@ impl Browsing {
             default_proxy: self.refusing,
             webrtc: policy,
             devtools_port,
+            extra_args: Vec::new(),
         };
         let browser = Browser::launch(&options).await.map_err(|e| {
             inner.last_error = Some(e.to_string());
