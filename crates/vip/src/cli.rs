@@ -158,7 +158,8 @@ pub struct BrowserArgs {
     pub headless: bool,
     /// Expose Chromium's DevTools endpoint on 127.0.0.1:PORT for your own
     /// tools (Playwright connectOverCDP, Puppeteer); off by default. Tabs
-    /// they drive keep their identities' protections.
+    /// they drive keep their identities' protections; open new tabs with
+    /// `vip tab open` (pages opened outside an identity are refused).
     #[arg(long, value_name = "PORT")]
     pub devtools_port: Option<u16>,
     /// Address of the control API `vip tab` and `vip session` use (its token

@@ -85,7 +85,8 @@ pub struct Browsing {
     vault: Option<Arc<Vault>>,
     options: BrowseOptions,
     refusing: std::net::SocketAddr,
-    _refusing: std::net::TcpListener,
+    /// Bound, never listening: connections to it are refused at once.
+    _refusing: tokio::net::TcpSocket,
     /// Where Chromium profiles (fresh per launch) live.
     profiles_dir: PathBuf,
     inner: tokio::sync::Mutex<Inner>,
@@ -128,8 +129,10 @@ impl Browsing {
     ) -> anyhow::Result<Browsing> {
         let store = Store::open(db)?;
         store.close_tabs(None)?;
-        // Chromium's own traffic (the default context) goes here and is refused.
-        let refusing = std::net::TcpListener::bind("127.0.0.1:0")?;
+        // Chromium's own traffic (the default context, and pages a DevTools
+        // client opens there) goes here and is refused.
+        let refusing = tokio::net::TcpSocket::new_v4()?;
+        refusing.bind("127.0.0.1:0".parse()?)?;
         let profiles_dir = db.parent().unwrap_or(Path::new(".")).join("browser");
         std::fs::create_dir_all(&profiles_dir)?;
         // Profiles left by a run that was killed (each run makes fresh ones).

@@ -34,7 +34,7 @@ fn print_tabs(tabs: &[Tab], json: bool) {
         .collect();
     output::table(
         &[
-            "ID", "IDENTITY", "THROUGH", "COUNTRY", "TIMEZONE", "BLOCKED", "STATE", "URL",
+            "ID", "IDENTITY", "THROUGH", "COUNTRY", "TIMEZONE", "WEBRTC", "BLOCKED", "STATE", "URL",
         ],
         &rows,
     );
