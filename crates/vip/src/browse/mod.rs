@@ -61,6 +61,8 @@ struct Live {
     origins: BTreeSet<String>,
     /// What was restored (kept for origins not visited this time).
     restored: Option<serde_json::Value>,
+    /// Tabs being opened in it right now.
+    opening: usize,
 }
 
 struct LiveTab {
@@ -425,6 +427,7 @@ impl Browsing {
                 record,
                 origins: BTreeSet::new(),
                 restored: storage,
+                opening: 0,
             },
         );
         Ok(key)
@@ -493,7 +496,8 @@ impl Browsing {
 
     /// Drops an identity with no tabs left (saving a named one's storage).
     async fn retire_if_unused(&self, inner: &mut Inner, key: &Key) {
-        if inner.tabs.values().any(|t| &t.key == key) {
+        let opening = inner.identities.get(key).is_some_and(|l| l.opening > 0);
+        if opening || inner.tabs.values().any(|t| &t.key == key) {
             return;
         }
         let Some(mut live) = inner.identities.remove(key) else {
@@ -554,24 +558,43 @@ impl Browsing {
         {
             return Err(ApiError::invalid("identity: the name is empty"));
         }
-        let mut inner = self.inner.lock().await;
-        let key = self.identity(&mut inner, &req).await?;
-        let (browser, context, spec, proxy) = {
-            let live = &inner.identities[&key];
+        // The lock is not held while the page loads, so listing and closing
+        // tabs stay quick; `opening` keeps the identity from being retired.
+        let (key, browser, context, spec, proxy) = {
+            let mut inner = self.inner.lock().await;
+            let key = self.identity(&mut inner, &req).await?;
+            let live = inner
+                .identities
+                .get_mut(&key)
+                .ok_or_else(|| internal("the identity vanished"))?;
+            live.opening += 1;
             (
+                key,
                 live.browser.clone(),
                 live.context.clone(),
                 live.spec.clone(),
                 live.proxy,
             )
         };
-        let target = match browser.open(&context, &req.url, LOAD_WAIT).await {
+        let opened = browser.open(&context, &req.url, LOAD_WAIT).await;
+        let mut inner = self.inner.lock().await;
+        if let Some(live) = inner.identities.get_mut(&key) {
+            live.opening -= 1;
+        }
+        let target = match opened {
             Ok(t) => t,
             Err(e) => {
                 self.retire_if_unused(&mut inner, &key).await;
                 return Err(ApiError::unavailable(format!("opening {}: {e}", req.url)));
             }
         };
+        if !inner.identities.contains_key(&key) {
+            let _ = browser.close_tab(&target).await;
+            return Err(ApiError::unavailable(format!(
+                "opening {}: the browser stopped meanwhile; try again",
+                req.url
+            )));
+        }
         let spec_json = serde_json::to_string(&spec).map_err(internal)?;
         let id = self
             .store()
