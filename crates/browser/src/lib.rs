@@ -13,7 +13,7 @@
 //!
 //! - `cdp`: the DevTools connection (commands, events, sessions);
 //! - `launch`: finding and starting Chromium, its preferences and fonts;
-//! - `browser`: the running browser, contexts and tabs;
+//! - `browser`: the running browser and its contexts; `tab`: its tabs;
 //! - `director`: the event loop that prepares targets and judges requests;
 //! - `profile` (+ `protect.js`): an identity's fingerprint;
 //! - `geo`: a country's timezone, locale and languages;
@@ -26,6 +26,7 @@ pub mod geo;
 mod launch;
 mod profile;
 mod storage;
+mod tab;
 
 pub use browser::{Browser, ContextId, IdentitySetup, TabId, TabInfo};
 pub use launch::{BASE_FONTS, LaunchOptions, display_available, find_chromium, find_chromium_in};

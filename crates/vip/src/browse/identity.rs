@@ -1,0 +1,243 @@
+//! Identities of `vip serve`: resolving a tab request to a live identity
+//! (an existing one, a stored named one brought back with its storage, a new
+//! named one stored under the vault, or a fresh unnamed one), and retiring
+//! one when its last tab closes (a named one's storage saved first).
+
+use std::collections::BTreeSet;
+
+use vip_api::{ApiError, AssignmentSpec, OpenTab};
+use vip_browser::{IdentitySetup, Profile, WebRtcPolicy};
+use vip_gateway::ListenerSpec;
+use vip_store::vault::Vault;
+
+use super::{Browsing, Inner, Key, Live, assign, internal, name_of, random_seed};
+
+impl Browsing {
+    pub(super) fn release(&self, live: &Live) {
+        live.listener.close();
+        if let Some(id) = live.own_config {
+            self.gateway.with_engine(|e| e.remove_rotation(id));
+        }
+    }
+
+    pub(super) fn vault(&self) -> Result<&Vault, ApiError> {
+        self.vault.as_deref().ok_or_else(|| {
+            ApiError::unavailable(
+                "named identities keep their seed and cookies in the vault, which is locked: \
+                 run `vip vault init` once, then start vip serve with the master password \
+                 (VIP_MASTER_PASSWORD, the keychain, or the prompt)",
+            )
+        })
+    }
+
+    /// Stores a new named identity (after checking its assignment).
+    pub(super) fn create_named(
+        &self,
+        name: &str,
+        spec: &AssignmentSpec,
+        policy: WebRtcPolicy,
+    ) -> Result<([u8; 32], i64), ApiError> {
+        let vault = self.vault()?;
+        let probe = assign::resolve(spec, &self.store(), &self.gateway, u64::MAX)?;
+        if let Some(id) = probe.own_config {
+            self.gateway.with_engine(|e| e.remove_rotation(id));
+        }
+        let seed = random_seed()?;
+        let json = serde_json::to_string(spec).map_err(internal)?;
+        let id = self
+            .store()
+            .create_identity(vault, name, &seed, &json, policy.as_str())
+            .map_err(|e| match e {
+                vip_store::StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
+                e => internal(e),
+            })?;
+        Ok((seed, id))
+    }
+
+    /// The live identity for a request, made (or brought back) if needed.
+    pub(super) async fn identity(&self, inner: &mut Inner, req: &OpenTab) -> Result<Key, ApiError> {
+        let webrtc = req
+            .webrtc
+            .as_deref()
+            .map(WebRtcPolicy::parse)
+            .transpose()
+            .map_err(|e| ApiError::invalid(format!("webrtc: {e}")))?;
+        let key = match (&req.identity, &req.shared_with) {
+            (Some(name), _) => Key::Named(name.clone()),
+            (None, Some(shared)) => Key::Anonymous(shared.clone()),
+            (None, None) => {
+                inner.counter += 1;
+                Key::Anonymous(format!("a{}", inner.counter))
+            }
+        };
+        if let Some(live) = inner.identities.get(&key) {
+            if live.browser.is_alive() {
+                if let Some(spec) = &req.assignment
+                    && spec != &live.spec
+                {
+                    return Err(ApiError::conflict(format!(
+                        "identity {} goes through {}, not {spec}: drop the assignment option or use another identity",
+                        name_of(&key),
+                        live.spec
+                    )));
+                }
+                if webrtc.is_some_and(|w| w != live.webrtc) {
+                    return Err(ApiError::conflict(format!(
+                        "identity {} has WebRTC policy {}: drop --webrtc or use another identity",
+                        name_of(&key),
+                        live.webrtc.as_str()
+                    )));
+                }
+                return Ok(key);
+            }
+            if let Some(live) = inner.identities.remove(&key) {
+                self.release(&live);
+            }
+        }
+        // Seed, assignment and storage: stored (named), new (named), or fresh.
+        let (seed, spec, webrtc, record, storage) = match &key {
+            Key::Named(name) => {
+                let vault = self.vault()?;
+                let found = self
+                    .store()
+                    .get_identity(vault, name)
+                    .map_err(|e| match e {
+                        vip_store::StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
+                        e => internal(e),
+                    })?;
+                match found {
+                    Some(r) => {
+                        let spec: AssignmentSpec =
+                            serde_json::from_str(&r.assignment).map_err(internal)?;
+                        let policy = WebRtcPolicy::parse(&r.webrtc_policy).map_err(internal)?;
+                        if req.assignment.as_ref().is_some_and(|a| a != &spec) {
+                            return Err(ApiError::conflict(format!(
+                                "identity {name} goes through {spec}: drop the assignment option or use another identity"
+                            )));
+                        }
+                        if webrtc.is_some_and(|w| w != policy) {
+                            return Err(ApiError::conflict(format!(
+                                "identity {name} has WebRTC policy {}: drop --webrtc or use another identity",
+                                policy.as_str()
+                            )));
+                        }
+                        let seed: [u8; 32] = r.seed.as_slice().try_into().map_err(internal)?;
+                        let storage = r
+                            .storage
+                            .as_deref()
+                            .and_then(|s| serde_json::from_slice::<serde_json::Value>(s).ok());
+                        (seed, spec, policy, Some(r.id), storage)
+                    }
+                    None => {
+                        let Some(spec) = req.assignment.clone() else {
+                            return Err(ApiError::not_found(format!(
+                                "identity {name} does not exist: create it with `vip identity create {name}` \
+                                 or give an assignment (--proxy, --group, --country, --rotation, --direct)"
+                            )));
+                        };
+                        let policy = webrtc.unwrap_or_default();
+                        let (seed, id) = self.create_named(name, &spec, policy)?;
+                        (seed, spec, policy, Some(id), None)
+                    }
+                }
+            }
+            Key::Anonymous(_) => (
+                random_seed()?,
+                req.assignment.clone().unwrap_or_default(),
+                webrtc.unwrap_or_default(),
+                None,
+                None,
+            ),
+        };
+        inner.counter += 1;
+        let resolved = assign::resolve(&spec, &self.store(), &self.gateway, inner.counter)?;
+        let browser = self.browser(inner, webrtc).await?;
+        let listener = self
+            .gateway
+            .listen(
+                "127.0.0.1:0".parse().map_err(internal)?,
+                ListenerSpec {
+                    assignment: resolved.assignment.clone(),
+                    tab: Some(vip_engine::TabId(inner.counter)),
+                    auth: None,
+                },
+            )
+            .await
+            .map_err(internal)?;
+        let profile = Profile::new(seed, resolved.country.as_deref(), webrtc);
+        let timezone = profile.locale.timezone.to_string();
+        let setup = IdentitySetup {
+            profile,
+            protect: true,
+            blocklist: self.options.blocklist.clone(),
+        };
+        let context = match browser.new_context(listener.addr, setup).await {
+            Ok(c) => c,
+            Err(e) => {
+                listener.close();
+                return Err(ApiError::unavailable(e.to_string()));
+            }
+        };
+        if let Some(storage) = &storage
+            && let Err(e) = browser.import_storage(&context, storage).await
+        {
+            eprintln!("vip serve: restoring the storage of {}: {e}", name_of(&key));
+        }
+        inner.identities.insert(
+            key.clone(),
+            Live {
+                browser,
+                context,
+                listener,
+                spec,
+                webrtc,
+                country: resolved.country,
+                timezone,
+                proxy: resolved.proxy,
+                own_config: resolved.own_config,
+                record,
+                origins: BTreeSet::new(),
+                restored: storage,
+                opening: 0,
+            },
+        );
+        Ok(key)
+    }
+
+    /// Saves a named identity's storage (sealed); unnamed ones keep nothing.
+    pub(super) async fn save_storage(&self, live: &mut Live) -> Result<(), ApiError> {
+        let Some(record) = live.record else {
+            return Ok(());
+        };
+        if !live.browser.is_alive() {
+            return Ok(());
+        }
+        let storage = live
+            .browser
+            .export_storage(&live.context, &live.origins, live.restored.as_ref())
+            .await
+            .map_err(|e| ApiError::unavailable(format!("reading the identity's storage: {e}")))?;
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&storage).map_err(internal)?);
+        self.store()
+            .save_identity_storage(self.vault()?, record, &bytes)
+            .map_err(internal)?;
+        live.restored = Some(storage);
+        Ok(())
+    }
+
+    /// Drops an identity with no tabs left (saving a named one's storage).
+    pub(super) async fn retire_if_unused(&self, inner: &mut Inner, key: &Key) {
+        let opening = inner.identities.get(key).is_some_and(|l| l.opening > 0);
+        if opening || inner.tabs.values().any(|t| &t.key == key) {
+            return;
+        }
+        let Some(mut live) = inner.identities.remove(key) else {
+            return;
+        };
+        if let Err(e) = self.save_storage(&mut live).await {
+            eprintln!("vip serve: {}: {e}", name_of(key));
+        }
+        let _ = live.browser.dispose_context(&live.context).await;
+        self.release(&live);
+    }
+}

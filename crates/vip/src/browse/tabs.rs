@@ -1,0 +1,205 @@
+//! Tabs of `vip serve`: opening one in its identity (the page loads
+//! without holding up other requests), listing them with what the browser
+//! knows now (URL, blocked requests, crashes), and closing them.
+
+use vip_api::{ApiError, OpenTab, Tab};
+
+use super::{Browsing, Inner, Key, LOAD_WAIT, Live, LiveTab, internal};
+
+/// Checks a URL the user asked for.
+fn check_url(url: &str) -> Result<(), ApiError> {
+    let bad = || {
+        ApiError::invalid(format!(
+            "url {url:?} is not an http or https address: give a full one like https://example.com/"
+        ))
+    };
+    if url == "about:blank" {
+        return Ok(());
+    }
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or("");
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        || host.is_empty()
+        || host.starts_with(':')
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+impl Browsing {
+    pub(super) fn view(&self, id: i64, tab: &LiveTab, live: &Live) -> Tab {
+        let info = live.browser.tab(&tab.target);
+        let crashed = !live.browser.is_alive() || info.as_ref().is_some_and(|i| i.crashed);
+        Tab {
+            id,
+            identity: match &tab.key {
+                Key::Named(n) => Some(n.clone()),
+                Key::Anonymous(_) => None,
+            },
+            anonymous: match &tab.key {
+                Key::Named(_) => None,
+                Key::Anonymous(a) => Some(a.clone()),
+            },
+            url: info.as_ref().map(|i| i.url.clone()).unwrap_or_default(),
+            assignment: live.spec.clone(),
+            country: live.country.clone(),
+            timezone: live.timezone.clone(),
+            webrtc: live.webrtc.as_str().to_string(),
+            blocked: info.map_or(0, |i| i.blocked),
+            state: if crashed { "crashed" } else { "open" }.to_string(),
+        }
+    }
+
+    /// Notes the origins a live identity's tabs show now.
+    pub(super) fn note_origins(inner: &mut Inner) {
+        let Inner {
+            tabs, identities, ..
+        } = inner;
+        for tab in tabs.values() {
+            if let Some(live) = identities.get_mut(&tab.key)
+                && let Some(origin) = live
+                    .browser
+                    .tab(&tab.target)
+                    .and_then(|i| vip_browser::origin_of(&i.url))
+            {
+                live.origins.insert(origin);
+            }
+        }
+    }
+
+    pub(super) async fn open(&self, req: OpenTab) -> Result<Tab, ApiError> {
+        check_url(&req.url)?;
+        if let Some(name) = &req.identity
+            && name.trim().is_empty()
+        {
+            return Err(ApiError::invalid("identity: the name is empty"));
+        }
+        // The lock is not held while the page loads, so listing and closing
+        // tabs stay quick; `opening` keeps the identity from being retired.
+        let (key, browser, context, spec, proxy) = {
+            let mut inner = self.inner.lock().await;
+            let key = self.identity(&mut inner, &req).await?;
+            let live = inner
+                .identities
+                .get_mut(&key)
+                .ok_or_else(|| internal("the identity vanished"))?;
+            live.opening += 1;
+            (
+                key,
+                live.browser.clone(),
+                live.context.clone(),
+                live.spec.clone(),
+                live.proxy,
+            )
+        };
+        let opened = browser.open(&context, &req.url, LOAD_WAIT).await;
+        let mut inner = self.inner.lock().await;
+        if let Some(live) = inner.identities.get_mut(&key) {
+            live.opening -= 1;
+        }
+        let target = match opened {
+            Ok(t) => t,
+            Err(e) => {
+                self.retire_if_unused(&mut inner, &key).await;
+                return Err(ApiError::unavailable(format!("opening {}: {e}", req.url)));
+            }
+        };
+        if !inner.identities.contains_key(&key) {
+            let _ = browser.close_tab(&target).await;
+            return Err(ApiError::unavailable(format!(
+                "opening {}: the browser stopped meanwhile; try again",
+                req.url
+            )));
+        }
+        let spec_json = serde_json::to_string(&spec).map_err(internal)?;
+        let id = self
+            .store()
+            .insert_tab(req.identity.as_deref(), &req.url, &spec_json, proxy)
+            .map_err(internal)?;
+        inner.tabs.insert(
+            id,
+            LiveTab {
+                key: key.clone(),
+                target,
+            },
+        );
+        Self::note_origins(&mut inner);
+        let tab = &inner.tabs[&id];
+        Ok(self.view(id, tab, &inner.identities[&key]))
+    }
+
+    pub(super) async fn list(&self) -> Vec<Tab> {
+        let mut inner = self.inner.lock().await;
+        Self::note_origins(&mut inner);
+        // Tabs the user closed in the window are gone.
+        let gone: Vec<i64> = inner
+            .tabs
+            .iter()
+            .filter(|(_, t)| {
+                inner.identities.get(&t.key).is_none_or(|l| {
+                    l.browser.is_alive() && !l.browser.tabs().iter().any(|(id, _)| id == &t.target)
+                })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(tab) = inner.tabs.remove(&id) {
+                let _ = self.store().close_tabs(Some(id));
+                self.retire_if_unused(&mut inner, &tab.key).await;
+            }
+        }
+        let views: Vec<Tab> = inner
+            .tabs
+            .iter()
+            .filter_map(|(id, t)| inner.identities.get(&t.key).map(|l| self.view(*id, t, l)))
+            .collect();
+        for v in &views {
+            let _ = self.store().update_tab(v.id, &v.url, v.blocked);
+        }
+        views
+    }
+
+    pub(super) async fn close(&self, id: i64) -> Result<(), ApiError> {
+        let mut inner = self.inner.lock().await;
+        Self::note_origins(&mut inner);
+        let tab = inner.tabs.remove(&id).ok_or_else(|| {
+            ApiError::not_found(format!("tab {id} is not open: see `vip tab list`"))
+        })?;
+        if let Some(live) = inner.identities.get(&tab.key) {
+            if let Some(info) = live.browser.tab(&tab.target) {
+                let _ = self.store().update_tab(id, &info.url, info.blocked);
+            }
+            let _ = live.browser.close_tab(&tab.target).await;
+        }
+        self.store().close_tabs(Some(id)).map_err(internal)?;
+        self.retire_if_unused(&mut inner, &tab.key).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    pub(super) fn urls() {
+        assert!(check_url("https://example.com/").is_ok());
+        assert!(check_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_url("about:blank").is_ok());
+        for bad in [
+            "example.com",
+            "ftp://x.test/",
+            "http://",
+            "http:// x",
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+        ] {
+            let err = check_url(bad).unwrap_err();
+            assert!(err.message.contains("https://example.com/"), "{bad}: {err}");
+            assert_eq!(err.status, 400);
+        }
+    }
+}
