@@ -22,7 +22,10 @@ use vip_engine::HealthSettings;
 use vip_gateway::{Assignment, Gateway, GatewaySettings};
 use vip_testkit::{Collect, Site, engine, listen, logins};
 
-const ROUNDS: usize = 80;
+/// Tab opens.
+const OPENS: usize = 60;
+/// Paired page loads per row (the cost estimate's noise shrinks with it).
+const LOADS: usize = 200;
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
@@ -114,7 +117,7 @@ async fn run() {
     );
     let mut open = Vec::new();
     let mut open_load = Vec::new();
-    for i in 0..ROUNDS {
+    for i in 0..OPENS {
         let start = Instant::now();
         let addr = listen(&gateway, Assignment::Direct).await;
         let ctx = browser
@@ -145,7 +148,7 @@ async fn run() {
             tabs.push(browser.open(&ctx, &url, wait).await.unwrap());
         }
         let (mut on, mut off): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
-        for i in 0..ROUNDS {
+        for i in 0..LOADS {
             // Alternate which goes first, so neither gains from the other.
             let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
             for which in order {

@@ -145,7 +145,7 @@
 
   // Canvas and WebGL: read-outs get the site's noise; WebGL names the
   // identity's GPU.
-  const canvasProtect = (W) => {
+  const canvasProtect = (W, eagerGl) => {
     const Canvas = W.HTMLCanvasElement;
     const Offscreen = W.OffscreenCanvas;
     const createElement = W.Document && W.Document.prototype.createElement;
@@ -227,6 +227,10 @@
         });
       }
     }
+    // WebGL 1 (what fingerprinting reads the renderer through) is patched up
+    // front where asked; WebGL 2's interface costs ~1 ms to build, so it is
+    // patched on first use.
+    if (eagerGl && W.WebGLRenderingContext) patchGl(W.WebGLRenderingContext.prototype);
     for (const K of [Canvas, Offscreen]) {
       if (!K) continue;
       method(K.prototype, "getContext", (real) => function (...args) {
@@ -315,19 +319,24 @@
   };
 
   const installed = new WeakSet();
-  const install = (W) => {
+  const install = (W, eagerGl) => {
     if (!W || installed.has(W)) return;
     installed.add(W);
     if (W !== G && W.Function) {
       const d = describe(W.Function.prototype, "toString");
       define(W.Function.prototype, "toString", { ...d, value: toStringFake });
     }
-    canvasProtect(W);
+    canvasProtect(W, eagerGl);
     audioProtect(W);
     navigatorProtect(W);
     webrtcProtect(W);
   };
-  install(G);
+  // The top-level document also patches WebGL 1 up front, so a reference
+  // taken before any context is protected too; frames and workers (most of
+  // a page's documents) patch it on first use, which is much cheaper.
+  let top = false;
+  try { top = G.top === G; } catch (_) { /* cross-origin: a frame */ }
+  install(G, top);
 
   // Same-origin child frames are protected on first access, even before
   // their own copy of this script runs (an about:blank frame made by script).
@@ -336,7 +345,7 @@
       getter(G.HTMLIFrameElement.prototype, name, (real) => function () {
         const r = real.call(this);
         try {
-          install(name === "contentWindow" ? r : r && r.defaultView);
+          install(name === "contentWindow" ? r : r && r.defaultView, true);
         } catch (_) { /* cross-origin: its own session protects it */ }
         return r;
       });

@@ -105,6 +105,9 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         fa["gl"].as_str().is_some_and(|g| g.contains("ANGLE")),
         "{fa}"
     );
+    // A top-level reference taken before any WebGL context is protected too.
+    let renderer = fa["gl"].as_str().unwrap().split(" / ").nth(1).unwrap();
+    assert_eq!(fa["glPristine"].as_str(), Some(renderer), "{fa}");
     // No headless marker, and navigator.webdriver is Chromium's own.
     assert!(!fa["ua"].as_str().unwrap().contains("Headless"), "{fa}");
     // Timezone and language follow the country, with daylight saving.

@@ -20,6 +20,8 @@ use vip_testkit::*;
 pub const PROBE: &str = r##"
 async function vipProbe() {
   const out = {};
+  // A reference taken before any WebGL context exists.
+  const pristine = typeof WebGLRenderingContext !== "undefined" && WebGLRenderingContext.prototype.getParameter;
   const doc = typeof document !== "undefined";
   const canvas = doc ? document.createElement("canvas") : new OffscreenCanvas(220, 60);
   canvas.width = 220; canvas.height = 60;
@@ -37,6 +39,7 @@ async function vipProbe() {
   const gl = glc.getContext("webgl");
   const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
   out.gl = info ? gl.getParameter(info.UNMASKED_VENDOR_WEBGL) + " / " + gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : null;
+  out.glPristine = info && pristine ? pristine.call(gl, info.UNMASKED_RENDERER_WEBGL) : null;
   if (typeof OfflineAudioContext !== "undefined") {
     const a = new OfflineAudioContext(1, 5000, 44100);
     const o = a.createOscillator(); o.type = "triangle"; o.frequency.value = 10000;
