@@ -50,6 +50,8 @@ pub struct TabInfo {
 #[derive(Debug)]
 pub(crate) struct ContextState {
     pub setup: Arc<IdentitySetup>,
+    /// Origins its tabs' top-level documents came from.
+    pub origins: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,9 +271,21 @@ impl Browser {
             id.clone(),
             ContextState {
                 setup: Arc::new(setup),
+                origins: Default::default(),
             },
         );
         Ok(id)
+    }
+
+    /// The origins a context's top-level documents came from (helper pages
+    /// only ever visit origins already kept).
+    pub fn visited_origins(&self, context: &ContextId) -> std::collections::BTreeSet<String> {
+        self.shared
+            .state()
+            .contexts
+            .get(context)
+            .map(|c| c.origins.clone())
+            .unwrap_or_default()
     }
 
     /// Disposes a context: its tabs close and its storage is gone.

@@ -41,6 +41,7 @@ pub(crate) async fn run(cdp: Cdp, shared: Arc<Shared>, mut events: mpsc::Unbound
                 if frame.get("parentId").is_none() {
                     let tab = session_tab(&shared, event.session.as_deref());
                     let url = frame["url"].as_str().unwrap_or_default().to_string();
+                    note_origin(&shared, event.session.as_deref(), &url);
                     tab_update(&shared, &json!(tab), |t| t.url = url);
                 }
             }
@@ -56,6 +57,21 @@ pub(crate) async fn run(cdp: Cdp, shared: Arc<Shared>, mut events: mpsc::Unbound
         }
     }
     shared.bump();
+}
+
+/// Remembers the origin a top-level document of an identity came from (its
+/// storage is what a named identity keeps).
+fn note_origin(shared: &Shared, session: Option<&str>, url: &str) {
+    let Some(origin) = crate::storage::origin_of(url) else {
+        return;
+    };
+    let mut state = shared.state();
+    let context = session
+        .and_then(|s| state.sessions.get(s))
+        .map(|s| s.context.clone());
+    if let Some(c) = context.and_then(|c| state.contexts.get_mut(&c)) {
+        c.origins.insert(origin);
+    }
 }
 
 fn session_tab(shared: &Shared, session: Option<&str>) -> Option<String> {

@@ -63,6 +63,14 @@ async fn storage_is_isolated_and_survives_export_and_import() {
     );
 
     let origins = BTreeSet::from([vip_browser::origin_of(&url).unwrap()]);
+    // Every top-level origin a tab has shown is remembered, not only the last.
+    let elsewhere = format!("http://localhost:{}/", site.addr.port());
+    rig.browser
+        .navigate(&ta, &elsewhere, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    let seen = rig.browser.visited_origins(&a);
+    assert!(seen.is_superset(&origins) && seen.len() == 2, "{seen:?}");
     let saved = rig
         .browser
         .export_storage(&a, &origins, None)

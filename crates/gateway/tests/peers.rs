@@ -235,3 +235,26 @@ async fn plain_http_keeps_the_client_connection_alive() {
     gateway.shutdown(std::time::Duration::from_secs(1)).await;
     assert_eq!(sink.ok_by_proxy().values().sum::<usize>(), 6);
 }
+
+/// A malformed chunked request body gets a 400 that says so (not a silent
+/// hang-up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_chunked_body_gets_400() {
+    use tokio::io::AsyncWriteExt;
+    let (_http, _socks, gateway, _sink) = two_upstreams(
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        ("tpass", "spass"),
+    );
+    let listener = listen(&gateway, Assignment::Pinned(ProxyId(2))).await;
+    let origin = Origin::start().await;
+    let mut s = tokio::net::TcpStream::connect(listener).await.unwrap();
+    let request = format!(
+        "POST http://127.0.0.1:{}/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n",
+        origin.addr.port()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let (head, body) = read_response(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert!(body.contains("chunk size is not hexadecimal"), "{body}");
+    gateway.shutdown(std::time::Duration::from_secs(1)).await;
+}

@@ -48,6 +48,32 @@ impl Origin {
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     }
+                    // Take the whole request body before answering, as a
+                    // well-behaved origin does (Content-Length or chunked).
+                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    let chunked = head.contains("transfer-encoding: chunked");
+                    let complete = |b: &[u8]| {
+                        let body = &b[end..];
+                        if chunked {
+                            (body.starts_with(b"0\r\n")
+                                || body.windows(5).any(|w| w == b"\r\n0\r\n"))
+                                && body.ends_with(b"\r\n\r\n")
+                        } else {
+                            body.len() >= length
+                        }
+                    };
+                    while !complete(&buf) {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
                     let body = peer.ip().to_string();
                     let reply = format!(
                         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

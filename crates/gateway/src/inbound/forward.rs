@@ -52,6 +52,15 @@ fn split_url(path: &str) -> Result<(Target, String), &'static str> {
     Ok((target, tail))
 }
 
+/// Why copying a request body stopped: the client went away (nothing more
+/// to do), or the upstream stopped taking it (its answer may already be
+/// waiting, e.g. an origin that replies before reading the whole body).
+enum BodyError {
+    Client,
+    Malformed(&'static str),
+    Upstream,
+}
+
 /// Copies exactly `n` bytes from `from` (after `carry`) to `to`; returns the
 /// bytes of `carry` not used.
 async fn copy_exact(
@@ -59,25 +68,32 @@ async fn copy_exact(
     from: &mut TcpStream,
     to: &mut UpstreamStream,
     mut n: u64,
-) -> std::io::Result<Vec<u8>> {
+) -> Result<Vec<u8>, BodyError> {
     let used = carry.len().min(n as usize);
-    to.write_all(&carry[..used]).await?;
+    to.write_all(&carry[..used])
+        .await
+        .map_err(|_| BodyError::Upstream)?;
     n -= used as u64;
     let mut buf = vec![0u8; 16 * 1024];
     while n > 0 {
         let want = buf.len().min(n as usize);
-        let got = from.read(&mut buf[..want]).await?;
+        let got = from
+            .read(&mut buf[..want])
+            .await
+            .map_err(|_| BodyError::Client)?;
         if got == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+            return Err(BodyError::Client);
         }
-        to.write_all(&buf[..got]).await?;
+        to.write_all(&buf[..got])
+            .await
+            .map_err(|_| BodyError::Upstream)?;
         n -= got as u64;
     }
     Ok(carry[used..].to_vec())
 }
 
 /// Takes one CRLF-terminated line from `buf`, reading more from `from`.
-async fn line(buf: &mut Vec<u8>, from: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+async fn line(buf: &mut Vec<u8>, from: &mut TcpStream) -> Result<Vec<u8>, BodyError> {
     loop {
         if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
             let rest = buf.split_off(i + 2);
@@ -86,12 +102,14 @@ async fn line(buf: &mut Vec<u8>, from: &mut TcpStream) -> std::io::Result<Vec<u8
             return Ok(line);
         }
         if buf.len() > 8 * 1024 {
-            return Err(std::io::Error::other("chunk header line too long"));
+            return Err(BodyError::Malformed(
+                "a chunk header line is longer than 8 KiB",
+            ));
         }
         let mut chunk = [0u8; 4096];
-        let n = from.read(&mut chunk).await?;
+        let n = from.read(&mut chunk).await.map_err(|_| BodyError::Client)?;
         if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+            return Err(BodyError::Client);
         }
         buf.extend_from_slice(&chunk[..n]);
     }
@@ -103,23 +121,27 @@ async fn copy_chunked(
     mut buf: Vec<u8>,
     from: &mut TcpStream,
     to: &mut UpstreamStream,
-) -> std::io::Result<(u64, Vec<u8>)> {
+) -> Result<(u64, Vec<u8>), BodyError> {
     let mut total = 0u64;
     loop {
         let header = line(&mut buf, from).await?;
         let size_text = String::from_utf8_lossy(&header);
         let size = u64::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| std::io::Error::other("bad chunk size"))?;
-        to.write_all(&header).await?;
-        to.write_all(b"\r\n").await?;
-        total += header.len() as u64 + 2;
+            .map_err(|_| BodyError::Malformed("a chunk size is not hexadecimal"))?;
+        let mut out = header;
+        out.extend_from_slice(b"\r\n");
+        to.write_all(&out).await.map_err(|_| BodyError::Upstream)?;
+        total += out.len() as u64;
         if size == 0 {
             loop {
-                let trailer = line(&mut buf, from).await?;
-                to.write_all(&trailer).await?;
-                to.write_all(b"\r\n").await?;
-                total += trailer.len() as u64 + 2;
-                if trailer.is_empty() {
+                let mut trailer = line(&mut buf, from).await?;
+                let last = trailer.is_empty();
+                trailer.extend_from_slice(b"\r\n");
+                to.write_all(&trailer)
+                    .await
+                    .map_err(|_| BodyError::Upstream)?;
+                total += trailer.len() as u64;
+                if last {
                     return Ok((total, buf));
                 }
             }
@@ -281,8 +303,15 @@ pub(super) async fn serve(
         drop(login);
         let mut up = head.len() as u64;
         if upstream.write_all(&head).await.is_err() {
-            connect::finished(shared, proxy, &target, up, 0);
-            return;
+            connect::finished(shared, proxy, &target, 0, 0);
+            return respond(
+                &mut client,
+                502,
+                "Bad Gateway",
+                "vip: the upstream closed the connection before taking the request",
+                "",
+            )
+            .await;
         }
         let carry = std::mem::take(&mut request.rest);
         let body = if chunked {
@@ -293,18 +322,27 @@ pub(super) async fn serve(
                 .await
                 .map(|c| (n, c))
         };
-        let carry = match body {
+        // An upstream that stopped taking the body may have answered already:
+        // pass its answer on, then close (the rest of the body is unread).
+        let (carry, whole_body) = match body {
             Ok((n, c)) => {
                 up += n;
-                c
+                (c, true)
             }
-            Err(_) => {
+            Err(BodyError::Upstream) => (Vec::new(), false),
+            Err(BodyError::Client) => {
                 connect::finished(shared, proxy, &target, up, 0);
                 return;
             }
+            Err(BodyError::Malformed(why)) => {
+                connect::finished(shared, proxy, &target, up, 0);
+                let text = format!("vip: the chunked request body is malformed: {why}");
+                return respond(&mut client, 400, "Bad Request", &text, "").await;
+            }
         };
+        let keep_alive = request.keep_alive && whole_body;
         let head_only = request.method.eq_ignore_ascii_case("HEAD");
-        let reply = match response(&mut upstream, leftover, head_only, request.keep_alive).await {
+        let reply = match response(&mut upstream, leftover, head_only, keep_alive).await {
             Ok(r) => r,
             Err(e) => {
                 connect::finished(shared, proxy, &target, up, 0);
@@ -340,7 +378,7 @@ pub(super) async fn serve(
             }
         }
         connect::finished(shared, proxy, &target, up, down);
-        if !(ok && reply.keep && request.keep_alive) {
+        if !(ok && reply.keep && keep_alive) {
             let _ = client.shutdown().await;
             return;
         }

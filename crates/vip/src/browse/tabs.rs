@@ -53,20 +53,11 @@ impl Browsing {
         }
     }
 
-    /// Notes the origins a live identity's tabs show now.
+    /// Notes the origins a live identity's tabs have shown.
     pub(super) fn note_origins(inner: &mut Inner) {
-        let Inner {
-            tabs, identities, ..
-        } = inner;
-        for tab in tabs.values() {
-            if let Some(live) = identities.get_mut(&tab.key)
-                && let Some(origin) = live
-                    .browser
-                    .tab(&tab.target)
-                    .and_then(|i| vip_browser::origin_of(&i.url))
-            {
-                live.origins.insert(origin);
-            }
+        for live in inner.identities.values_mut() {
+            let seen = live.browser.visited_origins(&live.context);
+            live.origins.extend(seen);
         }
     }
 
