@@ -24,6 +24,28 @@ use vip_engine::{
 use vip_gateway::{ConnectionRecord, EventSink};
 use vip_store::vault::Secret;
 
+/// Whether `buf` holds a whole HTTP head.
+pub fn has_head(buf: &[u8]) -> bool {
+    buf.windows(4).any(|w| w == b"\r\n\r\n")
+}
+
+/// Reads from `s` into `buf` until `done(buf)`; false if the peer closed
+/// (or failed) first.
+pub async fn read_until(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    done: impl Fn(&[u8]) -> bool,
+) -> bool {
+    let mut chunk = [0u8; 4096];
+    while !done(buf) {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    true
+}
+
 /// An HTTP origin on 127.0.0.1 whose body is the peer IP it saw.
 pub struct Origin {
     pub addr: SocketAddr,
@@ -41,12 +63,8 @@ impl Origin {
                 seen.lock().unwrap().push(peer.ip().to_string());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match s.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
+                    if !read_until(&mut s, &mut buf, has_head).await {
+                        return;
                     }
                     // Take the whole request body before answering, as a
                     // well-behaved origin does (Content-Length or chunked).
@@ -68,11 +86,8 @@ impl Origin {
                             body.len() >= length
                         }
                     };
-                    while !complete(&buf) {
-                        match s.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
+                    if !read_until(&mut s, &mut buf, complete).await {
+                        return;
                     }
                     let body = peer.ip().to_string();
                     let reply = format!(

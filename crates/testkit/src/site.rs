@@ -52,13 +52,10 @@ impl Site {
                 let (pages, log) = (pages.clone(), log.clone());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match s.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
+                    if !crate::read_until(&mut s, &mut buf, crate::has_head).await {
+                        return;
                     }
+                    let mut chunk = [0u8; 64];
                     let head = String::from_utf8_lossy(&buf).to_string();
                     let mut lines = head.split("\r\n");
                     let path = lines

@@ -183,50 +183,38 @@ async fn identities_storage_sessions_and_bad_input() {
         "two identities, two canvases"
     );
 
-    // Bad input: clear errors, nothing changes, serve stays up.
-    fails(
-        dir,
-        &["tab", "open", "not a url"],
-        2,
-        "https://example.com/",
-    );
-    fails(
-        dir,
-        &["tab", "open", &base, "--proxy", "99"],
-        2,
-        "proxy 99 does not exist",
-    );
-    fails(
-        dir,
-        &["tab", "open", &base, "--identity", "ghost"],
-        2,
-        "vip identity create ghost",
-    );
-    fails(
-        dir,
-        &["tab", "open", &base, "--identity", "keep", "--proxy", "2"],
-        2,
-        "goes through proxy 1",
-    );
-    fails(
-        dir,
-        &["tab", "open", &base, "--country", "ZZ"],
-        2,
-        "no enabled proxy is in country ZZ",
-    );
-    fails(
-        dir,
-        &["tab", "open", &base, "--webrtc", "loose"],
-        2,
-        "disable_non_proxied_udp",
-    );
-    fails(dir, &["tab", "close", "999"], 2, "tab 999 is not open");
-    fails(
-        dir,
-        &["session", "load", "nothing"],
-        2,
-        "session nothing does not exist",
-    );
+    // Bad input: clear errors (exit code 2), nothing changes, serve stays up.
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["tab", "open", "not a url"], "https://example.com/"),
+        (
+            vec!["tab", "open", &base, "--proxy", "99"],
+            "proxy 99 does not exist",
+        ),
+        (
+            vec!["tab", "open", &base, "--identity", "ghost"],
+            "vip identity create ghost",
+        ),
+        (
+            vec!["tab", "open", &base, "--identity", "keep", "--proxy", "2"],
+            "goes through proxy 1",
+        ),
+        (
+            vec!["tab", "open", &base, "--country", "ZZ"],
+            "no enabled proxy is in country ZZ",
+        ),
+        (
+            vec!["tab", "open", &base, "--webrtc", "loose"],
+            "disable_non_proxied_udp",
+        ),
+        (vec!["tab", "close", "999"], "tab 999 is not open"),
+        (
+            vec!["session", "load", "nothing"],
+            "session nothing does not exist",
+        ),
+    ];
+    for (args, needle) in cases {
+        fails(dir, &args, 2, needle);
+    }
     let tabs = vip_json(dir, &["tab", "list"]);
     assert_eq!(tabs.as_array().unwrap().len(), 3, "{tabs}");
 
