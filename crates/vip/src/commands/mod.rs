@@ -135,6 +135,15 @@ fn overview(ctx: &Ctx) {
         Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
         Err(e) => println!("database: unavailable: {e:#}"),
     }
+    match vip_api::Client::from_data_dir(&ctx.data_dir)
+        .and_then(|c| c.get::<vip_api::Status>("/v1/status"))
+    {
+        Ok(s) => println!(
+            "vip serve: running; browser: {}; {} tabs open",
+            s.browser, s.tabs
+        ),
+        Err(_) => println!("vip serve: not running (start it with `vip serve`)"),
+    }
     println!();
     println!("commands:");
     for (cmd, what) in [
@@ -157,6 +166,15 @@ fn overview(ctx: &Ctx) {
             "vip vault init|status|rotate-key|change-password",
             "the credential vault",
         ),
+        (
+            "vip serve [--no-browser] [--devtools-port N]",
+            "gateway, browser and control API",
+        ),
+        (
+            "vip tab open|list|close, vip identity create|list|rm",
+            "tabs in identities (needs vip serve)",
+        ),
+        ("vip session save|load|list", "saved sets of tabs"),
     ] {
         println!("  {cmd:<62} {what}");
     }
