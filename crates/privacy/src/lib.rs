@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use adblock::lists::{FilterSet, ParseOptions};
-use adblock::request::Request;
+use adblock::request::{Request, RequestType};
 use thiserror::Error;
 
 /// Where Debian's `webext-ublock-origin-chromium` puts the lists.
@@ -24,8 +24,12 @@ pub const DEBIAN_LISTS: [&str; 2] = [
 
 /// The page a gateway request is judged from: unknown, so a neutral origin
 /// that makes every target third-party.
-const NEUTRAL_SOURCE: &str = "https://vip-gateway.invalid/";
-const TYPES: [&str; 3] = ["script", "xmlhttprequest", "image"];
+const NEUTRAL_HOST: &str = "vip-gateway.invalid";
+const TYPES: [RequestType; 3] = [
+    RequestType::Script,
+    RequestType::Xmlhttprequest,
+    RequestType::Image,
+];
 
 /// A filter list that could not be loaded.
 #[derive(Debug, Error)]
@@ -128,16 +132,20 @@ impl Blocklist {
         })
     }
 
-    fn matches(&self, url: &str) -> bool {
-        TYPES.iter().any(|t| {
-            Request::new(url, NEUTRAL_SOURCE, t, "GET")
-                .is_ok_and(|r| self.engine.check_network_request(&r).should_block())
+    /// Whether some request type of `url` (on `host`, lower case) from a
+    /// neutral third-party page is blocked. The host is known, so the URL
+    /// is not parsed again; it is tokenised once and only the type changes.
+    fn matches(&self, host: &str, url: &str) -> bool {
+        let mut request = Request::preparsed(url, host, NEUTRAL_HOST, "script", true, "GET");
+        TYPES.into_iter().any(|t| {
+            request.request_type = t;
+            self.engine.check_network_request(&request).should_block()
         })
     }
 
     fn decide(&self, host: &str, url: &str) -> Verdict {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if !self.matches(url) {
+        if !self.matches(&host, url) {
             return Verdict::Allow;
         }
         if self.allowlisted(&host) {
