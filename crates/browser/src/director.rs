@@ -22,9 +22,14 @@ pub(crate) async fn run(cdp: Cdp, shared: Arc<Shared>, mut events: mpsc::Unbound
                     shared.state().sessions.remove(s);
                 }
             }
-            "Target.targetDestroyed" => tab_update(&shared, &event.params["targetId"], |t| {
-                t.gone = true;
-            }),
+            "Target.targetDestroyed" => {
+                // A closed tab is forgotten (waiters see it as done).
+                let id = event.params["targetId"].as_str().unwrap_or_default();
+                let known = shared.state().tabs.remove(id).is_some();
+                if known {
+                    shared.bump();
+                }
+            }
             "Target.targetCrashed" => tab_update(&shared, &event.params["targetId"], |t| {
                 t.crashed = true;
             }),
