@@ -18,8 +18,9 @@ pub struct Resolved {
     pub country: Option<String>,
     /// The pinned proxy.
     pub proxy: Option<i64>,
-    /// A rotation config registered for this identity (dropped with it).
-    pub own_config: Option<ConfigId>,
+    /// A rotation config this identity needs in the engine (the caller
+    /// registers it once the identity exists, and drops it with it).
+    pub own_config: Option<RotationConfig>,
 }
 
 /// Engine ids for per-identity group rotations (far above store row ids).
@@ -100,13 +101,15 @@ pub fn resolve(
                 )));
             }
             let id = ConfigId(GROUP_CONFIG_BASE + n);
-            let config = RotationConfig::new(id.0, StrategyName::RoundRobin, Some(group));
-            gateway.with_engine(|e| e.set_rotation(config, vip_gateway::now()));
             Resolved {
                 assignment: Assignment::Rotation(id),
                 country: common_country(members.iter().map(|p| p.country.as_ref())),
                 proxy: None,
-                own_config: Some(id),
+                own_config: Some(RotationConfig::new(
+                    id.0,
+                    StrategyName::RoundRobin,
+                    Some(group),
+                )),
             }
         }
         AssignmentSpec::Rotation { config } => {

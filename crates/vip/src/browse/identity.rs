@@ -38,10 +38,8 @@ impl Browsing {
         policy: WebRtcPolicy,
     ) -> Result<([u8; 32], i64), ApiError> {
         let vault = self.vault()?;
-        let probe = assign::resolve(spec, &self.store(), &self.gateway, u64::MAX)?;
-        if let Some(id) = probe.own_config {
-            self.gateway.with_engine(|e| e.remove_rotation(id));
-        }
+        // Refuse a bad assignment before storing anything.
+        assign::resolve(spec, &self.store(), &self.gateway, 0)?;
         let seed = random_seed()?;
         let json = serde_json::to_string(spec).map_err(internal)?;
         let id = self
@@ -178,6 +176,12 @@ impl Browsing {
                 return Err(ApiError::unavailable(e.to_string()));
             }
         };
+        let own_config = resolved.own_config.map(|config| {
+            let id = config.id;
+            self.gateway
+                .with_engine(|e| e.set_rotation(config, vip_gateway::now()));
+            id
+        });
         if let Some(storage) = &storage
             && let Err(e) = browser.import_storage(&context, storage).await
         {
@@ -194,7 +198,7 @@ impl Browsing {
                 country: resolved.country,
                 timezone,
                 proxy: resolved.proxy,
-                own_config: resolved.own_config,
+                own_config,
                 record,
                 origins: BTreeSet::new(),
                 restored: storage,
