@@ -55,8 +55,48 @@ async fn site() -> Site {
     .await
 }
 
-/// Imports the two upstreams (tinyproxy as proxy 1 in DE, microsocks as
-/// proxy 2 in JP), with credentials in the vault.
+/// The pages, the two real upstreams with their pool imported, and a data
+/// directory: what every test here starts from.
+struct World {
+    site: Site,
+    _http: Peer,
+    _socks: Peer,
+    tmp: tempfile::TempDir,
+    base: String,
+}
+
+impl World {
+    async fn new() -> World {
+        let site = site().await;
+        let http = tinyproxy("127.0.0.2", "tu", "tp");
+        let socks = microsocks("127.0.0.3", "su", "sp");
+        let tmp = tempfile::tempdir().unwrap();
+        pool(tmp.path(), &http, &socks);
+        let base = format!("http://127.0.0.1:{}", site.addr.port());
+        World {
+            site,
+            _http: http,
+            _socks: socks,
+            tmp,
+            base,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+}
+
+/// Starts `vip serve` on free ports, headless, without health checks.
+async fn serve(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+    let args = serve_args(extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Daemon::start(dir, &args, env).await
+}
+
+/// Imports the two upstreams (tinyproxy as proxy 1 in DE and group "near",
+/// microsocks as proxy 2 in JP and group "far"), with credentials in the
+/// vault.
 fn pool(dir: &Path, http: &Peer, socks: &Peer) {
     let list = dir.join("list.txt");
     std::fs::write(
@@ -73,8 +113,11 @@ fn pool(dir: &Path, http: &Peer, socks: &Peer) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for (id, cc) in [("1", "DE"), ("2", "JP")] {
-        let out = vip(dir, &["proxy", "set", id, "--country", cc]);
+    for (id, cc, group) in [("1", "DE", "near"), ("2", "JP", "far")] {
+        let out = vip(
+            dir,
+            &["proxy", "set", id, "--country", cc, "--group", group],
+        );
         assert!(
             out.status.success(),
             "{}",
@@ -122,16 +165,9 @@ fn fails(dir: &Path, args: &[&str], code: i32, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identities_storage_sessions_and_bad_input() {
-    let site = site().await;
-    let http = tinyproxy("127.0.0.2", "tu", "tp");
-    let socks = microsocks("127.0.0.3", "su", "sp");
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    pool(dir, &http, &socks);
-    let base = format!("http://127.0.0.1:{}", site.addr.port());
-    let args = serve_args(&["--no-blocking"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let daemon = Daemon::start(dir, &args, &[]).await;
+    let world = World::new().await;
+    let (site, dir, base) = (&world.site, world.dir(), world.base.clone());
+    let daemon = serve(dir, &["--no-blocking"], &[]).await;
 
     // A named identity through proxy 1 stores things; an unnamed one through
     // proxy 2 sees none of them.
@@ -159,10 +195,10 @@ async fn identities_storage_sessions_and_bad_input() {
         &["tab", "open", &format!("{base}/get"), "--proxy", "2"],
     );
     eventually("the unnamed identity's report", || {
-        !reports(&site).is_empty()
+        !reports(site).is_empty()
     })
     .await;
-    let first = reports(&site);
+    let first = reports(site);
     assert_eq!(first[0].0, "127.0.0.3");
     assert!(
         first[0].1.contains("c=none&l=none&i=none&tz=Asia%2FTokyo"),
@@ -173,10 +209,10 @@ async fn identities_storage_sessions_and_bad_input() {
         &["tab", "open", &format!("{base}/get"), "--identity", "keep"],
     );
     eventually("the named identity's first report", || {
-        reports(&site).len() == 2
+        reports(site).len() == 2
     })
     .await;
-    let before = reports(&site)[1].1.clone();
+    let before = reports(site)[1].1.clone();
     assert_ne!(
         canvas(&before),
         canvas(&first[0].1),
@@ -201,6 +237,10 @@ async fn identities_storage_sessions_and_bad_input() {
         (
             vec!["tab", "open", &base, "--country", "ZZ"],
             "no enabled proxy is in country ZZ",
+        ),
+        (
+            vec!["tab", "open", &base, "--group", "nowhere"],
+            "no enabled proxy is in group \"nowhere\"",
         ),
         (
             vec!["tab", "open", &base, "--webrtc", "loose"],
@@ -228,7 +268,7 @@ async fn identities_storage_sessions_and_bad_input() {
     assert!(status.success(), "{log}");
 
     // After a restart: no tabs, the named identity has its storage back.
-    let daemon = Daemon::start(dir, &args, &[]).await;
+    let daemon = serve(dir, &["--no-blocking"], &[]).await;
     assert_eq!(vip_json(dir, &["tab", "list"]), Value::Array(vec![]));
     let ids = vip_json(dir, &["identity", "list"]);
     assert_eq!(
@@ -239,8 +279,8 @@ async fn identities_storage_sessions_and_bad_input() {
         dir,
         &["tab", "open", &format!("{base}/get"), "--identity", "keep"],
     );
-    eventually("the named identity's report", || reports(&site).len() == 3).await;
-    let second = &reports(&site)[2];
+    eventually("the named identity's report", || reports(site).len() == 3).await;
+    let second = &reports(site)[2];
     assert_eq!(
         canvas(&second.1),
         canvas(&before),
@@ -302,19 +342,17 @@ async fn identities_storage_sessions_and_bad_input() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_missing_then_killed_mid_session() {
-    let site = site().await;
-    let http = tinyproxy("127.0.0.2", "tu", "tp");
-    let socks = microsocks("127.0.0.3", "su", "sp");
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    pool(dir, &http, &socks);
-    let base = format!("http://127.0.0.1:{}", site.addr.port());
+    let world = World::new().await;
+    let (site, dir, base) = (&world.site, world.dir(), world.base.clone());
 
     // No Chromium: serve starts, says why tabs cannot open, the API works.
-    let args = serve_args(&["--no-blocking", "--chromium", "/nonexistent/chromium"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let empty = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(dir, &args, &[("PATH", empty.path().to_str().unwrap())]).await;
+    let daemon = serve(
+        dir,
+        &["--no-blocking", "--chromium", "/nonexistent/chromium"],
+        &[("PATH", empty.path().to_str().unwrap())],
+    )
+    .await;
     fails(
         dir,
         &["tab", "open", &format!("{base}/get")],
@@ -327,9 +365,7 @@ async fn chromium_missing_then_killed_mid_session() {
 
     // Chromium killed under two tabs: they show as crashed, the next tab
     // starts a new Chromium and loads through its own upstream.
-    let args = serve_args(&["--no-blocking"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let daemon = Daemon::start(dir, &args, &[]).await;
+    let daemon = serve(dir, &["--no-blocking"], &[]).await;
     vip_json(
         dir,
         &["tab", "open", &format!("{base}/get"), "--proxy", "1"],
@@ -356,13 +392,13 @@ async fn chromium_missing_then_killed_mid_session() {
             .all(|t| t["state"] == "crashed")
     })
     .await;
-    let before = reports(&site).len();
+    let before = reports(site).len();
     vip_json(
         dir,
         &["tab", "open", &format!("{base}/get"), "--proxy", "2"],
     );
-    eventually("a tab after the crash", || reports(&site).len() > before).await;
-    assert_eq!(reports(&site).last().unwrap().0, "127.0.0.3");
+    eventually("a tab after the crash", || reports(site).len() > before).await;
+    assert_eq!(reports(site).last().unwrap().0, "127.0.0.3");
     let (status, log) = daemon.stop().await;
     assert!(status.success(), "{log}");
     assert!(log.contains("starting it again"), "{log}");
@@ -370,17 +406,10 @@ async fn chromium_missing_then_killed_mid_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devtools_port_drives_tabs_with_protections_in_force() {
-    let site = site().await;
-    let http = tinyproxy("127.0.0.2", "tu", "tp");
-    let socks = microsocks("127.0.0.3", "su", "sp");
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    pool(dir, &http, &socks);
-    let base = format!("http://127.0.0.1:{}", site.addr.port());
+    let world = World::new().await;
+    let (site, dir, base) = (&world.site, world.dir(), world.base.clone());
     let port = free_port().to_string();
-    let args = serve_args(&["--no-blocking", "--devtools-port", &port]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let daemon = Daemon::start(dir, &args, &[]).await;
+    let daemon = serve(dir, &["--no-blocking", "--devtools-port", &port], &[]).await;
     vip_json(
         dir,
         &[
@@ -445,11 +474,25 @@ async fn devtools_port_drives_tabs_with_protections_in_force() {
         assert!(!text.contains("Headless"), "{text}");
         assert!(text.ends_with("{ [native code] }"), "{text}");
     }
-    eventually("both pages reported", || reports(&site).len() >= 2).await;
+    eventually("both pages reported", || reports(site).len() >= 2).await;
+    // A group assignment rotates within the group (one proxy here, in JP).
+    let reported = reports(site).len();
+    let tab = vip_json(
+        dir,
+        &["tab", "open", &format!("{base}/get"), "--group", "far"],
+    );
+    assert_eq!(
+        (
+            tab[0]["assignment"]["kind"].as_str(),
+            tab[0]["timezone"].as_str()
+        ),
+        (Some("group"), Some("Asia/Tokyo"))
+    );
+    eventually("the group tab's report", || reports(site).len() > reported).await;
     assert!(
-        reports(&site).iter().all(|r| r.0 == "127.0.0.3"),
+        reports(site).iter().all(|r| r.0 == "127.0.0.3"),
         "{:?}",
-        reports(&site)
+        reports(site)
     );
     let (status, log) = daemon.stop().await;
     assert!(status.success(), "{log}");
