@@ -380,11 +380,4 @@ impl Browser {
         }
         self.shared.alive.store(false, Ordering::Release);
     }
-
-    /// Kills Chromium at once (tests of crash handling).
-    pub async fn kill(&self) {
-        if let Some(child) = self.child.lock().await.as_mut() {
-            let _ = child.kill().await;
-        }
-    }
 }

@@ -104,22 +104,6 @@ pub fn for_country(country: Option<&str>) -> Locale {
     }
 }
 
-/// `Accept-Language` for these languages, with falling q-values.
-pub fn accept_language(languages: &[&str]) -> String {
-    languages
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                (*l).to_string()
-            } else {
-                format!("{l};q=0.{}", 10 - i.min(9))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -130,7 +114,7 @@ mod tests {
         let de = for_country(Some("de"));
         assert_eq!(de.timezone, "Europe/Berlin");
         assert_eq!(de.locale, "de-DE");
-        assert_eq!(accept_language(&de.languages), "de-DE,de;q=0.9,en;q=0.8");
+        assert_eq!(de.languages, ["de-DE", "de", "en"]);
         assert_eq!(for_country(Some("XX")).timezone, "UTC");
         assert_eq!(for_country(None).locale, "en-US");
         let mut seen = std::collections::HashSet::new();

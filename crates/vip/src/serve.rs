@@ -329,7 +329,7 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
                 Ok(Some(devtools)) => {
                     eprintln!("vip serve: browser running; DevTools at {devtools}")
                 }
-                Ok(None) if browsing_disabled(&browsing) => {
+                Ok(None) if browsing.disabled() => {
                     eprintln!("vip serve: browser off (--no-browser)")
                 }
                 Ok(None) => eprintln!("vip serve: browser running"),
@@ -449,10 +449,6 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     Store::open(&db)?.log_activity("info", "serve", &format!("stopped: {summary}"), None)?;
     eprintln!("vip serve: stopped; {summary}");
     Ok(())
-}
-
-fn browsing_disabled(b: &crate::browse::Browsing) -> bool {
-    b.disabled()
 }
 
 /// Waits for Ctrl-C or SIGTERM.
