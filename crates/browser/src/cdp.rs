@@ -144,9 +144,11 @@ impl Cdp {
         }
     }
 
-    /// Sends a command without waiting for its reply.
+    /// Sends a command without waiting for its reply (nothing is kept for
+    /// it: the reply is dropped on arrival).
     pub fn fire(&self, session: Option<&str>, method: &str, params: Value) {
-        let _ = self.send(session, method, params);
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let _ = self.out.send(message(id, session, method, params));
     }
 
     fn send(
@@ -161,13 +163,18 @@ impl Cdp {
             .lock()
             .map_err(|_| BrowserError::Gone)?
             .insert(id, tx);
-        let mut message = json!({"id": id, "method": method, "params": params});
-        if let Some(s) = session {
-            message["sessionId"] = Value::String(s.to_string());
-        }
         self.out
-            .send(message.to_string())
+            .send(message(id, session, method, params))
             .map_err(|_| BrowserError::Gone)?;
         Ok(rx)
     }
+}
+
+/// One command as JSON text.
+fn message(id: u64, session: Option<&str>, method: &str, params: Value) -> String {
+    let mut message = json!({"id": id, "method": method, "params": params});
+    if let Some(s) = session {
+        message["sessionId"] = Value::String(s.to_string());
+    }
+    message.to_string()
 }
