@@ -1,9 +1,12 @@
 //! Gateway against the usual forwarding proxies, all on loopback, in one run:
 //! the same workloads with no hop (client → upstream tinyproxy), through
 //! `vip gateway`, and through tinyproxy, privoxy and squid chained to the
-//! same upstream. Prints each figure and its ratio to no hop, plus RSS per
-//! idle tunnel. Run with `cargo xtask bench gateway` (installs the peers and
-//! builds `vip`); every loop is bounded in count.
+//! same upstream. Every path runs in each of several rounds (rotating order)
+//! and the medians are printed: rates, ratios to no hop within the round,
+//! the hop's own CPU time per request and per tunnel, and RSS per idle
+//! tunnel. Run with `cargo xtask bench gateway` (installs the peers and
+//! builds `vip`); `VIP_BENCH_ONLY=vip` measures only paths whose name
+//! contains that text. Every loop is bounded in count.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -15,11 +18,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const KEEPALIVE_CONNS: usize = 8;
-const KEEPALIVE_REQS: usize = 1_500;
-const TUNNELS: usize = 1_500;
+const KEEPALIVE_REQS: usize = 2_000;
+const TUNNELS: usize = 1_600;
 const TUNNEL_CONCURRENCY: usize = 16;
 const BULK_BYTES: u64 = 100 * 1024 * 1024;
 const IDLE_TUNNELS: usize = 1_000;
+const ROUNDS: usize = 5;
 
 async fn origin() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -112,15 +116,58 @@ async fn get_small(s: &mut TcpStream) {
     }
 }
 
-struct Figures {
-    keepalive_rps: f64,
-    tunnels_ps: f64,
-    bulk_mbps: f64,
-    idle_kb: Option<f64>,
+/// On-CPU time of a process so far: its threads, living and ended, its
+/// waited-for children and its living children, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    fn own(pid: u32, with_children: bool) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name: state is field 3, utime 14 ... cstime 17.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<u64> = rest
+            .split_whitespace()
+            .skip(11)
+            .take(if with_children { 4 } else { 2 })
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        fields.iter().sum()
+    }
+    own(pid, true) + children(pid).into_iter().map(|c| own(c, true)).sum::<u64>()
 }
 
-async fn measure(proxy: SocketAddr, origin: SocketAddr, pid: Option<u32>) -> Figures {
-    let start = Instant::now();
+fn children(pid: u32) -> Vec<u32> {
+    Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.trim().parse::<u32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// One round's figures for one path; `*_cpu_us` is the hop's own CPU time
+/// per request or tunnel (absent for no hop).
+#[derive(Clone, Copy, Default)]
+struct Round {
+    keepalive_rps: f64,
+    keepalive_cpu_us: f64,
+    tunnels_ps: f64,
+    tunnel_cpu_us: f64,
+    bulk_mbps: f64,
+}
+
+async fn keepalive(proxy: SocketAddr, origin: SocketAddr) -> usize {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..KEEPALIVE_CONNS {
         set.spawn(async move {
@@ -131,9 +178,11 @@ async fn measure(proxy: SocketAddr, origin: SocketAddr, pid: Option<u32>) -> Fig
         });
     }
     while set.join_next().await.is_some() {}
-    let keepalive_rps = (KEEPALIVE_CONNS * KEEPALIVE_REQS) as f64 / start.elapsed().as_secs_f64();
+    KEEPALIVE_CONNS * KEEPALIVE_REQS
+}
 
-    let start = Instant::now();
+async fn new_tunnels(proxy: SocketAddr, origin: SocketAddr) -> usize {
+    let mut set = tokio::task::JoinSet::new();
     let per = TUNNELS / TUNNEL_CONCURRENCY;
     for _ in 0..TUNNEL_CONCURRENCY {
         set.spawn(async move {
@@ -144,8 +193,10 @@ async fn measure(proxy: SocketAddr, origin: SocketAddr, pid: Option<u32>) -> Fig
         });
     }
     while set.join_next().await.is_some() {}
-    let tunnels_ps = (per * TUNNEL_CONCURRENCY) as f64 / start.elapsed().as_secs_f64();
+    per * TUNNEL_CONCURRENCY
+}
 
+async fn bulk(proxy: SocketAddr, origin: SocketAddr) -> f64 {
     let mut s = tunnel(proxy, origin).await;
     let start = Instant::now();
     s.write_all(b"GET /bulk HTTP/1.1\r\nHost: o\r\n\r\n")
@@ -158,29 +209,55 @@ async fn measure(proxy: SocketAddr, origin: SocketAddr, pid: Option<u32>) -> Fig
         assert!(n > 0, "bulk body cut short at {got}");
         got += n as u64;
     }
-    let bulk_mbps = BULK_BYTES as f64 / 1e6 / start.elapsed().as_secs_f64();
-    drop(s);
+    BULK_BYTES as f64 / 1e6 / start.elapsed().as_secs_f64()
+}
 
-    let idle_kb = match pid {
-        None => None,
-        Some(pid) => {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let before = rss_kb(pid);
-            let mut idle = Vec::with_capacity(IDLE_TUNNELS);
-            for _ in 0..IDLE_TUNNELS {
-                idle.push(tunnel(proxy, origin).await);
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let after = rss_kb(pid);
-            drop(idle);
-            Some((after - before) as f64 / IDLE_TUNNELS as f64)
-        }
-    };
-    Figures {
+/// Runs `work` and returns (operations per second, hop CPU µs per operation).
+async fn timed<F: std::future::Future<Output = usize>>(
+    hop: Option<u32>,
+    tick_us: f64,
+    work: F,
+) -> (f64, f64) {
+    let cpu = hop.map_or(0, cpu_ticks);
+    let start = Instant::now();
+    let n = work.await as f64;
+    let rate = n / start.elapsed().as_secs_f64();
+    let used = hop.map_or(0, cpu_ticks).saturating_sub(cpu) as f64;
+    (rate, used * tick_us / n)
+}
+
+async fn round(proxy: SocketAddr, origin: SocketAddr, hop: Option<u32>, tick_us: f64) -> Round {
+    let (keepalive_rps, keepalive_cpu_us) = timed(hop, tick_us, keepalive(proxy, origin)).await;
+    let (tunnels_ps, tunnel_cpu_us) = timed(hop, tick_us, new_tunnels(proxy, origin)).await;
+    Round {
         keepalive_rps,
+        keepalive_cpu_us,
         tunnels_ps,
-        bulk_mbps,
-        idle_kb,
+        tunnel_cpu_us,
+        bulk_mbps: bulk(proxy, origin).await,
+    }
+}
+
+/// RSS growth of the hop per idle tunnel, at `IDLE_TUNNELS` tunnels.
+async fn idle_kb(proxy: SocketAddr, origin: SocketAddr, pid: u32) -> f64 {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kb(pid);
+    let mut idle = Vec::with_capacity(IDLE_TUNNELS);
+    for _ in 0..IDLE_TUNNELS {
+        idle.push(tunnel(proxy, origin).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kb(pid);
+    drop(idle);
+    (after - before) as f64 / IDLE_TUNNELS as f64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 
@@ -188,16 +265,7 @@ async fn measure(proxy: SocketAddr, origin: SocketAddr, pid: Option<u32>) -> Fig
 fn rss_kb(pid: u32) -> i64 {
     let mut total = 0;
     let mut pids = vec![pid];
-    if let Ok(out) = Command::new("pgrep")
-        .args(["-P", &pid.to_string()])
-        .output()
-    {
-        pids.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse::<u32>().ok()),
-        );
-    }
+    pids.extend(children(pid));
     for p in pids {
         let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
         total += status
@@ -324,33 +392,61 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let tick_us = 1e6 / clock_ticks_per_second();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let origin = origin().await;
         let (_upstream_proc, upstream) = tinyproxy(dir.path(), "upstream", None);
-        let baseline = measure(upstream, origin, None).await;
-        let mut rows = vec![("no hop (client → upstream)", baseline.keepalive_rps, baseline.tunnels_ps, baseline.bulk_mbps, None)];
-        let contenders: Vec<(&str, Starter)> = vec![
+        let only = std::env::var("VIP_BENCH_ONLY").unwrap_or_default();
+        let starters: Vec<(&str, Starter)> = vec![
             ("vip gateway", Box::new(move || vip(upstream))),
             ("tinyproxy", Box::new({ let d = dir.path().to_path_buf(); move || tinyproxy(&d, "hop", Some(upstream)) })),
             ("privoxy", Box::new({ let d = dir.path().to_path_buf(); move || privoxy(&d, upstream) })),
             ("squid", Box::new({ let d = dir.path().to_path_buf(); move || squid(&d, upstream) })),
         ];
-        for (name, start) in contenders {
-            let (proc_, addr) = start();
-            let f = measure(addr, origin, Some(proc_.0.id())).await;
-            rows.push((name, f.keepalive_rps, f.tunnels_ps, f.bulk_mbps, f.idle_kb));
-            drop(proc_);
+        // Every path is measured in every round, in a rotating order, so the
+        // machine's drift falls on all of them alike; ratios are taken
+        // within a round, then the median over rounds is printed.
+        let mut paths: Vec<(&str, SocketAddr, Option<Proc>)> = vec![("no hop (client → upstream)", upstream, None)];
+        for (name, start) in starters.into_iter().filter(|(n, _)| n.contains(only.as_str())) {
+            let (p, addr) = start();
+            paths.push((name, addr, Some(p)));
         }
-        println!("| path | keep-alive req/s | ratio | new tunnels/s | ratio | bulk MB/s | ratio | KB per idle tunnel |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-        for (name, rps, tps, mbps, kb) in rows {
+        let mut rounds: Vec<Vec<Round>> = vec![Vec::new(); paths.len()];
+        for r in 0..ROUNDS {
+            for k in 0..paths.len() {
+                let i = (k + r) % paths.len();
+                let (_, addr, p) = &paths[i];
+                let got = round(*addr, origin, p.as_ref().map(|p| p.0.id()), tick_us).await;
+                rounds[i].push(got);
+            }
+            eprintln!("round {} of {ROUNDS} done", r + 1);
+        }
+        println!("Medians over {ROUNDS} rounds; each ratio is taken against no hop in the same round. CPU is the hop's own on-CPU time.");
+        println!();
+        println!("| path | keep-alive req/s | ratio | CPU µs/req | new tunnels/s | ratio | CPU µs/tunnel | bulk MB/s | ratio | KB per idle tunnel |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (i, (name, addr, p)) in paths.iter().enumerate() {
+            let ratio = |f: fn(&Round) -> f64| {
+                median(rounds[i].iter().zip(&rounds[0]).map(|(a, b)| f(a) / f(b)).collect())
+            };
+            let med = |f: fn(&Round) -> f64| median(rounds[i].iter().map(f).collect());
+            let (cpu_req, cpu_tunnel, kb) = match p {
+                None => ("-".to_string(), "-".to_string(), "-".to_string()),
+                Some(p) => (
+                    format!("{:.1}", med(|r| r.keepalive_cpu_us)),
+                    format!("{:.0}", med(|r| r.tunnel_cpu_us)),
+                    format!("{:.1}", idle_kb(*addr, origin, p.0.id()).await),
+                ),
+            };
             println!(
-                "| {name} | {rps:.0} | {:.2} | {tps:.0} | {:.2} | {mbps:.0} | {:.2} | {} |",
-                rps / baseline.keepalive_rps,
-                tps / baseline.tunnels_ps,
-                mbps / baseline.bulk_mbps,
-                kb.map_or("-".to_string(), |k| format!("{k:.1}"))
+                "| {name} | {:.0} | {:.2} | {cpu_req} | {:.0} | {:.2} | {cpu_tunnel} | {:.0} | {:.2} | {kb} |",
+                med(|r| r.keepalive_rps),
+                ratio(|r| r.keepalive_rps),
+                med(|r| r.tunnels_ps),
+                ratio(|r| r.tunnels_ps),
+                med(|r| r.bulk_mbps),
+                ratio(|r| r.bulk_mbps),
             );
         }
     });
