@@ -8,6 +8,15 @@
 //! script, XHR or image: a host every such request to would be blocked is a
 //! tracker or ad server. Page-aware, first-party-aware blocking of full
 //! HTTPS URLs belongs to the browser. A per-domain allowlist overrides both.
+//!
+//! Asking the engine once per type would cost three full passes. Instead a
+//! request is judged as a script first, by the whole list; only rules that
+//! block images or XHR but never scripts can still block it, so the other two
+//! types are asked of a second, small engine holding just those rules (with
+//! every exception and `$badfilter`). When a script-blocking rule matched
+//! but an exception let the script through, an XHR or image of the same URL
+//! may still be blocked by that rule, so that rare case asks the whole list
+//! for all three types. See [`split`] and its equivalence test.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use adblock::lists::{FilterSet, ParseOptions};
 use adblock::request::{Request, RequestType};
 use thiserror::Error;
+
+mod split;
 
 /// Where Debian's `webext-ublock-origin-chromium` puts the lists.
 pub const DEBIAN_LISTS: [&str; 2] = [
@@ -25,6 +36,7 @@ pub const DEBIAN_LISTS: [&str; 2] = [
 /// The page a gateway request is judged from: unknown, so a neutral origin
 /// that makes every target third-party.
 const NEUTRAL_HOST: &str = "vip-gateway.invalid";
+/// Script first: [`Blocklist::matches`] relies on it.
 const TYPES: [RequestType; 3] = [
     RequestType::Script,
     RequestType::Xmlhttprequest,
@@ -60,6 +72,9 @@ pub enum Verdict {
 /// Tracker blocking shared by all connections.
 pub struct Blocklist {
     engine: adblock::Engine,
+    /// Blocking rules that can match an XHR or image but never a script,
+    /// plus every exception and `$badfilter` rule.
+    not_script: adblock::Engine,
     allow: Vec<String>,
     rules: usize,
     blocked: AtomicU64,
@@ -77,11 +92,20 @@ impl std::fmt::Debug for Blocklist {
 impl Blocklist {
     /// Builds from rule lines.
     pub fn from_rules<S: AsRef<str>>(lines: &[S]) -> Blocklist {
-        let mut set = FilterSet::new(false);
         let text: Vec<&str> = lines.iter().map(AsRef::as_ref).collect();
-        set.add_filter_list(text.join("\n"), ParseOptions::default());
+        let engine_of = |text: &[&str]| {
+            let mut set = FilterSet::new(false);
+            set.add_filter_list(text.join("\n"), ParseOptions::default());
+            adblock::Engine::new_with_filter_set(set)
+        };
+        let not_script: Vec<&str> = text
+            .iter()
+            .copied()
+            .filter(|l| split::needed_beside_scripts(l))
+            .collect();
         Blocklist {
-            engine: adblock::Engine::new_with_filter_set(set),
+            engine: engine_of(&text),
+            not_script: engine_of(&not_script),
             allow: Vec::new(),
             rules: lines.len(),
             blocked: AtomicU64::new(0),
@@ -136,6 +160,28 @@ impl Blocklist {
     /// neutral third-party page is blocked. The host is known, so the URL
     /// is not parsed again; it is tokenised once and only the type changes.
     fn matches(&self, host: &str, url: &str) -> bool {
+        let mut request = Request::preparsed(url, host, NEUTRAL_HOST, "script", true, "GET");
+        let as_script = self.engine.check_network_request(&request);
+        if as_script.should_block() {
+            return true;
+        }
+        // A rule matched the script but an exception let it through: the
+        // same rule may block the other types, so ask the whole list.
+        let engine = if as_script.filter.is_some() {
+            &self.engine
+        } else {
+            &self.not_script
+        };
+        TYPES[1..].iter().any(|t| {
+            request.request_type = t.clone();
+            engine.check_network_request(&request).should_block()
+        })
+    }
+
+    /// The plain three-pass decision, kept to test [`Blocklist::matches`]
+    /// against.
+    #[cfg(test)]
+    fn matches_every_type(&self, host: &str, url: &str) -> bool {
         let mut request = Request::preparsed(url, host, NEUTRAL_HOST, "script", true, "GET");
         TYPES.into_iter().any(|t| {
             request.request_type = t;
@@ -203,3 +249,6 @@ impl Blocklist {
         self.decide(host, url)
     }
 }
+
+#[cfg(test)]
+mod tests;

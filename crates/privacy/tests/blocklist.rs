@@ -70,6 +70,35 @@ fn a_missing_list_is_a_clear_error() {
 }
 
 #[test]
+fn a_url_is_blocked_when_any_of_script_xhr_or_image_would_be() {
+    let list = Blocklist::from_rules(&[
+        "||x.example^",
+        "@@||x.example/lib.js$script",
+        "@@||x.example/free.js",
+        "/beacon.gif$image",
+        "||api.example/track$xmlhttprequest",
+        "||y.example^$script",
+        "@@||y.example/ok.js$script",
+    ]);
+    for (host, url, verdict) in [
+        // The script is excepted, but an XHR or image of it is still blocked.
+        ("x.example", "http://x.example/lib.js", Verdict::Block),
+        ("x.example", "http://x.example/free.js", Verdict::Allow),
+        ("ok.example", "http://ok.example/beacon.gif", Verdict::Block),
+        (
+            "api.example",
+            "http://api.example/track?id=1",
+            Verdict::Block,
+        ),
+        ("ok.example", "http://ok.example/app.js", Verdict::Allow),
+        ("y.example", "http://y.example/a.js", Verdict::Block),
+        ("y.example", "http://y.example/ok.js", Verdict::Allow),
+    ] {
+        assert_eq!(list.check_url(host, url), verdict, "{url}");
+    }
+}
+
+#[test]
 fn page_requests_are_judged_by_type_and_first_party_context() {
     let list = lists().allow_domain("trusted.example");
     let page = "https://news.example/article";
