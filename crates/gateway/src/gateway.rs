@@ -248,7 +248,7 @@ impl Gateway {
                     _ = stop.cancelled() => break,
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => {
-                            tracker.spawn(crate::inbound::handle(stream, shared.clone(), spec.clone(), abort.clone()));
+                            tracker.spawn(crate::inbound::handle(stream, shared.clone(), spec.clone(), abort.clone(), stop.clone()));
                         }
                         // Out of file descriptors and the like: back off briefly.
                         Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,

@@ -31,8 +31,8 @@ pub fn has_head(buf: &[u8]) -> bool {
 
 /// Reads from `s` into `buf` until `done(buf)`; false if the peer closed
 /// (or failed) first.
-pub async fn read_until(
-    s: &mut TcpStream,
+pub async fn read_until<R: tokio::io::AsyncRead + Unpin>(
+    s: &mut R,
     buf: &mut Vec<u8>,
     done: impl Fn(&[u8]) -> bool,
 ) -> bool {

@@ -167,6 +167,7 @@ pub async fn serve(
     shared: &Arc<Shared>,
     spec: &ListenerSpec,
     abort: &CancellationToken,
+    drain: &CancellationToken,
 ) {
     // Boxed so the read buffer and header table are freed before the relay.
     let request = match Box::pin(read_request(&mut stream, Vec::new(), shared, spec)).await {
@@ -230,7 +231,7 @@ pub async fn serve(
         keep_alive,
         rest,
     };
-    super::forward::serve(stream, first, shared, spec, abort).await;
+    super::forward::serve(stream, first, shared, spec, abort, drain).await;
 }
 
 pub(super) async fn fail(stream: &mut TcpStream, e: &connect::OpenError) {

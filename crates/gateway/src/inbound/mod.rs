@@ -3,6 +3,8 @@
 //! authentication, opens the upstream path and relays. Malformed input gets a
 //! clean error and the connection closes; nothing panics.
 
+mod answer;
+mod body;
 mod forward;
 mod http;
 mod socks5;
@@ -18,12 +20,14 @@ use crate::gateway::{ListenerSpec, Shared};
 use crate::target::Target;
 use crate::upstream::UpstreamStream;
 
-/// Serves one accepted connection.
+/// Serves one accepted connection. `abort` ends it at once; `drain` (the
+/// listener stopping) closes a keep-alive connection between requests.
 pub async fn handle(
     stream: TcpStream,
     shared: Arc<Shared>,
     spec: Arc<ListenerSpec>,
     abort: CancellationToken,
+    drain: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let mut first = [0u8; 1];
@@ -35,7 +39,7 @@ pub async fn handle(
     if first[0] == 5 {
         socks5::serve(stream, &shared, &spec, &abort).await;
     } else {
-        http::serve(stream, &shared, &spec, &abort).await;
+        http::serve(stream, &shared, &spec, &abort, &drain).await;
     }
 }
 

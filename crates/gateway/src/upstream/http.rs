@@ -130,6 +130,8 @@ pub fn forward_head(
                 | "keep-alive"
                 | "te"
                 | "upgrade"
+                // Answered by the gateway itself (see inbound/forward.rs).
+                | "expect"
         ) {
             continue;
         }

@@ -1,0 +1,101 @@
+//! The upstream's answer on the plain-HTTP path: its final head is read
+//! (interim heads dropped), hop-by-hop headers are removed, and the client
+//! is told whether the connection stays open, which needs a known length.
+
+use tokio::io::AsyncReadExt;
+
+use crate::upstream::UpstreamStream;
+
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+pub(super) struct Response {
+    pub head: Vec<u8>,
+    pub body_start: Vec<u8>,
+    pub body_len: Option<u64>,
+    pub keep: bool,
+}
+
+/// Reads and rewrites the final response head; interim `1xx` heads (other
+/// than 101) are dropped: the gateway answers `Expect: 100-continue` itself.
+pub(super) async fn response(
+    upstream: &mut UpstreamStream,
+    mut buf: Vec<u8>,
+    head_only: bool,
+    client_keep: bool,
+) -> std::io::Result<Response> {
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let interim = buf.starts_with(b"HTTP/1.")
+                && buf.get(9) == Some(&b'1')
+                && buf.get(9..12) != Some(&b"101"[..]);
+            if !interim {
+                break i + 4;
+            }
+            buf.drain(..i + 4);
+            continue;
+        }
+        if buf.len() > MAX_RESPONSE_HEAD {
+            return Err(std::io::Error::other("response head too large"));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = upstream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut parsed = httparse::Response::new(&mut headers);
+    if !matches!(parsed.parse(&buf[..end]), Ok(httparse::Status::Complete(_))) {
+        return Err(std::io::Error::other("the response is not HTTP"));
+    }
+    let status = parsed.code.unwrap_or(502);
+    let no_body = head_only || (100..200).contains(&status) || status == 204 || status == 304;
+    let length = parsed
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| {
+            std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+    let chunked = parsed.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("transfer-encoding")
+            && h.value.to_ascii_lowercase().ends_with(b"chunked")
+    });
+    let body_len = if no_body {
+        Some(0)
+    } else if chunked {
+        None
+    } else {
+        length
+    };
+    let keep = client_keep && status != 101 && (no_body || chunked || length.is_some());
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", parsed.reason.unwrap_or("")).into_bytes();
+    for h in parsed.headers.iter() {
+        if matches!(
+            h.name.to_ascii_lowercase().as_str(),
+            "connection" | "keep-alive" | "proxy-connection"
+        ) {
+            continue;
+        }
+        head.extend_from_slice(h.name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(h.value);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(if keep {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+    Ok(Response {
+        head,
+        body_start: buf[end..].to_vec(),
+        body_len,
+        keep,
+    })
+}

@@ -1,0 +1,196 @@
+//! Request bodies on the plain-HTTP path: framed by Content-Length or chunked
+//! encoding (copied chunk by chunk, trailers included), sent upstream while
+//! the upstream is watched. An upstream may answer before it has the whole
+//! body (an origin refusing an upload, say) and then stop reading; the
+//! answer is taken as soon as its head is complete, so the client gets it at
+//! once instead of both sides waiting on each other. Interim `1xx` heads
+//! that arrive meanwhile are left for the answer reader, which skips them.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// How the request's body is framed.
+#[derive(Clone, Copy)]
+pub(super) enum Framing {
+    Length(u64),
+    Chunked,
+}
+
+/// How sending the body ended.
+pub(super) enum Sent {
+    /// The whole body went upstream: (bytes sent, client bytes read past it).
+    Whole(u64, Vec<u8>),
+    /// The upstream answered before taking all of it, or stopped taking it.
+    Cut,
+    /// The client went away or sent a malformed body.
+    Failed(BodyError),
+}
+
+/// Whether `buf` holds a complete final (not interim) response head.
+fn final_head_in(buf: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(end) = buf[at..].windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = &buf[at..at + end];
+        let interim = head.starts_with(b"HTTP/1.")
+            && head.get(9) == Some(&b'1')
+            && head.get(9..12) != Some(&b"101"[..]);
+        if !interim {
+            return true;
+        }
+        at += end + 4;
+    }
+    false
+}
+
+/// Sends the body from `client` (after `carry`) to the upstream while
+/// reading whatever the upstream says into `answer`.
+pub(super) async fn send<C, U>(
+    carry: Vec<u8>,
+    client: &mut C,
+    upstream: &mut U,
+    framing: Framing,
+    answer: &mut Vec<u8>,
+) -> Sent
+where
+    C: AsyncRead + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut up_read, mut up_write) = tokio::io::split(upstream);
+    let copy = async {
+        match framing {
+            Framing::Length(n) => copy_exact(carry, client, &mut up_write, n)
+                .await
+                .map(|c| (n, c)),
+            Framing::Chunked => copy_chunked(carry, client, &mut up_write).await,
+        }
+    };
+    tokio::pin!(copy);
+    if final_head_in(answer) {
+        return Sent::Cut;
+    }
+    let mut upstream_open = true;
+    let mut chunk = [0u8; 4096];
+    loop {
+        tokio::select! {
+            // The body first: an answer that follows the whole body is the
+            // normal case, not an early one.
+            biased;
+            done = &mut copy => {
+                return match done {
+                    Ok((n, rest)) => Sent::Whole(n, rest),
+                    Err(BodyError::Upstream) => Sent::Cut,
+                    Err(e) => Sent::Failed(e),
+                };
+            }
+            got = up_read.read(&mut chunk), if upstream_open => match got {
+                Ok(n) if n > 0 => {
+                    answer.extend_from_slice(&chunk[..n]);
+                    if final_head_in(answer) {
+                        return Sent::Cut;
+                    }
+                }
+                // The upstream finished sending (or failed): only the body
+                // is left to watch; the answer reader sees what it said.
+                _ => upstream_open = false,
+            },
+        }
+    }
+}
+
+/// Why copying a request body stopped: the client went away (nothing more
+/// to do), or the upstream stopped taking it (its answer may already be
+/// waiting, e.g. an origin that replies before reading the whole body).
+pub(super) enum BodyError {
+    Client,
+    Malformed(&'static str),
+    Upstream,
+}
+
+/// Copies exactly `n` bytes from `from` (after `carry`) to `to`; returns the
+/// bytes of `carry` not used.
+async fn copy_exact<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    carry: Vec<u8>,
+    from: &mut R,
+    to: &mut W,
+    mut n: u64,
+) -> Result<Vec<u8>, BodyError> {
+    let used = carry.len().min(n as usize);
+    to.write_all(&carry[..used])
+        .await
+        .map_err(|_| BodyError::Upstream)?;
+    n -= used as u64;
+    let mut buf = vec![0u8; 16 * 1024];
+    while n > 0 {
+        let want = buf.len().min(n as usize);
+        let got = from
+            .read(&mut buf[..want])
+            .await
+            .map_err(|_| BodyError::Client)?;
+        if got == 0 {
+            return Err(BodyError::Client);
+        }
+        to.write_all(&buf[..got])
+            .await
+            .map_err(|_| BodyError::Upstream)?;
+        n -= got as u64;
+    }
+    Ok(carry[used..].to_vec())
+}
+
+/// Takes one CRLF-terminated line from `buf`, reading more from `from`.
+async fn line<R: AsyncRead + Unpin>(buf: &mut Vec<u8>, from: &mut R) -> Result<Vec<u8>, BodyError> {
+    loop {
+        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+            let rest = buf.split_off(i + 2);
+            let mut line = std::mem::replace(buf, rest);
+            line.truncate(i);
+            return Ok(line);
+        }
+        if buf.len() > 8 * 1024 {
+            return Err(BodyError::Malformed(
+                "a chunk header line is longer than 8 KiB",
+            ));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = from.read(&mut chunk).await.map_err(|_| BodyError::Client)?;
+        if n == 0 {
+            return Err(BodyError::Client);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Copies a chunked request body (chunks, last chunk, trailers) from `carry`
+/// and `from` to `to`; returns (bytes copied, bytes of `carry` left over).
+async fn copy_chunked<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    mut buf: Vec<u8>,
+    from: &mut R,
+    to: &mut W,
+) -> Result<(u64, Vec<u8>), BodyError> {
+    let mut total = 0u64;
+    loop {
+        let header = line(&mut buf, from).await?;
+        let size_text = String::from_utf8_lossy(&header);
+        let size = u64::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| BodyError::Malformed("a chunk size is not hexadecimal"))?;
+        let mut out = header;
+        out.extend_from_slice(b"\r\n");
+        to.write_all(&out).await.map_err(|_| BodyError::Upstream)?;
+        total += out.len() as u64;
+        if size == 0 {
+            loop {
+                let mut trailer = line(&mut buf, from).await?;
+                let last = trailer.is_empty();
+                trailer.extend_from_slice(b"\r\n");
+                to.write_all(&trailer)
+                    .await
+                    .map_err(|_| BodyError::Upstream)?;
+                total += trailer.len() as u64;
+                if last {
+                    return Ok((total, buf));
+                }
+            }
+        }
+        buf = copy_exact(buf, from, to, size + 2).await?;
+        total += size + 2;
+    }
+}
