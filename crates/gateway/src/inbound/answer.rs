@@ -6,7 +6,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::upstream::UpstreamStream;
 
-const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+pub(super) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 pub(super) struct Response {
     pub head: Vec<u8>,
@@ -37,12 +37,10 @@ pub(super) async fn response(
         if buf.len() > MAX_RESPONSE_HEAD {
             return Err(std::io::Error::other("response head too large"));
         }
-        let mut chunk = [0u8; 4096];
-        let n = upstream.read(&mut chunk).await?;
-        if n == 0 {
+        buf.reserve(4096);
+        if upstream.read_buf(&mut buf).await? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        buf.extend_from_slice(&chunk[..n]);
     };
     let mut headers = [httparse::EMPTY_HEADER; 96];
     let mut parsed = httparse::Response::new(&mut headers);

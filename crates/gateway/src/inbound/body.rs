@@ -68,8 +68,8 @@ where
         return Sent::Cut;
     }
     let mut upstream_open = true;
-    let mut chunk = [0u8; 4096];
     loop {
+        answer.reserve(4096);
         tokio::select! {
             // The body first: an answer that follows the whole body is the
             // normal case, not an early one.
@@ -81,10 +81,11 @@ where
                     Err(e) => Sent::Failed(e),
                 };
             }
-            got = up_read.read(&mut chunk), if upstream_open => match got {
+            got = up_read.read_buf(answer), if upstream_open => match got {
                 Ok(n) if n > 0 => {
-                    answer.extend_from_slice(&chunk[..n]);
-                    if final_head_in(answer) {
+                    // A whole head, or more than any head may be (the
+                    // answer reader refuses it).
+                    if final_head_in(answer) || answer.len() > super::answer::MAX_RESPONSE_HEAD {
                         return Sent::Cut;
                     }
                 }
@@ -150,12 +151,11 @@ async fn line<R: AsyncRead + Unpin>(buf: &mut Vec<u8>, from: &mut R) -> Result<V
                 "a chunk header line is longer than 8 KiB",
             ));
         }
-        let mut chunk = [0u8; 4096];
-        let n = from.read(&mut chunk).await.map_err(|_| BodyError::Client)?;
+        buf.reserve(4096);
+        let n = from.read_buf(buf).await.map_err(|_| BodyError::Client)?;
         if n == 0 {
             return Err(BodyError::Client);
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 

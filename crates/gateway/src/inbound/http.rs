@@ -231,7 +231,11 @@ pub async fn serve(
         keep_alive,
         rest,
     };
-    super::forward::serve(stream, first, shared, spec, abort, drain).await;
+    // Boxed: tunnels should not carry the plain-HTTP path's larger state.
+    Box::pin(super::forward::serve(
+        stream, first, shared, spec, abort, drain,
+    ))
+    .await;
 }
 
 pub(super) async fn fail(stream: &mut TcpStream, e: &connect::OpenError) {
