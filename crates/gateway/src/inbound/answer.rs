@@ -8,6 +8,14 @@ use crate::upstream::UpstreamStream;
 
 pub(super) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
+/// Whether the response head at the start of `head` is an interim `1xx`
+/// other than `101 Switching Protocols` (which is final).
+pub(super) fn interim(head: &[u8]) -> bool {
+    head.starts_with(b"HTTP/1.")
+        && head.get(9) == Some(&b'1')
+        && head.get(9..12) != Some(&b"101"[..])
+}
+
 pub(super) struct Response {
     pub head: Vec<u8>,
     pub body_start: Vec<u8>,
@@ -25,10 +33,7 @@ pub(super) async fn response(
 ) -> std::io::Result<Response> {
     let end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let interim = buf.starts_with(b"HTTP/1.")
-                && buf.get(9) == Some(&b'1')
-                && buf.get(9..12) != Some(&b"101"[..]);
-            if !interim {
+            if !interim(&buf) {
                 break i + 4;
             }
             buf.drain(..i + 4);

@@ -8,6 +8,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::answer::{MAX_RESPONSE_HEAD, interim};
+
 /// How the request's body is framed.
 #[derive(Clone, Copy)]
 pub(super) enum Framing {
@@ -29,11 +31,7 @@ pub(super) enum Sent {
 fn final_head_in(buf: &[u8]) -> bool {
     let mut at = 0;
     while let Some(end) = buf[at..].windows(4).position(|w| w == b"\r\n\r\n") {
-        let head = &buf[at..at + end];
-        let interim = head.starts_with(b"HTTP/1.")
-            && head.get(9) == Some(&b'1')
-            && head.get(9..12) != Some(&b"101"[..]);
-        if !interim {
+        if !interim(&buf[at..]) {
             return true;
         }
         at += end + 4;
@@ -54,6 +52,9 @@ where
     C: AsyncRead + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
+    if final_head_in(answer) {
+        return Sent::Cut;
+    }
     let (mut up_read, mut up_write) = tokio::io::split(upstream);
     let copy = async {
         match framing {
@@ -64,9 +65,6 @@ where
         }
     };
     tokio::pin!(copy);
-    if final_head_in(answer) {
-        return Sent::Cut;
-    }
     let mut upstream_open = true;
     loop {
         answer.reserve(4096);
@@ -85,7 +83,7 @@ where
                 Ok(n) if n > 0 => {
                     // A whole head, or more than any head may be (the
                     // answer reader refuses it).
-                    if final_head_in(answer) || answer.len() > super::answer::MAX_RESPONSE_HEAD {
+                    if final_head_in(answer) || answer.len() > MAX_RESPONSE_HEAD {
                         return Sent::Cut;
                     }
                 }
