@@ -64,7 +64,9 @@ pub struct GatewaySettings {
     pub client_timeout: Duration,
     /// Largest request head accepted.
     pub max_head: usize,
-    /// A tunnel with no traffic either way for this long is closed.
+    /// A tunnel with no traffic either way for this long is closed; on plain
+    /// HTTP a read or write that waits this long fails (a 504 when the
+    /// upstream never answered).
     pub idle_timeout: Duration,
     /// Seed for the engine's RNG (0 = from the clock).
     pub seed: u64,

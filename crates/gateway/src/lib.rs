@@ -17,6 +17,7 @@ pub mod health;
 mod inbound;
 mod relay;
 mod sink;
+mod stall;
 mod target;
 pub mod upstream;
 

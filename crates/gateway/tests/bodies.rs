@@ -2,7 +2,8 @@
 //! the gateway (through real tinyproxy), an upstream's early answer relayed
 //! while the client is still sending a body the upstream no longer reads,
 //! and interim `1xx` answers skipped, with and without a body; an idle
-//! keep-alive connection does not hold up shutdown.
+//! keep-alive connection does not hold up shutdown; a hung upstream gets a
+//! 504 and a stalled client is let go after the idle timeout.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -108,14 +109,80 @@ where
 }
 
 async fn pinned_to(upstream: SocketAddr) -> Running {
+    pinned_with(upstream, GatewaySettings::default()).await
+}
+
+async fn pinned_with(upstream: SocketAddr, settings: GatewaySettings) -> Running {
     start_gateway(
         vec![proxy(1, Protocol::Http, upstream, None)],
         CONFIG,
         &[],
-        GatewaySettings::default(),
+        settings,
         Assignment::Pinned(ProxyId(1)),
     )
     .await
+}
+
+fn quick_idle() -> GatewaySettings {
+    GatewaySettings {
+        idle_timeout: Duration::from_millis(300),
+        ..GatewaySettings::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_never_answers_gets_a_504_after_the_idle_timeout() {
+    let upstream = fake_upstream(|mut s| async move {
+        let mut buf = Vec::new();
+        read_until(&mut s, &mut buf, has_head).await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    })
+    .await;
+    let gw = pinned_with(upstream, quick_idle()).await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"GET http://origin.test/slow HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, body) = answer(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 504"), "{head}");
+    assert!(body.contains("sent no answer"), "{body}");
+    gw.gateway.shutdown(Duration::from_secs(1)).await;
+    let records = gw.sink.connections.lock().unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.target == "origin.test" && r.bytes_up > 0 && r.bytes_down == 0),
+        "{records:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_mid_body_is_let_go_after_the_idle_timeout() {
+    // The upstream takes whatever comes and never answers.
+    let upstream = fake_upstream(|mut s| async move {
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut sink)).await;
+    })
+    .await;
+    let gw = pinned_with(upstream, quick_idle()).await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"POST http://origin.test/up HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 1000\r\n\r\nonly ten..")
+        .await
+        .unwrap();
+    // Then nothing more: the gateway gives up on the body and closes.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest))
+        .await
+        .expect("a stalled body held the connection")
+        .ok();
+    gw.gateway.shutdown(Duration::from_secs(1)).await;
+    let records = gw.sink.connections.lock().unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.target == "origin.test" && r.bytes_up > 0),
+        "{records:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

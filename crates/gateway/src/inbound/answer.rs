@@ -4,8 +4,6 @@
 
 use tokio::io::AsyncReadExt;
 
-use crate::upstream::UpstreamStream;
-
 pub(super) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// Whether the response head at the start of `head` is an interim `1xx`
@@ -25,8 +23,8 @@ pub(super) struct Response {
 
 /// Reads and rewrites the final response head; interim `1xx` heads (other
 /// than 101) are dropped: the gateway answers `Expect: 100-continue` itself.
-pub(super) async fn response(
-    upstream: &mut UpstreamStream,
+pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
+    upstream: &mut U,
     mut buf: Vec<u8>,
     head_only: bool,
     client_keep: bool,

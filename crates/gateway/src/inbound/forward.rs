@@ -22,6 +22,7 @@ use super::body::{self, BodyError, Framing, Sent};
 use super::http::{Parsed, ReadOutcome, fail, read_request, respond};
 use crate::connect::{self, Opened};
 use crate::gateway::{ListenerSpec, Shared};
+use crate::stall::Stall;
 use crate::target::Target;
 use crate::upstream::{Mode, UpstreamStream, forward_head};
 
@@ -99,7 +100,7 @@ pub(super) async fn serve(
                 Ok(o) => o,
                 Err(e) => return fail(&mut client, &e).await,
             };
-        let (mut upstream, proxy, leftover, to_proxy, login) = match opened {
+        let (upstream, proxy, leftover, to_proxy, login) = match opened {
             Opened::Proxy {
                 dialed,
                 proxy,
@@ -113,6 +114,8 @@ pub(super) async fn serve(
             ),
             Opened::Direct(s) => (UpstreamStream::Tcp(s), None, Vec::new(), false, None),
         };
+        let idle = shared.settings.idle_timeout;
+        let mut upstream = Stall::new(upstream, idle);
         let head = forward_head(
             &request.method,
             &target,
@@ -157,7 +160,8 @@ pub(super) async fn serve(
                     connect::finished(shared, proxy, &target, up, 0);
                     return;
                 }
-                match body::send(carry, &mut client, &mut upstream, framing, &mut answer).await {
+                let mut from = Stall::new(&mut client, idle);
+                match body::send(carry, &mut from, &mut upstream, framing, &mut answer).await {
                     Sent::Whole(n, rest) => {
                         up += n;
                         (rest, true)
@@ -181,6 +185,11 @@ pub(super) async fn serve(
         let head_only = request.method.eq_ignore_ascii_case("HEAD");
         let reply = match response(&mut upstream, answer, head_only, keep_alive).await {
             Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                connect::finished(shared, proxy, &target, up, 0);
+                let text = format!("vip: the upstream sent no answer ({e})");
+                return respond(&mut client, 504, "Gateway Timeout", &text, "").await;
+            }
             Err(e) => {
                 connect::finished(shared, proxy, &target, up, 0);
                 return respond(
@@ -197,13 +206,14 @@ pub(super) async fn serve(
         let mut ok = client.write_all(&reply.head).await.is_ok()
             && client.write_all(&reply.body_start).await.is_ok();
         if ok {
+            let mut to = Stall::new(&mut client, idle);
             let rest = async {
                 match reply.body_len {
                     Some(n) => {
                         let remaining = n.saturating_sub(reply.body_start.len() as u64);
-                        tokio::io::copy(&mut (&mut upstream).take(remaining), &mut client).await
+                        tokio::io::copy(&mut (&mut upstream).take(remaining), &mut to).await
                     }
-                    None => tokio::io::copy(&mut upstream, &mut client).await,
+                    None => tokio::io::copy(&mut upstream, &mut to).await,
                 }
             };
             tokio::select! {

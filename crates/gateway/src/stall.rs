@@ -1,0 +1,120 @@
+//! An I/O wrapper for the plain-HTTP path: a read or a write left waiting
+//! longer than the idle timeout fails with `TimedOut`, so a hung upstream or
+//! a client that stops mid-body cannot hold a connection forever (tunnels
+//! have the relay's watchdog instead). Each direction has its own timer,
+//! armed when an operation first has to wait and disarmed when it completes.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// A timer that runs only while an operation waits (made on first wait).
+struct Timer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl Timer {
+    fn new() -> Timer {
+        Timer {
+            sleep: None,
+            armed: false,
+        }
+    }
+
+    /// Passes a finished operation through, disarming; on a wait, arms the
+    /// timer (once) and fails when it fires.
+    fn guard<T>(
+        &mut self,
+        idle: Duration,
+        polled: Poll<io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(r) => {
+                self.armed = false;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let deadline = Instant::now() + idle;
+                let sleep = self
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if !self.armed {
+                    sleep.as_mut().reset(deadline);
+                    self.armed = true;
+                }
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        self.armed = false;
+                        Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("nothing moved for {} s", idle.as_secs()),
+                        )))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+/// `inner` with an idle limit on each read and write.
+pub(crate) struct Stall<S> {
+    inner: S,
+    idle: Duration,
+    read: Timer,
+    write: Timer,
+}
+
+impl<S> Stall<S> {
+    pub(crate) fn new(inner: S, idle: Duration) -> Stall<S> {
+        Stall {
+            inner,
+            idle,
+            read: Timer::new(),
+            write: Timer::new(),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Stall<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.read.guard(this.idle, polled, cx)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Stall<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.write.guard(this.idle, polled, cx)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.write.guard(this.idle, polled, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.write.guard(this.idle, polled, cx)
+    }
+}
