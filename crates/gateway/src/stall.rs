@@ -2,7 +2,10 @@
 //! longer than the idle timeout fails with `TimedOut`, so a hung upstream or
 //! a client that stops mid-body cannot hold a connection forever (tunnels
 //! have the relay's watchdog instead). Each direction has its own timer,
-//! armed when an operation first has to wait and disarmed when it completes.
+//! armed when an operation first has to wait; an operation completing in
+//! either direction disarms both, so, as for tunnels, the limit is on
+//! nothing moving either way (an upstream still taking a long upload is not
+//! timed out for not answering yet).
 
 use std::future::Future;
 use std::io;
@@ -27,8 +30,8 @@ impl Timer {
         }
     }
 
-    /// Passes a finished operation through, disarming; on a wait, arms the
-    /// timer (once) and fails when it fires.
+    /// Passes a finished operation through; on a wait, arms the timer
+    /// (once) and fails when it fires.
     fn guard<T>(
         &mut self,
         idle: Duration,
@@ -36,10 +39,7 @@ impl Timer {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<T>> {
         match polled {
-            Poll::Ready(r) => {
-                self.armed = false;
-                Poll::Ready(r)
-            }
+            Poll::Ready(r) => Poll::Ready(r),
             Poll::Pending => {
                 let deadline = Instant::now() + idle;
                 let sleep = self
@@ -81,6 +81,14 @@ impl<S> Stall<S> {
             write: Timer::new(),
         }
     }
+
+    /// Something moved: both directions start their wait afresh.
+    fn moved<T>(&mut self, polled: &Poll<io::Result<T>>) {
+        if polled.is_ready() {
+            self.read.armed = false;
+            self.write.armed = false;
+        }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Stall<S> {
@@ -91,6 +99,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Stall<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.moved(&polled);
         this.read.guard(this.idle, polled, cx)
     }
 }
@@ -103,18 +112,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Stall<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.moved(&polled);
         this.write.guard(this.idle, polled, cx)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.moved(&polled);
         this.write.guard(this.idle, polled, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.moved(&polled);
         this.write.guard(this.idle, polled, cx)
     }
 }

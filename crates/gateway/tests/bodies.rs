@@ -157,6 +157,43 @@ async fn an_upstream_that_never_answers_gets_a_504_after_the_idle_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_limit_counts_from_the_last_byte_either_way() {
+    // A slow upload (0.9 s) and an answer 0.5 s after it: 1.4 s without an
+    // answer in all, but never 1 s with nothing moving.
+    let upstream = fake_upstream(|mut s| async move {
+        let mut buf = Vec::new();
+        read_until(&mut s, &mut buf, has_head).await;
+        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        read_until(&mut s, &mut buf, |b| b.len() >= end + 50).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let settings = GatewaySettings {
+        idle_timeout: Duration::from_secs(1),
+        ..GatewaySettings::default()
+    };
+    let gw = pinned_with(upstream, settings).await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(
+        b"POST http://origin.test/up HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 50\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(180)).await;
+        s.write_all(b"0123456789").await.unwrap();
+    }
+    let (head, body) = answer(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, "ok");
+    gw.gateway.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_mid_body_is_let_go_after_the_idle_timeout() {
     // The upstream takes whatever comes and never answers.
     let upstream = fake_upstream(|mut s| async move {
