@@ -6,7 +6,7 @@
 //! the gateway ends both directions.
 
 use std::io::ErrorKind;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use std::io::Read;
@@ -55,6 +55,7 @@ async fn pump(
     mut to: WriteHalf<'_>,
     total: &AtomicU64,
     last: &AtomicU64,
+    other_done: &AtomicBool,
     start: Instant,
 ) {
     let mut buf: Vec<u8> = Vec::new();
@@ -78,7 +79,11 @@ async fn pump(
             Err(_) => break,
         }
     }
-    let _ = to.shutdown().await;
+    // The first direction to end passes it on as a half-close; when the
+    // second ends both sockets are about to be closed, which sends the FIN.
+    if !other_done.swap(true, Ordering::AcqRel) {
+        let _ = to.shutdown().await;
+    }
 }
 
 /// Relays until both directions finish, the tunnel is idle for `idle`, or
@@ -102,13 +107,14 @@ pub async fn relay(
     };
     let start = Instant::now();
     let (up, down, last) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let ended = AtomicBool::new(false);
     let (mut client, mut upstream) = (client, upstream);
     let (client_read, client_write) = client.split();
     let (upstream_read, upstream_write) = upstream.split();
     let both = async {
         tokio::join!(
-            pump(client_read, upstream_write, &up, &last, start),
-            pump(upstream_read, client_write, &down, &last, start)
+            pump(client_read, upstream_write, &up, &last, &ended, start),
+            pump(upstream_read, client_write, &down, &last, &ended, start)
         )
     };
     let watchdog = async {

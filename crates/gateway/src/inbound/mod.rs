@@ -29,6 +29,8 @@ pub async fn handle(
     abort: CancellationToken,
     drain: CancellationToken,
 ) {
+    // On Linux the socket has TCP_NODELAY from its listener already.
+    #[cfg(not(target_os = "linux"))]
     let _ = stream.set_nodelay(true);
     let mut first = [0u8; 1];
     let peeked =
@@ -74,4 +76,26 @@ async fn splice(
     up += a;
     down += b;
     connect::finished(shared, proxy, target, up, down);
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// `handle` relies on accepted sockets taking TCP_NODELAY from their
+    /// listener (set in `Gateway::serve`); they do not have it by default.
+    #[tokio::test]
+    async fn accepted_sockets_inherit_nodelay_from_the_listener() {
+        for nodelay in [false, true] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            socket2::SockRef::from(&listener)
+                .set_tcp_nodelay(nodelay)
+                .unwrap();
+            let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (accepted, _) = listener.accept().await.unwrap();
+            assert_eq!(accepted.nodelay().unwrap(), nodelay);
+        }
+    }
 }
