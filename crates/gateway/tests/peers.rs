@@ -258,3 +258,38 @@ async fn a_malformed_chunked_body_gets_400() {
     assert!(body.contains("chunk size is not hexadecimal"), "{body}");
     gateway.shutdown(std::time::Duration::from_secs(1)).await;
 }
+
+/// A SOCKS5 client that sends its greeting, request and first data in one
+/// write (no waiting for the replies) still reaches the origin with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socks5_greeting_request_and_data_in_one_write() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = Origin::start().await;
+    let (_http, _socks, gateway, _sink) = two_upstreams(
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        ("tpass", "spass"),
+    );
+    let listener = listen(&gateway, Assignment::Pinned(ProxyId(2))).await;
+    let mut all = vec![5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1];
+    all.extend_from_slice(&origin.addr.port().to_be_bytes());
+    all.extend_from_slice(b"GET / HTTP/1.1\r\nHost: o\r\n\r\n");
+    let mut s = tokio::net::TcpStream::connect(listener).await.unwrap();
+    s.write_all(&all).await.unwrap();
+    let mut replies = [0u8; 12];
+    s.read_exact(&mut replies).await.unwrap();
+    assert_eq!(&replies[..4], &[5, 0, 5, 0], "{replies:?}");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        s.read_to_end(&mut answer),
+    )
+    .await
+    .expect("no answer")
+    .unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.ends_with("127.0.0.3"),
+        "{text}"
+    );
+    gateway.shutdown(std::time::Duration::from_secs(1)).await;
+}

@@ -161,16 +161,17 @@ pub(super) async fn read_request(
     })
 }
 
-/// Serves one HTTP proxy request.
+/// Serves one HTTP proxy request, whose first bytes are `carry`.
 pub async fn serve(
     mut stream: TcpStream,
+    carry: Vec<u8>,
     shared: &Arc<Shared>,
     spec: &ListenerSpec,
     abort: &CancellationToken,
     drain: &CancellationToken,
 ) {
     // Boxed so the read buffer and header table are freed before the relay.
-    let request = match Box::pin(read_request(&mut stream, Vec::new(), shared, spec)).await {
+    let request = match Box::pin(read_request(&mut stream, carry, shared, spec)).await {
         ReadOutcome::Request(r) => r,
         ReadOutcome::Reply(status, reason, body, extra) => {
             return respond(&mut stream, status, reason, &body, extra).await;

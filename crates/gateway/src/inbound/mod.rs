@@ -11,7 +11,7 @@ mod socks5;
 
 use std::sync::Arc;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -32,16 +32,18 @@ pub async fn handle(
     // On Linux the socket has TCP_NODELAY from its listener already.
     #[cfg(not(target_os = "linux"))]
     let _ = stream.set_nodelay(true);
-    let mut first = [0u8; 1];
-    let peeked =
-        tokio::time::timeout(shared.settings.client_timeout, stream.peek(&mut first)).await;
-    if !matches!(peeked, Ok(Ok(1))) {
-        return;
-    }
-    if first[0] == 5 {
-        socks5::serve(stream, &shared, &spec, &abort).await;
+    // One read both tells SOCKS5 (0x05) from HTTP and starts the request.
+    let mut reader = BufReader::with_capacity(4096, stream);
+    let filled = tokio::time::timeout(shared.settings.client_timeout, reader.fill_buf()).await;
+    let socks = match filled {
+        Ok(Ok(first)) if !first.is_empty() => first[0] == 5,
+        _ => return,
+    };
+    if socks {
+        socks5::serve(reader, &shared, &spec, &abort).await;
     } else {
-        http::serve(stream, &shared, &spec, &abort, &drain).await;
+        let carry = reader.buffer().to_vec();
+        http::serve(reader.into_inner(), carry, &shared, &spec, &abort, &drain).await;
     }
 }
 
