@@ -5,11 +5,9 @@
 //! with no traffic either way for the idle timeout is closed; an abort from
 //! the gateway ends both directions.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use std::io::Read;
 
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
