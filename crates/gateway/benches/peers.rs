@@ -119,19 +119,19 @@ async fn get_small(s: &mut TcpStream) {
 /// On-CPU time of a process so far: its threads, living and ended, its
 /// waited-for children and its living children, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
-    fn own(pid: u32, with_children: bool) -> u64 {
+    fn own(pid: u32) -> u64 {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // Fields after the command name: state is field 3, utime 14 ... cstime 17.
         let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
         let fields: Vec<u64> = rest
             .split_whitespace()
             .skip(11)
-            .take(if with_children { 4 } else { 2 })
+            .take(4)
             .filter_map(|f| f.parse().ok())
             .collect();
         fields.iter().sum()
     }
-    own(pid, true) + children(pid).into_iter().map(|c| own(c, true)).sum::<u64>()
+    own(pid) + children(pid).into_iter().map(own).sum::<u64>()
 }
 
 fn children(pid: u32) -> Vec<u32> {

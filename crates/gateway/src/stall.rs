@@ -41,20 +41,23 @@ impl Timer {
         match polled {
             Poll::Ready(r) => Poll::Ready(r),
             Poll::Pending => {
-                let deadline = Instant::now() + idle;
-                let sleep = self
-                    .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 if !self.armed {
-                    sleep.as_mut().reset(deadline);
+                    let deadline = Instant::now() + idle;
+                    match &mut self.sleep {
+                        Some(sleep) => sleep.as_mut().reset(deadline),
+                        None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                    }
                     self.armed = true;
                 }
+                let Some(sleep) = &mut self.sleep else {
+                    return Poll::Pending;
+                };
                 match sleep.as_mut().poll(cx) {
                     Poll::Ready(()) => {
                         self.armed = false;
                         Poll::Ready(Err(io::Error::new(
                             io::ErrorKind::TimedOut,
-                            format!("nothing moved for {} s", idle.as_secs()),
+                            format!("nothing moved for {idle:?}"),
                         )))
                     }
                     Poll::Pending => Poll::Pending,

@@ -18,8 +18,9 @@ use vip_testkit::*;
 
 const CONFIG: &str = r#"{"name":"rr","strategy":"round-robin"}"#;
 
-/// Reads one head, within 5 s.
-async fn head(s: &mut TcpStream) -> String {
+/// Reads until a whole head has arrived, within 5 s; returns what was read
+/// and where the head ends.
+async fn read_head(s: &mut TcpStream) -> (Vec<u8>, usize) {
     let mut buf = Vec::new();
     let got = tokio::time::timeout(Duration::from_secs(5), read_until(s, &mut buf, has_head))
         .await
@@ -29,19 +30,20 @@ async fn head(s: &mut TcpStream) -> String {
         "closed before a head: {}",
         String::from_utf8_lossy(&buf)
     );
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let end = head_end(&buf).unwrap();
+    (buf, end)
+}
+
+/// Reads exactly one head.
+async fn head(s: &mut TcpStream) -> String {
+    let (buf, end) = read_head(s).await;
     assert_eq!(end, buf.len(), "more than one head arrived at once");
     String::from_utf8(buf).unwrap()
 }
 
 /// Reads a head and a Content-Length body; returns (head, body).
 async fn answer(s: &mut TcpStream) -> (String, String) {
-    let mut buf = Vec::new();
-    let got = tokio::time::timeout(Duration::from_secs(5), read_until(s, &mut buf, has_head))
-        .await
-        .expect("no answer within 5 s");
-    assert!(got, "closed before a head");
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (buf, end) = read_head(s).await;
     let head = String::from_utf8_lossy(&buf[..end]).to_string();
     let len: usize = head
         .to_ascii_lowercase()
@@ -163,7 +165,7 @@ async fn the_idle_limit_counts_from_the_last_byte_either_way() {
     let upstream = fake_upstream(|mut s| async move {
         let mut buf = Vec::new();
         read_until(&mut s, &mut buf, has_head).await;
-        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let end = head_end(&buf).unwrap();
         read_until(&mut s, &mut buf, |b| b.len() >= end + 50).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -289,7 +291,7 @@ async fn interim_answers_are_skipped_with_and_without_a_body() {
                 .await
                 .unwrap();
             if with_body {
-                let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                let end = head_end(&buf).unwrap();
                 read_until(&mut s, &mut buf, |b| b.len() >= end + 5).await;
                 assert_eq!(&buf[end..], b"hello");
             }

@@ -32,13 +32,18 @@ fn two_upstreams(config: &str, passwords: (&str, &str)) -> (Peer, Peer, Gateway,
     (http, socks, gateway, sink)
 }
 
+/// [`two_upstreams`] under round-robin with the right passwords.
+fn round_robin() -> (Peer, Peer, Gateway, Arc<Collect>) {
+    two_upstreams(
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        ("tpass", "spass"),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_inbound_protocol_through_every_upstream_protocol() {
     let origin = Origin::start().await;
-    let (_http, _socks, gateway, sink) = two_upstreams(
-        r#"{"name":"rr","strategy":"round-robin"}"#,
-        ("tpass", "spass"),
-    );
+    let (_http, _socks, gateway, sink) = round_robin();
     for (id, exit) in [(1u64, "127.0.0.2"), (2, "127.0.0.3")] {
         let listener = listen(&gateway, Assignment::Pinned(ProxyId(id))).await;
         let port = origin.addr.port();
@@ -176,10 +181,7 @@ async fn read_response(s: &mut tokio::net::TcpStream) -> (String, String) {
 async fn plain_http_keeps_the_client_connection_alive() {
     use tokio::io::AsyncWriteExt;
     let origin = Origin::start().await;
-    let (_http, _socks, gateway, sink) = two_upstreams(
-        r#"{"name":"rr","strategy":"round-robin"}"#,
-        ("tpass", "spass"),
-    );
+    let (_http, _socks, gateway, sink) = round_robin();
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     let port = origin.addr.port();
     let mut s = tokio::net::TcpStream::connect(listener).await.unwrap();
@@ -241,10 +243,7 @@ async fn plain_http_keeps_the_client_connection_alive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_chunked_body_gets_400() {
     use tokio::io::AsyncWriteExt;
-    let (_http, _socks, gateway, _sink) = two_upstreams(
-        r#"{"name":"rr","strategy":"round-robin"}"#,
-        ("tpass", "spass"),
-    );
+    let (_http, _socks, gateway, _sink) = round_robin();
     let listener = listen(&gateway, Assignment::Pinned(ProxyId(2))).await;
     let origin = Origin::start().await;
     let mut s = tokio::net::TcpStream::connect(listener).await.unwrap();
@@ -265,10 +264,7 @@ async fn a_malformed_chunked_body_gets_400() {
 async fn socks5_greeting_request_and_data_in_one_write() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let origin = Origin::start().await;
-    let (_http, _socks, gateway, _sink) = two_upstreams(
-        r#"{"name":"rr","strategy":"round-robin"}"#,
-        ("tpass", "spass"),
-    );
+    let (_http, _socks, gateway, _sink) = round_robin();
     let listener = listen(&gateway, Assignment::Pinned(ProxyId(2))).await;
     let mut all = vec![5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1];
     all.extend_from_slice(&origin.addr.port().to_be_bytes());

@@ -95,7 +95,7 @@ fn split_decision_equals_asking_every_type() {
         assert_eq!(list.matches(host, url), slow, "{url}");
         if slow {
             blocked += 1;
-            let mut request = adblock::request::Request::preparsed(
+            let request = adblock::request::Request::preparsed(
                 url,
                 host,
                 super::NEUTRAL_HOST,
@@ -103,7 +103,6 @@ fn split_decision_equals_asking_every_type() {
                 true,
                 "GET",
             );
-            request.request_type = adblock::request::RequestType::Script;
             if !list.engine.check_network_request(&request).should_block() {
                 beside_scripts += 1;
             }

@@ -24,9 +24,14 @@ use vip_engine::{
 use vip_gateway::{ConnectionRecord, EventSink};
 use vip_store::vault::Secret;
 
+/// Where the HTTP head at the start of `buf` ends (just past its blank line).
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
 /// Whether `buf` holds a whole HTTP head.
 pub fn has_head(buf: &[u8]) -> bool {
-    buf.windows(4).any(|w| w == b"\r\n\r\n")
+    head_end(buf).is_some()
 }
 
 /// Reads from `s` into `buf` until `done(buf)`; false if the peer closed
@@ -68,7 +73,7 @@ impl Origin {
                     }
                     // Take the whole request body before answering, as a
                     // well-behaved origin does (Content-Length or chunked).
-                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let end = head_end(&buf).unwrap();
                     let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
                     let length: usize = head
                         .lines()
