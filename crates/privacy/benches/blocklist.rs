@@ -1,6 +1,7 @@
 //! Cost of one blocking decision with Debian's EasyList and EasyPrivacy
 //! loaded: a host check (tunnels) and a URL check (plain HTTP), over a mix
-//! of trackers and ordinary sites. `cargo bench -p vip-privacy`, or
+//! of trackers and ordinary sites, and the cost of loading both lists.
+//! `cargo bench -p vip-privacy`, or
 //! `cargo xtask bench privacy` for the table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -44,6 +45,15 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+    // Loading both lists (parsing, classifying for the second engine,
+    // building both engines): once at start-up and on a list change.
+    let mut load = c.benchmark_group("blocklist_load");
+    load.sample_size(10)
+        .measurement_time(Duration::from_secs(3));
+    load.bench_function("from_files", |b| {
+        b.iter(|| black_box(Blocklist::from_files(&DEBIAN_LISTS).expect("lists")))
+    });
+    load.finish();
 }
 
 criterion_group! {
