@@ -3,6 +3,9 @@
 //! - `cargo xtask test`: install the Debian packages the test suites need
 //!   (only those missing; `apt-get update` once first), then `cargo fmt
 //!   --check`, `cargo clippy --all-targets -D warnings`, and every test.
+//!   It first makes sure the disk has room for the build (`disk.rs`); under
+//!   `CI` it builds without incremental state, which a clean clone can't
+//!   reuse and which would double the target directory.
 //! - `cargo xtask bench engine`: run the engine's criterion benchmarks and
 //!   print a table of median times per strategy and pool size.
 //! - `cargo xtask bench store`: usage-ingestion throughput into SQLite.
@@ -11,6 +14,7 @@
 //!   squid as a hop in front of the same upstream.
 
 mod bench;
+mod disk;
 mod packages;
 
 use std::process::{Command, ExitCode};
@@ -71,6 +75,15 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+/// `cargo` for the build steps of `test`: without incremental state on CI.
+fn build_cargo() -> Command {
+    let mut cmd = cargo();
+    if std::env::var_os("CI").is_some() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
+    cmd
+}
+
 fn has_cargo_subcommand(name: &str) -> bool {
     cargo()
         .args([name, "--version"])
@@ -84,7 +97,8 @@ fn test(filters: &[&str]) -> anyhow::Result<()> {
         run(Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]))?;
     }
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args([
+    disk::ensure_room()?;
+    run(build_cargo().args([
         "clippy",
         "--workspace",
         "--all-targets",
@@ -95,7 +109,7 @@ fn test(filters: &[&str]) -> anyhow::Result<()> {
     ]))?;
     let filters: Vec<&str> = filters.iter().copied().filter(|f| *f != "--").collect();
     if has_cargo_subcommand("nextest") {
-        run(cargo()
+        run(build_cargo()
             .args([
                 "nextest",
                 "run",
@@ -105,7 +119,7 @@ fn test(filters: &[&str]) -> anyhow::Result<()> {
             ])
             .args(&filters))?;
     } else {
-        run(cargo()
+        run(build_cargo()
             .args(["test", "--workspace", "--locked", "--no-fail-fast"])
             .args(&filters))?;
     }
