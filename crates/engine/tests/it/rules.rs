@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use vip_engine::{ProxyId, RotationReason, RuleId};
 
 fn pool() -> Vec<vip_engine::Proxy> {

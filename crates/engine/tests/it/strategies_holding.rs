@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use vip_engine::{ProxyId, RotationKey, RotationReason, StickyOutcome};
 
 fn geo_pool() -> Vec<vip_engine::Proxy> {

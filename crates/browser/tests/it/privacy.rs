@@ -6,12 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use vip_browser::WebRtcPolicy;
 use vip_privacy::{Blocklist, DEBIAN_LISTS};
 use vip_testkit::Site;

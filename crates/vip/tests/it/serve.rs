@@ -6,11 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use vip_testkit::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

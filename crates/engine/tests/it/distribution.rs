@@ -4,11 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use vip_engine::{ProxyId, StickyOutcome};
 
 /// Pearson's chi-square statistic of observed counts against expected shares.

@@ -6,11 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use vip_browser::{WebRtcPolicy, find_chromium_in};
 use vip_testkit::Site;
 

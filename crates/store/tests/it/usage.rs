@@ -91,14 +91,11 @@ fn sigkill_loses_no_acknowledged_batch() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vip.db");
     drop(Store::open(&path).unwrap());
+    // The test's name inside this binary: its module path without the crate.
+    let (_, module) = module_path!().split_once("::").unwrap();
+    let name = format!("{module}::child_writes_until_killed");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_writes_until_killed",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
+        .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
         .env(CHILD_ENV, &path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

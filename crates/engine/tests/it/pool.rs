@@ -5,11 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use vip_engine::{BreakerPhase, Engine, PoolError, PoolSnapshot, ProxyId, StickyOutcome};
 
 #[test]
