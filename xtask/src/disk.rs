@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 const GIB: u64 = 1 << 30;
-/// A cold `cargo xtask test` writes about 2 GiB (BENCHMARKS.md has the
+/// A cold `cargo xtask test` writes about 1.1 GiB (ARCHITECTURE.md has the
 /// figure); below this much free space the target directory is cleared.
 const CLEAN_BELOW: u64 = 6 * GIB;
 /// Below this much after clearing, the build is not started at all.
