@@ -94,7 +94,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
-    /// connection through the upstreams, rotated by STRATEGY. Ctrl-C stops it.
+    /// connection through the upstreams, rotated by STRATEGY, and blocks
+    /// trackers as `vip serve` does. Ctrl-C stops it.
     Gateway {
         /// Address to listen on (loopback unless --client-auth is set).
         #[arg(long, default_value = "127.0.0.1:8899")]
@@ -112,6 +113,8 @@ pub enum Command {
         /// PEM file of extra CA certificates trusted for HTTPS upstream proxies.
         #[arg(long, value_name = "PEM")]
         proxy_ca: Option<PathBuf>,
+        #[command(flatten)]
+        blocking: BlockingArgs,
     },
 }
 

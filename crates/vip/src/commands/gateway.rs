@@ -43,9 +43,11 @@ fn client_auth_arg(text: Option<&str>) -> anyhow::Result<Option<ClientAuth>> {
     .transpose()
 }
 
-/// Loads the filter lists `vip serve` blocks with, or none.
+/// Loads the filter lists the gateway blocks with, or none; `who` names the
+/// command in what it prints.
 fn blocklist(
     args: &crate::cli::BlockingArgs,
+    who: &str,
 ) -> anyhow::Result<Option<Arc<vip_privacy::Blocklist>>> {
     if args.no_blocking {
         return Ok(None);
@@ -54,7 +56,7 @@ fn blocklist(
         match vip_privacy::Blocklist::from_files(&vip_privacy::DEBIAN_LISTS) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("vip serve: tracker blocking off: {e}");
+                eprintln!("{who}: tracker blocking off: {e}");
                 return Ok(None);
             }
         }
@@ -66,10 +68,7 @@ fn blocklist(
         .allow_domains
         .iter()
         .fold(list, |l, d| l.allow_domain(d));
-    eprintln!(
-        "vip serve: tracker blocking on ({} filter lines)",
-        list.rules()
-    );
+    eprintln!("{who}: tracker blocking on ({} filter lines)", list.rules());
     Ok(Some(Arc::new(list)))
 }
 
@@ -103,7 +102,7 @@ pub fn serve(ctx: &super::Ctx, args: crate::cli::ServeArgs) -> anyhow::Result<Ex
     let blocking = &blocking;
     let browser = &browser;
     let auth = client_auth_arg(auth)?;
-    let blocklist = blocklist(blocking)?;
+    let blocklist = blocklist(blocking, "vip serve")?;
     let store = ctx.store()?;
     let needs_vault = store
         .list_proxies(None)?
@@ -145,13 +144,25 @@ pub fn serve(ctx: &super::Ctx, args: crate::cli::ServeArgs) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `vip gateway` runs with besides its address and upstreams.
+pub struct Options<'a> {
+    pub strategy: &'a str,
+    pub client_auth: Option<&'a str>,
+    pub tls: vip_gateway::upstream::Tls,
+    pub blocking: &'a crate::cli::BlockingArgs,
+}
+
 pub fn run(
     listen: SocketAddr,
     upstreams: &[String],
-    strategy: &str,
-    client_auth: Option<&str>,
-    tls: vip_gateway::upstream::Tls,
+    options: Options<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let Options {
+        strategy,
+        client_auth,
+        tls,
+        blocking,
+    } = options;
     let strategy = StrategyName::parse(strategy).map_err(InvalidInput)?;
     let mut proxies = Vec::new();
     let mut logins = HashMap::new();
@@ -175,6 +186,7 @@ pub fn run(
         proxies.push(proxy);
     }
     let auth = client_auth_arg(client_auth)?;
+    let blocklist = blocklist(blocking, "vip gateway")?;
     let pool = PoolSnapshot::new(proxies).map_err(|e| InvalidInput(e.to_string()))?;
     let mut config = RotationConfig::new(1, strategy, None);
     if strategy == StrategyName::TimeBased {
@@ -184,7 +196,11 @@ pub fn run(
     engine.set_rotation(config, vip_gateway::now());
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let settings = GatewaySettings { tls, ..GatewaySettings::default() };
+        let settings = GatewaySettings {
+            tls,
+            blocklist: blocklist.clone(),
+            ..GatewaySettings::default()
+        };
         let gateway = Gateway::new(engine, Arc::new(logins), Arc::new(NullSink), settings);
         let spec = ListenerSpec { assignment: Assignment::Rotation(vip_engine::ConfigId(1)), tab: None, auth };
         let handle = gateway.listen(listen, spec).await.map_err(|e| InvalidInput(e.to_string()))?;
@@ -194,7 +210,10 @@ pub fn run(
             upstreams.len()
         );
         crate::serve::wait_for_signal().await;
-        eprintln!("vip gateway: draining");
+        match &blocklist {
+            Some(list) => eprintln!("vip gateway: draining ({} requests blocked)", list.blocked()),
+            None => eprintln!("vip gateway: draining"),
+        }
         gateway.shutdown(Duration::from_secs(5)).await;
         Ok::<_, anyhow::Error>(())
     })?;

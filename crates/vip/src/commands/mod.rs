@@ -63,9 +63,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strategy,
             client_auth,
             proxy_ca,
+            blocking,
         }) => {
             let tls = gateway::proxy_tls(proxy_ca.as_deref())?;
-            gateway::run(listen, &upstreams, &strategy, client_auth.as_deref(), tls)
+            let options = gateway::Options {
+                strategy: &strategy,
+                client_auth: client_auth.as_deref(),
+                tls,
+                blocking: &blocking,
+            };
+            gateway::run(listen, &upstreams, options)
         }
     }
 }

@@ -7,4 +7,5 @@
 mod browse;
 mod cli;
 mod common;
+mod gateway;
 mod serve;
