@@ -85,6 +85,11 @@ impl<S> Stall<S> {
         }
     }
 
+    /// The wrapped stream, for a relay that keeps its own idle limit.
+    pub(crate) fn into_inner(self) -> S {
+        self.inner
+    }
+
     /// Something moved: both directions start their wait afresh.
     fn moved<T>(&mut self, polled: &Poll<io::Result<T>>) {
         if polled.is_ready() {

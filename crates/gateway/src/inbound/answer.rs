@@ -1,6 +1,8 @@
 //! The upstream's answer on the plain-HTTP path: its final head is read
 //! (interim heads dropped), hop-by-hop headers are removed, and the client
 //! is told whether the connection stays open, which needs a known length.
+//! A `101 Switching Protocols` is final and passed on only when the client
+//! asked to upgrade; the exchange then becomes a two-way relay.
 
 use tokio::io::AsyncReadExt;
 
@@ -19,6 +21,8 @@ pub(super) struct Response {
     pub body_start: Vec<u8>,
     pub body_len: Option<u64>,
     pub keep: bool,
+    /// The upstream switched protocols as the client asked: relay both ways.
+    pub upgraded: bool,
 }
 
 /// Reads and rewrites the final response head; interim `1xx` heads (other
@@ -28,6 +32,7 @@ pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
     mut buf: Vec<u8>,
     head_only: bool,
     client_keep: bool,
+    upgrade_asked: bool,
 ) -> std::io::Result<Response> {
     let end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -51,6 +56,12 @@ pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
         return Err(std::io::Error::other("the response is not HTTP"));
     }
     let status = parsed.code.unwrap_or(502);
+    let upgraded = status == 101;
+    if upgraded && !upgrade_asked {
+        return Err(std::io::Error::other(
+            "it switched protocols (101) though the client asked for no upgrade",
+        ));
+    }
     let no_body = head_only || (100..200).contains(&status) || status == 204 || status == 304;
     let length = parsed
         .headers
@@ -88,7 +99,9 @@ pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
         head.extend_from_slice(h.value);
         head.extend_from_slice(b"\r\n");
     }
-    head.extend_from_slice(if keep {
+    head.extend_from_slice(if upgraded {
+        b"Connection: Upgrade\r\n\r\n"
+    } else if keep {
         b"Connection: keep-alive\r\n\r\n"
     } else {
         b"Connection: close\r\n\r\n"
@@ -98,5 +111,6 @@ pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
         body_start: buf[end..].to_vec(),
         body_len,
         keep,
+        upgraded,
     })
 }

@@ -9,7 +9,8 @@
 //! [`super::answer`]; `Expect: 100-continue` is answered here. An unknown
 //! response length, a body cut short or a client asking to close ends the
 //! connection after that exchange; a draining gateway closes it between
-//! requests.
+//! requests. A request that asks to upgrade (a WebSocket handshake) and gets
+//! `101 Switching Protocols` becomes a two-way relay, like a tunnel.
 
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use crate::connect::{self, Opened};
 use crate::gateway::{ListenerSpec, Shared};
 use crate::stall::Stall;
 use crate::target::Target;
-use crate::upstream::{Mode, UpstreamStream, forward_head};
+use crate::upstream::{Mode, UpstreamStream, forward_head, upgrade_requested};
 
 fn header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
     headers
@@ -183,7 +184,8 @@ pub(super) async fn serve(
         };
         let keep_alive = request.keep_alive && whole_body;
         let head_only = request.method.eq_ignore_ascii_case("HEAD");
-        let reply = match response(&mut upstream, answer, head_only, keep_alive).await {
+        let upgrade = whole_body && upgrade_requested(&request.headers).is_some();
+        let reply = match response(&mut upstream, answer, head_only, keep_alive, upgrade).await {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 connect::finished(shared, proxy, &target, up, 0);
@@ -205,6 +207,18 @@ pub(super) async fn serve(
         let mut down = (reply.head.len() + reply.body_start.len()) as u64;
         let mut ok = client.write_all(&reply.head).await.is_ok()
             && client.write_all(&reply.body_start).await.is_ok();
+        if reply.upgraded {
+            // A WebSocket (or other) protocol from here on: what the client
+            // sent past the request goes first, then both ways until done.
+            let mut upstream = upstream.into_inner();
+            if ok && (carry.is_empty() || upstream.write_all(&carry).await.is_ok()) {
+                up += carry.len() as u64;
+                let (a, b) = crate::relay::relay(client, upstream, abort, idle).await;
+                up += a;
+                down += b;
+            }
+            return connect::finished(shared, proxy, &target, up, down);
+        }
         if ok {
             let mut to = Stall::new(&mut client, idle);
             let rest = async {

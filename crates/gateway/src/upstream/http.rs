@@ -89,10 +89,42 @@ pub async fn connect(
     }
 }
 
+/// The lower-cased tokens of every `Connection` header: the hop-by-hop
+/// headers the client named, and `upgrade` or `close`.
+fn connection_tokens(headers: &[(String, Vec<u8>)]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, value)| {
+            String::from_utf8_lossy(value)
+                .to_ascii_lowercase()
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The protocol a client asks to switch to (`Connection: upgrade` with an
+/// `Upgrade` header, as a WebSocket handshake sends), if any.
+pub fn upgrade_requested(headers: &[(String, Vec<u8>)]) -> Option<&[u8]> {
+    if !connection_tokens(headers).iter().any(|t| t == "upgrade") {
+        return None;
+    }
+    headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("upgrade"))
+        .map(|(_, value)| value.as_slice())
+}
+
 /// Rewrites a plain-HTTP request head for the next hop: absolute form for
 /// an HTTP proxy (`to_proxy`), origin form for a tunnel. Hop-by-hop and
-/// proxy headers are dropped, `Connection: close` is set (one request per
-/// upstream connection) and the proxy's Basic auth added when forwarding.
+/// proxy headers are dropped, with any header the client's `Connection`
+/// names (RFC 9110 §7.6.1); `Connection: close` is set (one request per
+/// upstream connection), or `Connection: Upgrade` with the client's
+/// `Upgrade` when it asked to switch protocols; the proxy's Basic auth is
+/// added when forwarding.
 pub fn forward_head(
     method: &str,
     target: &Target,
@@ -120,11 +152,13 @@ pub fn forward_head(
     };
     let mut out = format!("{method} {uri} HTTP/1.1\r\n").into_bytes();
     let mut has_host = false;
+    let named = connection_tokens(headers);
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
-        if matches!(
-            lower.as_str(),
-            "proxy-authorization"
+        if named.contains(&lower)
+            || matches!(
+                lower.as_str(),
+                "proxy-authorization"
                 | "proxy-connection"
                 | "connection"
                 | "keep-alive"
@@ -132,7 +166,8 @@ pub fn forward_head(
                 | "upgrade"
                 // Answered by the gateway itself (see inbound/forward.rs).
                 | "expect"
-        ) {
+            )
+        {
             continue;
         }
         has_host |= lower == "host";
@@ -144,7 +179,14 @@ pub fn forward_head(
     if !has_host {
         out.extend_from_slice(format!("Host: {target}\r\n").as_bytes());
     }
-    out.extend_from_slice(b"Connection: close\r\n");
+    match upgrade_requested(headers) {
+        Some(protocol) => {
+            out.extend_from_slice(b"Upgrade: ");
+            out.extend_from_slice(protocol);
+            out.extend_from_slice(b"\r\nConnection: Upgrade\r\n");
+        }
+        None => out.extend_from_slice(b"Connection: close\r\n"),
+    }
     if to_proxy {
         out.extend_from_slice(auth_header(login).as_bytes());
     }

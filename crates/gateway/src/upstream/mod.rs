@@ -16,7 +16,7 @@ use tokio::time::timeout;
 use vip_engine::{Protocol, Proxy};
 use vip_store::vault::Secret;
 
-pub use http::forward_head;
+pub use http::{forward_head, upgrade_requested};
 pub use tls::{Tls, UpstreamStream};
 
 use crate::error::DialError;

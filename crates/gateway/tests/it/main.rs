@@ -14,3 +14,4 @@ mod https;
 mod names;
 mod peers;
 mod socks4;
+mod upgrade;
