@@ -149,9 +149,11 @@ pub(super) async fn serve(
             None => (carry, true),
             Some(framing) => {
                 // The gateway answers `Expect: 100-continue` itself (the
-                // header is not passed on), so the client sends at once.
-                let expects = header(&request.headers, "expect")
-                    .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+                // header is not passed on), so the client sends at once. An
+                // HTTP/1.0 client's expectation is ignored (RFC 9110 10.1.1).
+                let expects = request.http11
+                    && header(&request.headers, "expect")
+                        .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
                 if expects
                     && client
                         .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")

@@ -88,6 +88,8 @@ pub(super) struct Parsed {
     pub authorized: bool,
     /// HTTP/1.1 without `Connection: close` (or 1.0 with keep-alive).
     pub keep_alive: bool,
+    /// HTTP/1.1 or later (an HTTP/1.0 client's `Expect` is ignored).
+    pub http11: bool,
     /// Bytes the client sent after the head (start of a body or tunnel data).
     pub rest: Vec<u8>,
 }
@@ -149,6 +151,7 @@ pub(super) async fn read_request(
     };
     ReadOutcome::Request(Parsed {
         keep_alive,
+        http11: request.version == Some(1),
         method: method.to_string(),
         path: path.to_string(),
         authorized: authorized(spec, request.headers),
@@ -194,6 +197,7 @@ pub async fn serve(
         headers,
         rest,
         keep_alive,
+        http11,
         ..
     } = request;
     if method.eq_ignore_ascii_case("CONNECT") {
@@ -230,6 +234,7 @@ pub async fn serve(
         headers,
         authorized: true,
         keep_alive,
+        http11,
         rest,
     };
     // Boxed: tunnels should not carry the plain-HTTP path's larger state.

@@ -1,5 +1,5 @@
 //! Request bodies on the plain-HTTP path: `Expect: 100-continue` answered by
-//! the gateway (through real tinyproxy), an upstream's early answer relayed
+//! the gateway (through real tinyproxy; ignored from HTTP/1.0 clients), an upstream's early answer relayed
 //! while the client is still sending a body the upstream no longer reads,
 //! and interim `1xx` answers skipped, with and without a body; an idle
 //! keep-alive connection does not hold up shutdown; a hung upstream gets a
@@ -93,6 +93,35 @@ async fn expect_100_continue_is_answered_and_the_body_goes_through() {
         assert_eq!(body, "127.0.0.2", "through tinyproxy");
     }
     gw.gateway.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http10_clients_expectation_is_ignored() {
+    let origin = Origin::start().await;
+    let gw = start_gateway(
+        Vec::new(),
+        CONFIG,
+        &[],
+        GatewaySettings::default(),
+        Assignment::Direct,
+    )
+    .await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    let ask = format!(
+        "POST http://127.0.0.1:{}/up HTTP/1.0\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\nhello world",
+        origin.addr.port()
+    );
+    s.write_all(ask.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("answered and closed")
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.starts_with("HTTP/1.1 200"),
+        "an HTTP/1.0 client gets no interim 100 (RFC 9110 10.1.1): {out}"
+    );
 }
 
 /// An in-test upstream HTTP proxy running `script` on its first connection.
