@@ -1,12 +1,21 @@
 //! Request bodies on the plain-HTTP path: framed by Content-Length or chunked
 //! encoding (copied chunk by chunk, trailers included), sent upstream while
 //! the upstream is watched. An upstream may answer before it has the whole
-//! body (an origin refusing an upload, say) and then stop reading; the
-//! answer is taken as soon as its head is complete, so the client gets it at
-//! once instead of both sides waiting on each other. Interim `1xx` heads
-//! that arrive meanwhile are left for the answer reader, which skips them.
+//! body. An error answer, or one that closes the connection (an origin
+//! refusing an upload, say, which then stops reading), is taken as soon as
+//! its head is complete, so the client gets it at once instead of both
+//! sides waiting on each other; the client's unsent rest is then read and
+//! dropped before closing ([`linger`]), since closing on unread bytes
+//! resets the connection and may destroy the answer. Any other early answer
+//! means the upstream still wants the body (RFC 9112 §9.5): the body goes
+//! on while the answer is kept, up to [`EARLY_ANSWER_CAP`]. Interim `1xx`
+//! heads that arrive meanwhile are left for the answer reader, which skips
+//! them.
+
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
 use super::answer::{MAX_RESPONSE_HEAD, interim};
 
@@ -27,16 +36,63 @@ pub(super) enum Sent {
     Failed(BodyError),
 }
 
-/// Whether `buf` holds a complete final (not interim) response head.
-fn final_head_in(buf: &[u8]) -> bool {
+/// How much of an early answer (one that does not stop the body) is kept
+/// while the body goes on; beyond it the body is cut so that an upstream
+/// streaming a large answer is not held up by the gateway.
+pub(super) const EARLY_ANSWER_CAP: usize = 256 * 1024;
+
+/// What the upstream's answer so far (`buf`) means for the body still
+/// being sent.
+#[derive(Debug, PartialEq)]
+enum Early {
+    /// No final head yet (nothing, part of a head, or interim heads).
+    Nothing,
+    /// A final answer that is no error and keeps the connection: the
+    /// upstream still reads the body.
+    GoOn,
+    /// An error answer, one that closes the connection, or one that can't
+    /// be read: stop sending.
+    Stop,
+}
+
+fn early(buf: &[u8]) -> Early {
     let mut at = 0;
     while let Some(end) = buf[at..].windows(4).position(|w| w == b"\r\n\r\n") {
         if !interim(&buf[at..]) {
-            return true;
+            return judge(&buf[at..at + end + 4]);
         }
         at += end + 4;
     }
-    false
+    if buf.len() > MAX_RESPONSE_HEAD {
+        // More than any head may be (the answer reader refuses it).
+        return Early::Stop;
+    }
+    Early::Nothing
+}
+
+/// Judges one complete final head.
+fn judge(head: &[u8]) -> Early {
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut parsed = httparse::Response::new(&mut headers);
+    if !matches!(parsed.parse(head), Ok(httparse::Status::Complete(_))) {
+        return Early::Stop;
+    }
+    let tokens: String = parsed
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(",");
+    let closes = if parsed.version == Some(0) {
+        !tokens.contains("keep-alive")
+    } else {
+        tokens.split(',').any(|t| t.trim() == "close")
+    };
+    match parsed.code {
+        Some(status) if status < 400 && !closes => Early::GoOn,
+        _ => Early::Stop,
+    }
 }
 
 /// Sends the body from `client` (after `carry`) to the upstream while
@@ -52,7 +108,7 @@ where
     C: AsyncRead + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
-    if final_head_in(answer) {
+    if early(answer) == Early::Stop {
         return Sent::Cut;
     }
     let (mut up_read, mut up_write) = tokio::io::split(upstream);
@@ -80,17 +136,42 @@ where
                 };
             }
             got = up_read.read_buf(answer), if upstream_open => match got {
-                Ok(n) if n > 0 => {
-                    // A whole head, or more than any head may be (the
-                    // answer reader refuses it).
-                    if final_head_in(answer) || answer.len() > MAX_RESPONSE_HEAD {
-                        return Sent::Cut;
-                    }
-                }
+                Ok(n) if n > 0 => match early(answer) {
+                    Early::Stop => return Sent::Cut,
+                    Early::GoOn if answer.len() > EARLY_ANSWER_CAP => return Sent::Cut,
+                    _ => {}
+                },
                 // The upstream finished sending (or failed): only the body
                 // is left to watch; the answer reader sees what it said.
                 _ => upstream_open = false,
             },
+        }
+    }
+}
+
+/// After an answer that cut the request body short: reads and drops what
+/// the client still sends until it ends, pauses for 5 s, 30 s have passed
+/// or the listener (`drain`) or gateway (`abort`) stops, so that closing
+/// does not reset the connection under the answer (the client may not have
+/// read it yet).
+pub(super) async fn linger<C: AsyncRead + Unpin>(
+    client: &mut C,
+    abort: &CancellationToken,
+    drain: &CancellationToken,
+) {
+    const PAUSE: Duration = Duration::from_secs(5);
+    const AT_MOST: Duration = Duration::from_secs(30);
+    let until = tokio::time::Instant::now() + AT_MOST;
+    let mut sink = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            got = tokio::time::timeout(PAUSE, client.read(&mut sink)) => match got {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            },
+            _ = tokio::time::sleep_until(until) => return,
+            _ = abort.cancelled() => return,
+            _ = drain.cancelled() => return,
         }
     }
 }
@@ -192,3 +273,6 @@ async fn copy_chunked<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         total += size + 2;
     }
 }
+
+#[cfg(test)]
+mod tests;

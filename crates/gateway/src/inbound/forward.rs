@@ -243,6 +243,9 @@ pub(super) async fn serve(
         connect::finished(shared, proxy, &target, up, down);
         if !(ok && reply.keep && keep_alive) {
             let _ = client.shutdown().await;
+            if !whole_body {
+                body::linger(&mut client, abort, drain).await;
+            }
             return;
         }
         // Between requests a draining gateway closes the connection (clients

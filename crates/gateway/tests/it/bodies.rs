@@ -1,6 +1,8 @@
 //! Request bodies on the plain-HTTP path: `Expect: 100-continue` answered by
-//! the gateway (through real tinyproxy; ignored from HTTP/1.0 clients), an upstream's early answer relayed
-//! while the client is still sending a body the upstream no longer reads,
+//! the gateway (through real tinyproxy; ignored from HTTP/1.0 clients), an
+//! upstream's early refusal relayed while the client is still sending a body
+//! the upstream no longer reads (and that body taken, not reset), a
+//! non-error early answer letting the body finish,
 //! and interim `1xx` answers skipped, with and without a body; an idle
 //! keep-alive connection does not hold up shutdown; a hung upstream gets a
 //! 504 and a stalled client is let go after the idle timeout.
@@ -304,6 +306,77 @@ async fn an_early_answer_arrives_while_the_body_is_still_being_sent() {
         .ok();
     assert!(rest.is_empty());
     sender.abort();
+    gw.gateway.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_still_sending_after_a_refusal_is_not_reset() {
+    // The upstream refuses after the head and reads nothing more. The
+    // client sends its whole body before it reads (as simple clients do):
+    // the gateway must take and drop the rest, not reset the connection.
+    let upstream = fake_upstream(|mut s| async move {
+        let mut buf = Vec::new();
+        read_until(&mut s, &mut buf, has_head).await;
+        s.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    })
+    .await;
+    let gw = pinned_to(upstream).await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    let size = 32 * 1024 * 1024;
+    let ask = format!(
+        "POST http://origin.test/up HTTP/1.1\r\nHost: origin.test\r\nContent-Length: {size}\r\n\r\n"
+    );
+    s.write_all(ask.as_bytes()).await.unwrap();
+    let body = vec![7u8; size];
+    tokio::time::timeout(Duration::from_secs(10), s.write_all(&body))
+        .await
+        .expect("the body was not taken within 10 s")
+        .expect("the gateway reset the connection under the client's body");
+    let (head, text) = answer(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(text, "too big!");
+    gw.gateway.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_error_early_answer_lets_the_body_finish() {
+    // The upstream answers 200 as soon as it has the head, then reads the
+    // whole body (RFC 9112 9.5: the client goes on sending).
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let upstream = fake_upstream(|mut s| async move {
+        let mut buf = Vec::new();
+        read_until(&mut s, &mut buf, has_head).await;
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        let end = head_end(&buf).unwrap();
+        read_until(&mut s, &mut buf, |b| b.len() >= end + 10).await;
+        let _ = tx.send(buf.len() - end);
+    })
+    .await;
+    let gw = pinned_to(upstream).await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"POST http://origin.test/up HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 10\r\n\r\nhello")
+        .await
+        .unwrap();
+    // The upstream's answer reaches the gateway before the rest is sent.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.write_all(b"world").await.unwrap();
+    let (head, text) = answer(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(text, "ok");
+    let got = tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .expect("the upstream never had the whole body")
+        .unwrap();
+    assert_eq!(got, 10, "the whole body reached the upstream");
+    assert!(
+        head.contains("Connection: keep-alive"),
+        "the exchange ended cleanly, so the connection is kept: {head}"
+    );
     gw.gateway.shutdown(Duration::from_secs(1)).await;
 }
 
