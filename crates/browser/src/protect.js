@@ -204,10 +204,16 @@
         if (p === 0x9246) return C.glRenderer;
         return r;
       });
+      // RGBA bytes read into any byte array (Uint8Array or, as some
+      // fingerprinting libraries use, Uint8ClampedArray; from any realm),
+      // at WebGL 2's element offset when one is given.
       method(P, "readPixels", (real) => function (x, y, w, h, format, type, pixels, ...rest) {
         const r = real.call(this, x, y, w, h, format, type, pixels, ...rest);
-        if (pixels instanceof W.Uint8Array && format === 0x1908 && rest.length === 0) {
-          noisePixels(pixels, x | 0, y | 0, w, this.drawingBufferWidth || w);
+        if (format === 0x1908 && type === 0x1401 && W.ArrayBuffer.isView(pixels)
+          && pixels.BYTES_PER_ELEMENT === 1 && w > 0 && h > 0) {
+          const from = rest.length ? Math.max(0, Number(rest[0]) | 0) : 0;
+          const area = pixels.subarray(from, from + w * h * 4);
+          noisePixels(area, x | 0, y | 0, w, this.drawingBufferWidth || w);
         }
         return r;
       });

@@ -79,14 +79,34 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
 
     // The first line of the page already saw protected, stable values.
     let page_keys = [
-        "canvas", "dataUrl", "text", "audio", "gl", "hw", "mem", "ua", "langs", "tz",
+        "canvas",
+        "dataUrl",
+        "text",
+        "audio",
+        "gl",
+        "glPixels",
+        "glPixelsClamped",
+        "hw",
+        "mem",
+        "ua",
+        "langs",
+        "tz",
     ];
     same(fa, &va["now"], &page_keys);
     // Two identities on one site differ (navigator as a whole).
     differ(
         fa,
         fb,
-        &["canvas", "dataUrl", "text", "audio", "tz", "langs"],
+        &[
+            "canvas",
+            "dataUrl",
+            "text",
+            "audio",
+            "glPixels",
+            "glPixelsClamped",
+            "tz",
+            "langs",
+        ],
     );
     assert!(
         (fa["gl"].clone(), fa["hw"].clone(), fa["mem"].clone())
@@ -182,7 +202,16 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
     same(
         &vc["first"],
         &vd["first"],
-        &["canvas", "dataUrl", "text", "audio", "gl", "hw"],
+        &[
+            "canvas",
+            "dataUrl",
+            "text",
+            "audio",
+            "gl",
+            "glPixels",
+            "glPixelsClamped",
+            "hw",
+        ],
     );
     rig.stop().await;
 }

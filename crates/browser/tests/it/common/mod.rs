@@ -40,6 +40,17 @@ async function vipProbe() {
   const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
   out.gl = info ? gl.getParameter(info.UNMASKED_VENDOR_WEBGL) + " / " + gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : null;
   out.glPristine = info && pristine ? pristine.call(gl, info.UNMASKED_RENDERER_WEBGL) : null;
+  if (gl) {
+    // WebGL pixels read into both kinds of byte array.
+    gl.clearColor(0.2, 0.4, 0.6, 1); gl.clear(gl.COLOR_BUFFER_BIT);
+    const w = gl.drawingBufferWidth, hh = gl.drawingBufferHeight;
+    for (const [key, A] of [["glPixels", Uint8Array], ["glPixelsClamped", Uint8ClampedArray]]) {
+      const px = new A(w * hh * 4);
+      gl.readPixels(0, 0, w, hh, gl.RGBA, gl.UNSIGNED_BYTE, px);
+      let ph = 0; for (let i = 0; i < px.length; i++) ph = (Math.imul(ph, 31) + px[i]) >>> 0;
+      out[key] = ph;
+    }
+  }
   if (typeof OfflineAudioContext !== "undefined") {
     const a = new OfflineAudioContext(1, 5000, 44100);
     const o = a.createOscillator(); o.type = "triangle"; o.frequency.value = 10000;
