@@ -225,7 +225,7 @@ impl Browser {
         let value = self
             .evaluate_in(
                 &session,
-                "(async () => ({ua: navigator.userAgent, data: await navigator.userAgentData.getHighEntropyValues(['architecture','bitness','fullVersionList','platformVersion','model','wow64'])}))()",
+                "(async () => ({ua: navigator.userAgent, screen: [screen.width, screen.height], data: await navigator.userAgentData.getHighEntropyValues(['architecture','bitness','fullVersionList','platformVersion','model','wow64'])}))()",
             )
             .await?;
         let _ = self
@@ -242,6 +242,10 @@ impl Browser {
                 .unwrap_or_default()
                 .replace("HeadlessChrome", "Chrome"),
             ua_data: value["data"].clone(),
+            screen: (
+                dimension(&value["screen"][0]),
+                dimension(&value["screen"][1]),
+            ),
         })
     }
 
@@ -380,4 +384,9 @@ impl Browser {
         }
         self.shared.alive.store(false, Ordering::Release);
     }
+}
+
+/// A screen dimension the page reported (0 when it reported none).
+fn dimension(v: &Value) -> u32 {
+    v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
 }

@@ -218,6 +218,13 @@ async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind:
                     json!({"hardwareConcurrency": profile.hardware_concurrency}),
                 )
                 .await;
+            let _ = cdp
+                .call_in(
+                    s,
+                    "Emulation.setDeviceMetricsOverride",
+                    profile.screen_override(&facts),
+                )
+                .await;
         }
     }
     if setup.blocklist.is_some() {
@@ -232,7 +239,7 @@ async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind:
     if !setup.protect {
         return;
     }
-    let source = profile.script();
+    let source = profile.script(&facts);
     if is_worker {
         let _ = cdp
             .call_in(s, "Runtime.evaluate", json!({"expression": source}))

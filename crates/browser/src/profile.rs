@@ -57,6 +57,20 @@ const GPUS: &[(&str, &str)] = &[
 ];
 const CORES: &[u32] = &[2, 4, 6, 8, 12, 16];
 const MEMORY: &[u32] = &[2, 4, 8];
+/// Common desktop screen sizes. An identity shows one of those at least as
+/// large as the real screen, so a window never outgrows its screen.
+const SCREENS: &[(u32, u32)] = &[
+    (1920, 1080),
+    (1366, 768),
+    (1536, 864),
+    (1440, 900),
+    (1600, 900),
+    (1680, 1050),
+    (1280, 1024),
+    (1920, 1200),
+    (2560, 1440),
+    (1280, 800),
+];
 
 /// WebRTC IP handling for an identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -125,6 +139,8 @@ pub struct BrowserFacts {
     pub user_agent: String,
     /// `navigator.userAgentData` high-entropy values (brands, fullVersionList, ...).
     pub ua_data: Value,
+    /// The real screen's width and height in CSS pixels.
+    pub screen: (u32, u32),
 }
 
 /// An identity's fingerprint.
@@ -208,6 +224,36 @@ impl Profile {
         }
     }
 
+    /// The screen this identity shows, given the real one: a common size
+    /// no smaller than the real screen (the real one when none is).
+    pub fn screen(&self, real: (u32, u32)) -> (u32, u32) {
+        let fits: Vec<(u32, u32)> = SCREENS
+            .iter()
+            .copied()
+            .filter(|&(w, h)| w >= real.0 && h >= real.1)
+            .collect();
+        if fits.is_empty() {
+            real
+        } else {
+            pick(&self.seed, "screen", &fits)
+        }
+    }
+
+    /// `Emulation.setDeviceMetricsOverride` parameters that change only the
+    /// screen (0 keeps the real viewport and pixel ratio); media queries on
+    /// the device size follow it.
+    pub fn screen_override(&self, facts: &BrowserFacts) -> Value {
+        let (w, h) = self.screen(facts.screen);
+        json!({
+            "width": 0,
+            "height": 0,
+            "deviceScaleFactor": 0,
+            "mobile": false,
+            "screenWidth": w,
+            "screenHeight": h,
+        })
+    }
+
     /// The secret the page script derives per-site seeds from.
     fn page_secret(&self) -> String {
         hash(&[&self.seed, b"page-secret"])[..16]
@@ -216,9 +262,12 @@ impl Profile {
             .collect()
     }
 
-    /// The protection script for this identity's documents and workers.
-    pub fn script(&self) -> String {
+    /// The protection script for this identity's documents and workers
+    /// (`facts` for the real screen the identity's screen must cover).
+    pub fn script(&self, facts: &BrowserFacts) -> String {
+        let (screen_width, screen_height) = self.screen(facts.screen);
         let config = json!({
+            "screen": [screen_width, screen_height],
             "secret": self.page_secret(),
             "suffixes": suffix_rules(),
             "glVendor": self.gl_vendor,
@@ -287,13 +336,44 @@ mod tests {
     fn scripts_differ_per_identity_and_never_carry_the_seed() {
         let a = Profile::new([1; 32], Some("DE"), WebRtcPolicy::default());
         let b = Profile::new([2; 32], Some("DE"), WebRtcPolicy::default());
-        let (sa, sb) = (a.script(), b.script());
+        let facts = BrowserFacts::default();
+        let (sa, sb) = (a.script(&facts), b.script(&facts));
         assert!(!sa.contains("__VIP_CONFIG__"));
         assert_ne!(sa, sb);
-        assert_eq!(sa, a.script());
+        assert_eq!(sa, a.script(&facts));
         assert!(!sa.contains(&"01".repeat(32)));
         assert!(suffix_rules().contains(",co.uk,"));
         assert!(sa.contains("de-DE"));
+    }
+
+    #[test]
+    fn screens_vary_by_identity_and_never_shrink_below_the_real_one() {
+        let profile = |i: u8| Profile::new([i; 32], None, WebRtcPolicy::default());
+        let headless: std::collections::HashSet<_> =
+            (0..64).map(|i| profile(i).screen((800, 600))).collect();
+        assert!(headless.len() >= 6, "{headless:?}");
+        assert_eq!(profile(7).screen((800, 600)), profile(7).screen((800, 600)));
+        for i in 0..64 {
+            let (w, h) = profile(i).screen((1920, 1080));
+            assert!(w >= 1920 && h >= 1080, "{w}x{h}");
+        }
+        assert_eq!(profile(1).screen((5120, 2880)), (5120, 2880));
+        let facts = BrowserFacts {
+            screen: (800, 600),
+            ..BrowserFacts::default()
+        };
+        let o = profile(3).screen_override(&facts);
+        assert_eq!(
+            (o["width"].as_u64(), o["deviceScaleFactor"].as_u64()),
+            (Some(0), Some(0))
+        );
+        assert_eq!(
+            (
+                o["screenWidth"].as_u64().unwrap() as u32,
+                o["screenHeight"].as_u64().unwrap() as u32
+            ),
+            profile(3).screen((800, 600))
+        );
     }
 
     #[test]

@@ -316,6 +316,20 @@
     }
   };
 
+  // The identity's screen, in every document: Chromium's own screen
+  // emulation (set for top-level pages, where media queries follow it)
+  // does not reach cross-site frames, which would otherwise show the real
+  // screen every identity shares.
+  const screenProtect = (W) => {
+    const S = W.Screen;
+    if (!S || !C.screen) return;
+    const [width, height] = C.screen;
+    const values = { width, height, availWidth: width, availHeight: height, availLeft: 0, availTop: 0 };
+    for (const [name, value] of Object.entries(values)) {
+      getter(S.prototype, name, () => function () { return value; });
+    }
+  };
+
   const webrtcProtect = (W) => {
     if (C.webrtc !== "disable") return;
     for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChannel",
@@ -335,6 +349,7 @@
     canvasProtect(W, eagerGl);
     audioProtect(W);
     navigatorProtect(W);
+    screenProtect(W);
     webrtcProtect(W);
   };
   // The top-level document also patches WebGL 1 up front, so a reference
