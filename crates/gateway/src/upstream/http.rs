@@ -109,7 +109,12 @@ fn connection_tokens(headers: &[(String, Vec<u8>)]) -> Vec<String> {
 /// The protocol a client asks to switch to (`Connection: upgrade` with an
 /// `Upgrade` header, as a WebSocket handshake sends), if any.
 pub fn upgrade_requested(headers: &[(String, Vec<u8>)]) -> Option<&[u8]> {
-    if !connection_tokens(headers).iter().any(|t| t == "upgrade") {
+    upgrade_in(&connection_tokens(headers), headers)
+}
+
+/// [`upgrade_requested`] with the `Connection` tokens already read.
+fn upgrade_in<'a>(tokens: &[String], headers: &'a [(String, Vec<u8>)]) -> Option<&'a [u8]> {
+    if !tokens.iter().any(|t| t == "upgrade") {
         return None;
     }
     headers
@@ -179,7 +184,7 @@ pub fn forward_head(
     if !has_host {
         out.extend_from_slice(format!("Host: {target}\r\n").as_bytes());
     }
-    match upgrade_requested(headers) {
+    match upgrade_in(&named, headers) {
         Some(protocol) => {
             out.extend_from_slice(b"Upgrade: ");
             out.extend_from_slice(protocol);
