@@ -218,13 +218,6 @@ async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind:
                     json!({"hardwareConcurrency": profile.hardware_concurrency}),
                 )
                 .await;
-            let _ = cdp
-                .call_in(
-                    s,
-                    "Emulation.setDeviceMetricsOverride",
-                    profile.screen_override(&facts),
-                )
-                .await;
         }
     }
     if setup.blocklist.is_some() {

@@ -239,21 +239,6 @@ impl Profile {
         }
     }
 
-    /// `Emulation.setDeviceMetricsOverride` parameters that change only the
-    /// screen (0 keeps the real viewport and pixel ratio); media queries on
-    /// the device size follow it.
-    pub fn screen_override(&self, facts: &BrowserFacts) -> Value {
-        let (w, h) = self.screen(facts.screen);
-        json!({
-            "width": 0,
-            "height": 0,
-            "deviceScaleFactor": 0,
-            "mobile": false,
-            "screenWidth": w,
-            "screenHeight": h,
-        })
-    }
-
     /// The secret the page script derives per-site seeds from.
     fn page_secret(&self) -> String {
         hash(&[&self.seed, b"page-secret"])[..16]
@@ -362,17 +347,11 @@ mod tests {
             screen: (800, 600),
             ..BrowserFacts::default()
         };
-        let o = profile(3).screen_override(&facts);
-        assert_eq!(
-            (o["width"].as_u64(), o["deviceScaleFactor"].as_u64()),
-            (Some(0), Some(0))
-        );
-        assert_eq!(
-            (
-                o["screenWidth"].as_u64().unwrap() as u32,
-                o["screenHeight"].as_u64().unwrap() as u32
-            ),
-            profile(3).screen((800, 600))
+        let (w, h) = profile(3).screen((800, 600));
+        assert!(
+            profile(3)
+                .script(&facts)
+                .contains(&format!("\"screen\":[{w},{h}]"))
         );
     }
 

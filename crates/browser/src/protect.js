@@ -316,10 +316,10 @@
     }
   };
 
-  // The identity's screen, in every document: Chromium's own screen
-  // emulation (set for top-level pages, where media queries follow it)
-  // does not reach cross-site frames, which would otherwise show the real
-  // screen every identity shares.
+  // The identity's screen, in every document (cross-site frames included).
+  // Media queries on the device size still see the real screen: Chromium's
+  // own screen emulation costs ~5 ms per page load and does not reach
+  // cross-site frames (ARCHITECTURE.md).
   const screenProtect = (W) => {
     const S = W.Screen;
     if (!S || !C.screen) return;

@@ -61,11 +61,7 @@ async function vipProbe() {
     for (let i = 4500; i < 5000; i++) sum += Math.abs(s[i]);
     out.audio = sum;
   }
-  if (doc) {
-    out.screen = screen.width + "x" + screen.height;
-    // Media queries on the device size agree with the screen object.
-    out.screenMq = matchMedia(`(device-width: ${screen.width}px) and (device-height: ${screen.height}px)`).matches;
-  }
+  if (doc) out.screen = screen.width + "x" + screen.height;
   out.hw = navigator.hardwareConcurrency;
   out.mem = navigator.deviceMemory;
   out.ua = navigator.userAgent;
