@@ -143,10 +143,30 @@ fn write_profile(options: &LaunchOptions) -> Result<PathBuf, BrowserError> {
     Ok(fonts)
 }
 
+/// util-linux's `setpriv`, on every Debian system.
+const SETPRIV: &str = "/usr/bin/setpriv";
+
+/// The command that starts `executable`. Through `setpriv --pdeathsig
+/// KILL` where the system has it: Chromium then gets SIGKILL when the
+/// thread that started it ends (a runtime thread of `vip`, which lives as
+/// long as the process), so a `vip` killed with SIGKILL leaves no browser
+/// behind; setting the parent-death signal ourselves would need unsafe
+/// code between fork and exec. `setpriv` execs Chromium in place, so the
+/// child's pid is Chromium's.
+fn command(executable: &Path) -> Command {
+    if cfg!(target_os = "linux") && Path::new(SETPRIV).is_file() && executable.is_file() {
+        let mut cmd = Command::new(SETPRIV);
+        cmd.args(["--pdeathsig", "KILL", "--"]).arg(executable);
+        cmd
+    } else {
+        Command::new(executable)
+    }
+}
+
 /// Starts Chromium; returns the process and its DevTools WebSocket URL.
 pub async fn spawn(options: &LaunchOptions) -> Result<(Child, String), BrowserError> {
     let fonts = write_profile(options)?;
-    let mut cmd = Command::new(&options.executable);
+    let mut cmd = command(&options.executable);
     cmd.env("FONTCONFIG_FILE", &fonts)
         .arg(format!(
             "--user-data-dir={}",

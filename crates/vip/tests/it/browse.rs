@@ -3,7 +3,8 @@
 //! cookie, localStorage and IndexedDB isolated between identities and back
 //! in a named identity after a restart; sessions restored; bad input
 //! refused with the fix named while serve stays up; a missing Chromium and a
-//! Chromium killed mid-session reported clearly and recovered from; the
+//! Chromium killed mid-session reported clearly and recovered from, and
+//! no Chromium left behind by a `vip serve` killed with SIGKILL; the
 //! DevTools port driving the tabs with their protections in force.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -400,6 +401,24 @@ async fn chromium_missing_then_killed_mid_session() {
     let (status, log) = daemon.stop().await;
     assert!(status.success(), "{log}");
     assert!(log.contains("starting it again"), "{log}");
+
+    // `vip serve` itself killed with SIGKILL: its Chromium goes too.
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &format!("user-data-dir={}", profile.display())])
+            .status()
+            .unwrap()
+            .success()
+    };
+    let mut daemon = serve(dir, &["--no-blocking"], &[]).await;
+    vip_json(
+        dir,
+        &["tab", "open", &format!("{base}/get"), "--proxy", "1"],
+    );
+    assert!(running(), "a tab runs in Chromium");
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    eventually("Chromium to end with vip serve", || !running()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
