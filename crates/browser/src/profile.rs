@@ -57,6 +57,39 @@ const GPUS: &[(&str, &str)] = &[
 ];
 const CORES: &[u32] = &[2, 4, 6, 8, 12, 16];
 const MEMORY: &[u32] = &[2, 4, 8];
+/// WebGL extensions a page can do without (compressed texture formats,
+/// clip and depth controls, exotic shader features): each identity hides
+/// about a third of them, so the extension list (which fingerprinting
+/// libraries hash, and which is otherwise the real GPU's for every
+/// identity) differs between identities. Extensions pages rely on
+/// (instancing, float textures, draw buffers, anisotropic filtering, ...)
+/// are never hidden.
+const OPTIONAL_GL_EXTENSIONS: &[&str] = &[
+    "EXT_clip_control",
+    "EXT_conservative_depth",
+    "EXT_depth_clamp",
+    "EXT_float_blend",
+    "EXT_polygon_offset_clamp",
+    "EXT_texture_compression_bptc",
+    "EXT_texture_compression_rgtc",
+    "EXT_texture_mirror_clamp_to_edge",
+    "NV_shader_noperspective_interpolation",
+    "OES_draw_buffers_indexed",
+    "OES_fbo_render_mipmap",
+    "OES_sample_variables",
+    "OES_shader_multisample_interpolation",
+    "OVR_multiview2",
+    "WEBGL_clip_cull_distance",
+    "WEBGL_compressed_texture_astc",
+    "WEBGL_compressed_texture_etc",
+    "WEBGL_compressed_texture_etc1",
+    "WEBGL_compressed_texture_s3tc_srgb",
+    "WEBGL_debug_shaders",
+    "WEBGL_multi_draw",
+    "WEBGL_polygon_mode",
+    "WEBGL_stencil_texturing",
+];
+
 /// Common desktop screen sizes. An identity shows one of those at least as
 /// large as the real screen, so a window never outgrows its screen.
 const SCREENS: &[(u32, u32)] = &[
@@ -239,6 +272,16 @@ impl Profile {
         }
     }
 
+    /// The WebGL extensions this identity hides (about a third of
+    /// [`OPTIONAL_GL_EXTENSIONS`], chosen by its seed).
+    pub fn hidden_gl_extensions(&self) -> Vec<&'static str> {
+        OPTIONAL_GL_EXTENSIONS
+            .iter()
+            .copied()
+            .filter(|name| hash(&[&self.seed, b"gl-extension", name.as_bytes()])[0] % 3 == 0)
+            .collect()
+    }
+
     /// The secret the page script derives per-site seeds from.
     fn page_secret(&self) -> String {
         hash(&[&self.seed, b"page-secret"])[..16]
@@ -257,6 +300,7 @@ impl Profile {
             "suffixes": suffix_rules(),
             "glVendor": self.gl_vendor,
             "glRenderer": self.gl_renderer,
+            "glHidden": self.hidden_gl_extensions(),
             "hardwareConcurrency": self.hardware_concurrency,
             "deviceMemory": self.device_memory,
             "platform": "Linux x86_64",
@@ -353,6 +397,23 @@ mod tests {
                 .script(&facts)
                 .contains(&format!("\"screen\":[{w},{h}]"))
         );
+    }
+
+    #[test]
+    fn each_identity_hides_its_own_optional_gl_extensions() {
+        let hidden =
+            |i: u8| Profile::new([i; 32], None, WebRtcPolicy::default()).hidden_gl_extensions();
+        let sets: std::collections::HashSet<_> = (0..32).map(hidden).collect();
+        assert!(
+            sets.len() >= 30,
+            "identities share hidden sets: {}",
+            sets.len()
+        );
+        assert_eq!(hidden(5), hidden(5));
+        let total: usize = (0..32).map(|i| hidden(i).len()).sum();
+        let mean = total as f64 / 32.0;
+        let third = OPTIONAL_GL_EXTENSIONS.len() as f64 / 3.0;
+        assert!((mean - third).abs() < 3.0, "about a third hidden: {mean}");
     }
 
     #[test]

@@ -193,8 +193,18 @@
         return img;
       });
     };
+    // Extension names match without regard to case, as in WebGL.
+    const hiddenGl = new Set((C.glHidden || []).map((n) => n.toLowerCase()));
     const patchGl = (P) => {
       if (!once(P) || typeof P.getParameter !== "function") return;
+      // The identity's hidden extensions are neither listed nor enabled.
+      method(P, "getSupportedExtensions", (real) => function () {
+        const r = real.call(this);
+        return r && r.filter((n) => !hiddenGl.has(n.toLowerCase()));
+      });
+      method(P, "getExtension", (real) => function (name, ...rest) {
+        return hiddenGl.has(String(name).toLowerCase()) ? null : real.call(this, name, ...rest);
+      });
       // Only where the real call answers (the debug-renderer extension is
       // enabled), as a real browser would.
       method(P, "getParameter", (real) => function (p) {

@@ -1,5 +1,6 @@
 //! Real headless Chromium: fingerprint protection per identity. Two
-//! identities on one site differ in canvas, text metrics, audio, WebGL and
+//! identities on one site differ in canvas, text metrics, audio, WebGL
+//! (renderer, pixels, extension list) and
 //! navigator values; each shows a common desktop screen; one identity is
 //! stable across reloads and differs on
 //! another site; page, same-origin frame, worker and HTTP headers agree;
@@ -87,6 +88,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         "gl",
         "glPixels",
         "glPixelsClamped",
+        "glExt",
         "screen",
         "hw",
         "mem",
@@ -106,10 +108,17 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
             "audio",
             "glPixels",
             "glPixelsClamped",
+            "glExt",
             "tz",
             "langs",
         ],
     );
+    for f in [fa, fb] {
+        assert_eq!(
+            f["glExtAgree"], true,
+            "getExtension agrees with the list: {f}"
+        );
+    }
     assert!(
         (fa["gl"].clone(), fa["hw"].clone(), fa["mem"].clone())
             != (fb["gl"].clone(), fb["hw"].clone(), fb["mem"].clone())
@@ -119,7 +128,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
     same(
         fa,
         &va["worker"],
-        &["hw", "mem", "ua", "platform", "langs", "tz", "gl"],
+        &["hw", "mem", "ua", "platform", "langs", "tz", "gl", "glExt"],
     );
     assert!(
         fa["gl"].as_str().is_some_and(|g| g.contains("ANGLE")),
@@ -217,6 +226,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
             "gl",
             "glPixels",
             "glPixelsClamped",
+            "glExt",
             "screen",
             "hw",
         ],

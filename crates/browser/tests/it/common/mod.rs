@@ -41,6 +41,13 @@ async function vipProbe() {
   out.gl = info ? gl.getParameter(info.UNMASKED_VENDOR_WEBGL) + " / " + gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : null;
   out.glPristine = info && pristine ? pristine.call(gl, info.UNMASKED_RENDERER_WEBGL) : null;
   if (gl) {
+    // The extension list, and getExtension agreeing with it.
+    const exts = gl.getSupportedExtensions();
+    out.glExt = exts.join(",");
+    out.glExtAgree = ["EXT_clip_control", "EXT_depth_clamp", "EXT_texture_compression_bptc",
+      "WEBGL_compressed_texture_astc", "WEBGL_multi_draw", "WEBGL_polygon_mode",
+      "WEBGL_compressed_texture_etc", "OES_fbo_render_mipmap", "webgl_debug_shaders"]
+      .every((n) => (gl.getExtension(n) !== null) === exts.some((e) => e.toLowerCase() === n.toLowerCase()));
     // WebGL pixels read into both kinds of byte array.
     gl.clearColor(0.2, 0.4, 0.6, 1); gl.clear(gl.COLOR_BUFFER_BIT);
     const w = gl.drawingBufferWidth, hh = gl.drawingBufferHeight;
