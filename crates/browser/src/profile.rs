@@ -278,7 +278,9 @@ impl Profile {
         OPTIONAL_GL_EXTENSIONS
             .iter()
             .copied()
-            .filter(|name| hash(&[&self.seed, b"gl-extension", name.as_bytes()])[0] % 3 == 0)
+            .filter(|name| {
+                hash(&[&self.seed, b"gl-extension", name.as_bytes()])[0].is_multiple_of(3)
+            })
             .collect()
     }
 
