@@ -326,10 +326,11 @@
     }
   };
 
-  // The identity's screen, in every document (cross-site frames included).
-  // Media queries on the device size still see the real screen: Chromium's
-  // own screen emulation costs ~5 ms per page load and does not reach
-  // cross-site frames (ARCHITECTURE.md).
+  // The identity's screen, in every document (cross-site frames included),
+  // and in `matchMedia` queries on the device size. Chromium's own screen
+  // emulation costs ~5 ms per page load and does not reach cross-site
+  // frames, so stylesheets' @media rules still see the real screen
+  // (ARCHITECTURE.md).
   const screenProtect = (W) => {
     const S = W.Screen;
     if (!S || !C.screen) return;
@@ -337,6 +338,35 @@
     const values = { width, height, availWidth: width, availHeight: height, availLeft: 0, availTop: 0 };
     for (const [name, value] of Object.entries(values)) {
       getter(S.prototype, name, () => function () { return value; });
+    }
+    // Each device-size feature becomes one that is always true or always
+    // false for this viewport, decided against the identity's screen.
+    const TRUE = "(min-width: 0px)", FALSE = "(min-width: 100000000px)";
+    const size = /\(\s*(min-|max-)?device-(width|height)\s*:\s*([0-9.]+)px\s*\)/gi;
+    const aspect = /\(\s*(min-|max-)?device-aspect-ratio\s*:\s*([0-9.]+)\s*\/\s*([0-9.]+)\s*\)/gi;
+    const holds = (prefix, have, want) => {
+      const p = (prefix || "").toLowerCase();
+      return p === "min-" ? have >= want : p === "max-" ? have <= want : have === want;
+    };
+    const rewrite = (query) => query
+      .replace(size, (_, prefix, axis, n) =>
+        holds(prefix, axis.toLowerCase() === "width" ? width : height, Number(n)) ? TRUE : FALSE)
+      .replace(aspect, (_, prefix, a, b) =>
+        holds(prefix, width * Number(b), height * Number(a)) ? TRUE : FALSE);
+    const asked = new WeakMap();
+    method(W, "matchMedia", (real) => function (query, ...rest) {
+      const text = String(query);
+      const changed = rewrite(text);
+      if (changed === text) return real.call(this, query, ...rest);
+      const list = real.call(this, changed, ...rest);
+      asked.set(list, text);
+      return list;
+    });
+    const MQL = W.MediaQueryList;
+    if (MQL) {
+      getter(MQL.prototype, "media", (real) => function () {
+        return asked.has(this) ? asked.get(this) : real.call(this);
+      });
     }
   };
 

@@ -90,6 +90,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         "glPixelsClamped",
         "glExt",
         "screen",
+        "screenMq",
         "hw",
         "mem",
         "ua",
@@ -141,6 +142,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
     // unprotected pair below shows the real one).
     for f in [fa, fb] {
         assert!(f["screen"].as_str().is_some_and(|s| s != "800x600"), "{f}");
+        assert_eq!(f["screenMq"], true, "matchMedia agrees: {f}");
     }
     // No headless marker, and navigator.webdriver is Chromium's own.
     assert!(!fa["ua"].as_str().unwrap().contains("Headless"), "{fa}");

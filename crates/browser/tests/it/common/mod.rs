@@ -68,7 +68,14 @@ async function vipProbe() {
     for (let i = 4500; i < 5000; i++) sum += Math.abs(s[i]);
     out.audio = sum;
   }
-  if (doc) out.screen = screen.width + "x" + screen.height;
+  if (doc) {
+    out.screen = screen.width + "x" + screen.height;
+    // matchMedia on the device size agrees with the screen object.
+    const q = `(device-width: ${screen.width}px) and (device-height: ${screen.height}px)`;
+    out.screenMq = matchMedia(q).matches && matchMedia(q).media === q
+      && !matchMedia(`(max-device-width: ${screen.width - 1}px)`).matches
+      && matchMedia(`not all and (min-device-height: ${screen.height + 1}px)`).matches;
+  }
   out.hw = navigator.hardwareConcurrency;
   out.mem = navigator.deviceMemory;
   out.ua = navigator.userAgent;
