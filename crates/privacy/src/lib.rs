@@ -47,15 +47,23 @@ const TYPES: [RequestType; 3] = [
 #[derive(Debug, Error)]
 pub enum BlocklistError {
     /// The file could not be read.
-    #[error(
-        "cannot read filter list {path}: {source} (install webext-ublock-origin-chromium or set the list paths)"
-    )]
+    #[error("cannot read filter list {path}: {source} ({})", read_hint(path))]
     Read {
         /// The file.
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// How to fix an unreadable list: Debian's lists come from a package; any
+/// other was named by the user.
+fn read_hint(path: &std::path::Path) -> &'static str {
+    if DEBIAN_LISTS.iter().any(|l| std::path::Path::new(l) == path) {
+        "install Debian's webext-ublock-origin-chromium for EasyList and EasyPrivacy"
+    } else {
+        "check that the path names a readable filter list file"
+    }
 }
 
 /// Why a request was blocked (or not).

@@ -61,8 +61,18 @@ fn a_missing_list_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("/nonexistent/easylist.txt") && err.contains("webext-ublock-origin-chromium"),
+        err.contains("/nonexistent/easylist.txt") && err.contains("check that the path"),
         "{err}"
+    );
+    // Debian's own lists missing: the package to install is named.
+    let debian = vip_privacy::BlocklistError::Read {
+        path: vip_privacy::DEBIAN_LISTS[0].into(),
+        source: std::io::ErrorKind::NotFound.into(),
+    }
+    .to_string();
+    assert!(
+        debian.contains("install Debian's webext-ublock-origin-chromium"),
+        "{debian}"
     );
     let small = Blocklist::from_rules(&["||tracker.example^", "@@||good.tracker.example^"]);
     assert_eq!(small.check_host("a.tracker.example"), Verdict::Block);
