@@ -40,5 +40,5 @@ pub use ids::{ConfigId, CredentialRef, ProxyId, RuleId, TabId};
 pub use pool::{PoolError, PoolSnapshot};
 pub use proxy::{CountryCode, HealthSnapshot, Protocol, Proxy};
 pub use request::{Reason, Route, SelectError, Selection, SelectionRequest, StickyOutcome};
-pub use strategy::sticky_session::StickyMapping;
+pub use strategy::sticky_session::{StickyMapping, StickyScope};
 pub use time::{LocalTime, Timestamp};

@@ -146,6 +146,11 @@ impl PoolSnapshot {
         key
     }
 
+    /// The name of an interned group (none for [`GroupKey::UNKNOWN`]).
+    pub(crate) fn group_name(&self, key: GroupKey) -> Option<&str> {
+        self.group_names.get(key.0 as usize).map(String::as_str)
+    }
+
     pub(crate) fn group_key(&self, name: &str) -> GroupKey {
         self.group_keys
             .get(name)

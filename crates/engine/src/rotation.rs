@@ -10,7 +10,7 @@ use crate::config::RotationConfig;
 use crate::events::RotationEvent;
 use crate::health::ProxyView;
 use crate::pool::{PoolSnapshot, Scope, Slot};
-use crate::strategy::sticky_session::StickyMapping;
+use crate::strategy::sticky_session::{StickyMapping, StickyScope};
 use crate::strategy::{BuildCtx, StrategyInstance};
 use crate::time::Timestamp;
 
@@ -106,30 +106,49 @@ impl Rotation {
         }
     }
 
-    /// Learned sticky mappings of every scope.
-    pub fn sticky_mappings(&mut self) -> Vec<StickyMapping> {
+    /// Learned sticky mappings of every scope, each naming its scope
+    /// (group names from `pool`, the snapshot the scopes were built on).
+    pub fn sticky_mappings(&mut self, pool: &PoolSnapshot) -> Vec<StickyMapping> {
         let mut all = Vec::new();
-        for instance in self.instances.values_mut() {
+        for (scope, instance) in &mut self.instances {
             if let Some(sticky) = instance.sticky() {
-                all.extend(sticky.mappings().cloned());
+                let named = StickyScope {
+                    group: scope
+                        .group
+                        .and_then(|g| pool.group_name(g))
+                        .map(str::to_string),
+                    country: scope.country,
+                };
+                all.extend(sticky.mappings().map(|m| StickyMapping {
+                    scope: named.clone(),
+                    ..m.clone()
+                }));
             }
         }
         all
     }
 
-    /// Restores mappings into the base scope.
+    /// Restores mappings, each into the scope it was learned in (built now
+    /// if no request has asked for it yet).
     pub fn restore_sticky(
         &mut self,
-        pool: &PoolSnapshot,
         mappings: Vec<StickyMapping>,
         now: Timestamp,
+        b: &BuildCtx<'_>,
     ) {
-        if let Some(sticky) = self
-            .instances
-            .get_mut(&self.base)
-            .and_then(StrategyInstance::sticky)
-        {
-            sticky.restore(pool, mappings, now);
+        let mut by_scope: HashMap<Scope, Vec<StickyMapping>> = HashMap::new();
+        for m in mappings {
+            let scope = Scope {
+                group: m.scope.group.as_deref().map(|g| b.pool.group_key(g)),
+                country: m.scope.country,
+            };
+            by_scope.entry(scope).or_default().push(m);
+        }
+        for (scope, mappings) in by_scope {
+            let instance = Rotation::instance(&mut self.instances, &self.config, scope, b);
+            if let Some(sticky) = instance.sticky() {
+                sticky.restore(b.pool, mappings, now);
+            }
         }
     }
 }

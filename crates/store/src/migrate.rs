@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004", "tabs_sessions_schedules"),
     migration!(5, "0005", "health"),
     migration!(6, "0006", "identities"),
+    migration!(7, "0007", "sticky_scopes"),
 ];
 
 /// The newest schema version this binary knows.

@@ -87,10 +87,11 @@ impl Engine {
     /// Loads or replaces a rotation config, keeping its sticky mappings.
     pub fn set_rotation(&mut self, config: RotationConfig, now: Timestamp) {
         let id = config.id;
+        let pool = &self.pool;
         let kept = self
             .rotations
             .get_mut(&id)
-            .map(Rotation::sticky_mappings)
+            .map(|r| r.sticky_mappings(pool))
             .unwrap_or_default();
         let rotation = self.build_rotation(config, kept, now);
         self.rotations.insert(id, rotation);
@@ -123,7 +124,7 @@ impl Engine {
             common: &config.common,
         };
         let mut rotation = Rotation::new(config.clone(), &b);
-        rotation.restore_sticky(&self.pool, sticky, now);
+        rotation.restore_sticky(sticky, now, &b);
         rotation
     }
 
@@ -132,6 +133,16 @@ impl Engine {
     /// proxy is still present are kept.
     pub fn set_pool(&mut self, pool: impl Into<Arc<PoolSnapshot>>, now: Timestamp) {
         let pool = pool.into();
+        // Scopes name groups by the old snapshot's keys: read them out first.
+        let old_pool = &self.pool;
+        let kept: Vec<(Rotation, Vec<StickyMapping>)> = self
+            .rotations
+            .drain()
+            .map(|(_, mut r)| {
+                let mappings = r.sticky_mappings(old_pool);
+                (r, mappings)
+            })
+            .collect();
         let mut old: HashMap<ProxyId, ProxyRuntime> = HashMap::new();
         for (p, rt) in self.pool.proxies().iter().zip(self.runtime.drain(..)) {
             old.insert(p.id, rt);
@@ -151,10 +162,8 @@ impl Engine {
             .enumerate()
             .filter_map(|(s, rt)| rt.breaker.open_until().map(|t| Reverse((t, s as Slot))))
             .collect();
-        let rotations: Vec<Rotation> = self.rotations.drain().map(|(_, r)| r).collect();
-        for mut r in rotations {
-            let kept = r.sticky_mappings();
-            let rebuilt = self.build_rotation(r.config, kept, now);
+        for (r, mappings) in kept {
+            let rebuilt = self.build_rotation(r.config, mappings, now);
             self.rotations.insert(rebuilt.config.id, rebuilt);
         }
     }
@@ -303,9 +312,10 @@ impl Engine {
 
     /// Learned sticky mappings of a rotation, for persistence.
     pub fn sticky_mappings(&mut self, rotation: ConfigId) -> Vec<StickyMapping> {
+        let pool = &self.pool;
         self.rotations
             .get_mut(&rotation)
-            .map(Rotation::sticky_mappings)
+            .map(|r| r.sticky_mappings(pool))
             .unwrap_or_default()
     }
 
@@ -317,7 +327,17 @@ impl Engine {
         now: Timestamp,
     ) {
         if let Some(rot) = self.rotations.get_mut(&rotation) {
-            rot.restore_sticky(&self.pool, mappings, now);
+            let (runtime, settings) = (&self.runtime, &self.settings);
+            let view = |s: Slot| view_of(&runtime[s as usize], settings);
+            // `Rotation::instance` builds with the rotation's own settings.
+            let common = rot.config.common.clone();
+            let b = BuildCtx {
+                pool: &self.pool,
+                view: &view,
+                settings,
+                common: &common,
+            };
+            rot.restore_sticky(mappings, now, &b);
         }
     }
 }

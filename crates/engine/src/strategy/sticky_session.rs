@@ -19,12 +19,31 @@ use crate::health::ProxyView;
 use crate::ids::{ConfigId, ProxyId};
 use crate::index::{AvailSet, HashRing, Members, stable_hash};
 use crate::pool::{PoolSnapshot, Slot};
+use crate::proxy::CountryCode;
 use crate::request::StickyOutcome;
 use crate::time::Timestamp;
+
+/// The part of the pool a sticky mapping was learned in: the group and
+/// country of the strategy instance that made it. A rotation's base scope
+/// is its target group (or the whole pool) with no country; a request
+/// asking for a country, or a rule naming a group, narrows it. A mapping
+/// is restored into the scope it came from, so a domain can map to one
+/// proxy for requests from Germany and another for the rest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StickyScope {
+    /// Group name, or none for every group.
+    pub group: Option<String>,
+    /// Exit country, or none for any.
+    pub country: Option<CountryCode>,
+}
 
 /// One learned sticky mapping, as persisted in `sticky_session_mappings`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StickyMapping {
+    /// The scope it was learned in (filled in when the engine hands
+    /// mappings out; ignored inside a strategy instance).
+    #[serde(default)]
+    pub scope: StickyScope,
     /// Host or registrable domain.
     pub key: String,
     /// The proxy it is mapped to.
@@ -237,6 +256,7 @@ impl StickySession {
         });
         let expires = now.after(self.config.ttl);
         self.insert_mapping(StickyMapping {
+            scope: StickyScope::default(),
             key,
             proxy: new_id,
             created: now,

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use crate::common::*;
-use vip_engine::{ProxyId, RotationKey, RotationReason, StickyOutcome};
+use vip_engine::{
+    CountryCode, ProxyId, RotationKey, RotationReason, SelectionRequest, StickyOutcome,
+};
 
 fn geo_pool() -> Vec<vip_engine::Proxy> {
     vec![
@@ -187,6 +189,80 @@ fn sticky_sliding_expiry_extends_on_use_and_mappings_persist() {
         .engine
         .restore_sticky_mappings(fresh.rotation, moved.clone(), fresh.now);
     assert_eq!(fresh.pick("a.com").unwrap().first(), Some(moved[0].proxy));
+}
+
+#[test]
+fn sticky_mappings_keep_their_scope_across_pool_changes_and_restarts() {
+    let json = r#"{"name":"s","strategy":"sticky-session","strategy_config":{"ttl":600000}}"#;
+    let pool = || {
+        vec![
+            p(1).country("DE"),
+            p(2).country("DE"),
+            p(3).country("FR"),
+            p(4).country("FR"),
+            p(5).country("FR"),
+        ]
+    };
+    let de = CountryCode::parse("DE").unwrap();
+    let mut h = Harness::new(pool(), json);
+    // A host that maps to one proxy for requests from Germany and another
+    // for the rest (the base ring spans all five proxies).
+    let (host, german, anywhere) = ["a.com", "b.com", "c.com", "d.com", "e.com", "f.com"]
+        .into_iter()
+        .map(|host| {
+            let german = in_country(&mut h, host, de).first().unwrap();
+            (host, german, h.pick(host).unwrap().first().unwrap())
+        })
+        .find(|(_, german, anywhere)| german != anywhere)
+        .expect("some host maps differently in the two scopes");
+
+    let saved = h.engine.sticky_mappings(h.rotation);
+    let scopes: Vec<_> = saved
+        .iter()
+        .filter(|m| m.key == host)
+        .map(|m| m.scope.country)
+        .collect();
+    assert_eq!(scopes.len(), 2, "{saved:?}");
+    assert!(
+        scopes.contains(&Some(de)) && scopes.contains(&None),
+        "{saved:?}"
+    );
+
+    let hit = |s: vip_engine::Selection| (s.first(), s.reason.sticky);
+    let kept = |h: &mut Harness| {
+        assert_eq!(
+            hit(in_country(h, host, de)),
+            (Some(german), Some(StickyOutcome::Hit))
+        );
+        assert_eq!(
+            hit(h.pick(host).unwrap()),
+            (Some(anywhere), Some(StickyOutcome::Hit))
+        );
+    };
+    // A pool change (a new proxy) keeps each mapping in its scope.
+    let mut bigger = pool();
+    bigger.push(p(6).country("DE"));
+    h.engine
+        .set_pool(vip_engine::PoolSnapshot::new(bigger).unwrap(), h.now);
+    kept(&mut h);
+    // So does a restart: a fresh engine restores both.
+    let saved = h.engine.sticky_mappings(h.rotation);
+    let mut fresh = Harness::new(pool(), json);
+    fresh.now = h.now;
+    fresh
+        .engine
+        .restore_sticky_mappings(fresh.rotation, saved, fresh.now);
+    kept(&mut fresh);
+}
+
+/// A selection for `host` asking for exit `country`.
+fn in_country(h: &mut Harness, host: &str, country: CountryCode) -> vip_engine::Selection {
+    let now = h.now;
+    h.select(SelectionRequest {
+        preferred_country: Some(country),
+        ..SelectionRequest::new(host, now)
+    })
+    .unwrap()
 }
 
 #[test]

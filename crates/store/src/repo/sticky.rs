@@ -1,6 +1,7 @@
 //! `sticky_session_mappings`: domain (or `*.domain` pattern) → proxy per
-//! rotation config, with expiry and use counts, so sticky sessions survive a
-//! restart. Lookups try the exact host, then each wildcard parent.
+//! rotation config and scope (the group and exit country the mapping was
+//! learned in; '' for none), with expiry and use counts, so sticky sessions
+//! survive a restart. Lookups try the exact host, then each wildcard parent.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -27,7 +28,8 @@ pub struct StickyRecord {
 }
 
 impl Store {
-    /// Inserts or replaces the mapping for `pattern`.
+    /// Inserts or replaces the mapping for `pattern` in the scope with no
+    /// group and no country (the whole pool).
     pub fn upsert_sticky(
         &self,
         config_id: i64,
@@ -39,19 +41,21 @@ impl Store {
         self.conn().execute(
             "INSERT INTO sticky_session_mappings (config_id, domain_pattern, proxy_id, created_at, expires_at, last_used_at, uses)
              VALUES (?1, ?2, ?3, ?4, ?5, ?4, 0)
-             ON CONFLICT (config_id, domain_pattern) DO UPDATE SET
+             ON CONFLICT (config_id, scope_group, scope_country, domain_pattern) DO UPDATE SET
                  proxy_id = excluded.proxy_id, created_at = excluded.created_at,
                  expires_at = excluded.expires_at, last_used_at = excluded.last_used_at, uses = 0",
             params![config_id, pattern.to_ascii_lowercase(), proxy_id, now, expires_at],
         )?;
         Ok(self.conn().query_row(
-            "SELECT id FROM sticky_session_mappings WHERE config_id = ?1 AND domain_pattern = ?2",
+            "SELECT id FROM sticky_session_mappings
+             WHERE config_id = ?1 AND scope_group = '' AND scope_country = '' AND domain_pattern = ?2",
             params![config_id, pattern.to_ascii_lowercase()],
             |r| r.get(0),
         )?)
     }
 
-    /// The live mapping for `domain`: exact first, then `*.parent` patterns
+    /// The live mapping for `domain` in the scope with no group and no
+    /// country: exact first, then `*.parent` patterns
     /// from the closest parent outwards (`*.example.com` also covers
     /// `example.com` itself).
     pub fn find_sticky(&self, config_id: i64, domain: &str) -> Result<Option<StickyRecord>> {
@@ -68,7 +72,8 @@ impl Store {
         let now = now_ms();
         let mut stmt = self.conn().prepare_cached(
             "SELECT id, config_id, domain_pattern, proxy_id, created_at, expires_at, uses
-             FROM sticky_session_mappings WHERE config_id = ?1 AND domain_pattern = ?2 AND expires_at > ?3",
+             FROM sticky_session_mappings WHERE config_id = ?1 AND scope_group = '' AND scope_country = ''
+                 AND domain_pattern = ?2 AND expires_at > ?3",
         )?;
         for pattern in candidates {
             let found = stmt
@@ -104,11 +109,19 @@ impl Store {
     /// A config's live mappings, as the engine restores them.
     pub fn load_sticky(&self, config_id: i64) -> Result<Vec<vip_engine::StickyMapping>> {
         let mut stmt = self.conn().prepare(
-            "SELECT domain_pattern, proxy_id, created_at, expires_at, uses FROM sticky_session_mappings
-             WHERE config_id = ?1 AND expires_at > ?2",
+            "SELECT domain_pattern, proxy_id, created_at, expires_at, uses, scope_group, scope_country
+             FROM sticky_session_mappings WHERE config_id = ?1 AND expires_at > ?2",
         )?;
         let rows = stmt.query_map(params![config_id, now_ms()], |r| {
+            let group: String = r.get(5)?;
+            let country: String = r.get(6)?;
             Ok(vip_engine::StickyMapping {
+                scope: vip_engine::StickyScope {
+                    group: (!group.is_empty()).then_some(group),
+                    // A country that does not parse cannot have been
+                    // written by us: such a mapping is restored unscoped.
+                    country: vip_engine::CountryCode::parse(&country).ok(),
+                },
                 key: r.get(0)?,
                 proxy: vip_engine::ProxyId(r.get::<_, i64>(1)? as u64),
                 created: vip_engine::Timestamp::from_millis(r.get(2)?),
@@ -120,7 +133,8 @@ impl Store {
     }
 
     /// Replaces a config's stored mappings with the engine's, in one
-    /// transaction (mappings whose proxy is gone are skipped).
+    /// transaction (mappings whose proxy is gone are skipped; of two for
+    /// one scope and pattern, the first is kept).
     pub fn save_sticky(
         &self,
         config_id: i64,
@@ -133,8 +147,9 @@ impl Store {
         )?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO sticky_session_mappings (config_id, domain_pattern, proxy_id, created_at, expires_at, last_used_at, uses)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?4, ?6 WHERE EXISTS (SELECT 1 FROM proxies WHERE id = ?3)",
+                "INSERT OR IGNORE INTO sticky_session_mappings
+                     (config_id, domain_pattern, proxy_id, created_at, expires_at, last_used_at, uses, scope_group, scope_country)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM proxies WHERE id = ?3)",
             )?;
             for m in mappings {
                 stmt.execute(params![
@@ -143,7 +158,9 @@ impl Store {
                     m.proxy.0 as i64,
                     m.created.as_millis(),
                     m.expires.as_millis(),
-                    m.uses as i64
+                    m.uses as i64,
+                    m.scope.group.as_deref().unwrap_or(""),
+                    m.scope.country.as_ref().map_or("", |c| c.as_str()),
                 ])?;
             }
         }

@@ -25,7 +25,7 @@ fn empty_file_migrates_to_the_full_schema() {
     let status = migrate::status(store.conn()).unwrap();
     assert_eq!(
         (status.current, status.latest, status.pending.len()),
-        (latest_version(), 6, 0)
+        (latest_version(), 7, 0)
     );
     let expected = [
         "activity_logs",
@@ -109,6 +109,49 @@ fn every_earlier_version_migrates_up_and_rollbacks_work() {
 }
 
 #[test]
+fn sticky_mappings_move_into_their_configs_base_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vip.db");
+    let far = vip_store::now_ms() + 3_600_000;
+    {
+        let store = Store::open(&path).unwrap();
+        migrate::migrate_to(store.conn(), &path, 6).unwrap();
+        let c = store.conn();
+        c.execute("INSERT INTO proxies (id, protocol, host, port, created_at, updated_at) VALUES (1, 'http', 'p.example', 8080, 0, 0)", []).unwrap();
+        c.execute("INSERT INTO rotation_configs (id, name, strategy, target_group, created_at, updated_at) VALUES (1, 'g', 'sticky-session', 'res', 0, 0), (2, 'all', 'sticky-session', NULL, 0, 0)", []).unwrap();
+        for config in [1, 2] {
+            c.execute(
+                "INSERT INTO sticky_session_mappings (config_id, domain_pattern, proxy_id, created_at, expires_at, last_used_at, uses) VALUES (?1, 'shop.test', 1, 0, ?2, 0, 2)",
+                rusqlite::params![config, far],
+            )
+            .unwrap();
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    let grouped = store.load_sticky(1).unwrap();
+    assert_eq!(grouped.len(), 1);
+    assert_eq!(
+        (
+            grouped[0].scope.group.as_deref(),
+            grouped[0].scope.country,
+            grouped[0].uses
+        ),
+        (Some("res"), None, 2)
+    );
+    let whole = store.load_sticky(2).unwrap();
+    assert_eq!((whole.len(), whole[0].scope.group.as_deref()), (1, None));
+    // And back: the rollback keeps them.
+    migrate::migrate_to(store.conn(), &path, 6).unwrap();
+    let kept: i64 = store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM sticky_session_mappings", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(kept, 2);
+}
+
+#[test]
 fn a_changed_migration_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vip.db");
@@ -148,7 +191,7 @@ fn a_newer_database_is_refused() {
     }
     let err = Store::open(&path).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 99 but this binary knows only up to 6"),
+        err.contains("schema version 99 but this binary knows only up to 7"),
         "{err}"
     );
 }

@@ -1,5 +1,6 @@
 //! Repositories: rotation configs (one active per group, validated by the
-//! engine), rules in priority order, sticky wildcard lookup, usage
+//! engine), rules in priority order, sticky wildcard lookup, sticky
+//! mappings saved and loaded with their scopes, usage
 //! statistics, rotation events, breakers, weights and maintenance that
 //! deletes exactly what is older than the retention.
 
@@ -7,7 +8,8 @@
 
 use serde_json::json;
 use vip_engine::{
-    BreakerState, ConfigId, ProxyId, RotationEvent, RotationKey, RotationReason, Timestamp,
+    BreakerState, ConfigId, CountryCode, ProxyId, RotationEvent, RotationKey, RotationReason,
+    StickyMapping, StickyScope, Timestamp,
 };
 use vip_store::repo::proxies::NewProxy;
 use vip_store::repo::stats::UsageEvent;
@@ -144,6 +146,48 @@ fn sticky_lookup_prefers_exact_then_the_closest_wildcard() {
         .unwrap();
     assert_eq!((m.uses, m.expires_at), (1, future + 1000));
     assert_eq!(store.cleanup_expired_sticky(now_ms()).unwrap(), 1);
+}
+
+#[test]
+fn sticky_mappings_round_trip_with_their_scopes() {
+    let (_d, store) = store();
+    let cfg = store
+        .create_rotation(&json!({"name": "s", "strategy": "sticky-session"}))
+        .unwrap();
+    let (p1, p2, p3) = (
+        proxy(&store, "a.example", Some("res"), 50),
+        proxy(&store, "b.example", None, 50),
+        proxy(&store, "c.example", None, 50),
+    );
+    let at = |ms: i64| Timestamp::from_millis(now_ms() + ms);
+    let mapping =
+        |group: Option<&str>, country: Option<&str>, key: &str, proxy: i64| StickyMapping {
+            scope: StickyScope {
+                group: group.map(str::to_string),
+                country: country.map(|c| CountryCode::parse(c).unwrap()),
+            },
+            key: key.into(),
+            proxy: ProxyId(proxy as u64),
+            created: at(0),
+            expires: at(60_000),
+            uses: 3,
+        };
+    // One domain in three scopes, and a repeat of one scope (dropped).
+    let saved = vec![
+        mapping(None, None, "shop.test", p1),
+        mapping(None, Some("DE"), "shop.test", p2),
+        mapping(Some("res"), Some("DE"), "shop.test", p3),
+        mapping(None, Some("DE"), "shop.test", p3),
+    ];
+    store.save_sticky(cfg, &saved).unwrap();
+    let mut loaded = store.load_sticky(cfg).unwrap();
+    loaded.sort_by(|a, b| a.scope.cmp(&b.scope));
+    let mut want = saved[..3].to_vec();
+    want.sort_by(|a, b| a.scope.cmp(&b.scope));
+    assert_eq!(loaded, want);
+    // Saving again replaces them.
+    store.save_sticky(cfg, &saved[..1]).unwrap();
+    assert_eq!(store.load_sticky(cfg).unwrap(), saved[..1].to_vec());
 }
 
 #[test]
