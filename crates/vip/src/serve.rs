@@ -90,6 +90,17 @@ impl Credentials for VaultCredentials {
     }
 }
 
+/// The stored config the shared listener runs as [`ACTIVE`]: the active
+/// one over the whole pool, if any. Its sticky mappings are stored under
+/// its own id, shared by both copies.
+fn active_config_id(store: &Store) -> anyhow::Result<Option<ConfigId>> {
+    Ok(store
+        .list_rotations()?
+        .into_iter()
+        .find(|r| r.is_active && r.target_group.is_none())
+        .map(|r| ConfigId(r.id as u64)))
+}
+
 /// Loads every stored rotation config plus the active one under [`ACTIVE`].
 fn load_rotations(store: &Store, engine: &mut Engine) -> anyhow::Result<String> {
     let now = vip_gateway::now();
@@ -124,13 +135,23 @@ fn save_state(store: &Store, gateway: &Gateway, sink: &StoreSink) -> anyhow::Res
     if !events.is_empty() {
         store.log_events(&events)?;
     }
+    let active = active_config_id(store)?;
     let (breakers, sticky) = gateway.with_engine(|e| {
         let ids = e.rotation_ids();
         (
             e.breaker_states(),
             ids.into_iter()
                 .filter(|id| *id != ACTIVE)
-                .map(|id| (id, e.sticky_mappings(id)))
+                .map(|id| {
+                    // The shared listener's mappings first: where both
+                    // copies mapped a domain, its mapping is kept.
+                    let mut mappings = match Some(id) == active {
+                        true => e.sticky_mappings(ACTIVE),
+                        false => Vec::new(),
+                    };
+                    mappings.extend(e.sticky_mappings(id));
+                    (id, mappings)
+                })
                 .collect::<Vec<_>>(),
         )
     });
@@ -258,8 +279,12 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
         engine.restore_breaker(id, state, now);
     }
     let active_name = load_rotations(&store, &mut engine)?;
+    let active = active_config_id(&store)?;
     for id in engine.rotation_ids().into_iter().filter(|id| *id != ACTIVE) {
         let mappings = store.load_sticky(id.0 as i64)?;
+        if Some(id) == active {
+            engine.restore_sticky_mappings(ACTIVE, mappings.clone(), now);
+        }
         engine.restore_sticky_mappings(id, mappings, now);
     }
     let pool_size = engine.pool().len();

@@ -214,3 +214,76 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
         .sum();
     assert_eq!(total, served, "every request's usage was written: {stats}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_listeners_sticky_mappings_survive_a_restart() {
+    let origin = Origin::start().await;
+    let http = tinyproxy("127.0.0.2", "tu", "tp-secret");
+    let socks = microsocks("127.0.0.3", "su", "sp-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "http://tu:tp-secret@{}\nsocks5://su:sp-secret@{}\n",
+            http.addr, socks.addr
+        ),
+    )
+    .unwrap();
+    assert!(
+        vip(dir.path(), &["proxy", "import", list.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let config = dir.path().join("sticky.json");
+    std::fs::write(&config, r#"{"name":"st","strategy":"sticky-session"}"#).unwrap();
+    assert!(
+        vip(
+            dir.path(),
+            &["rotation", "create", config.to_str().unwrap(), "--activate"]
+        )
+        .status
+        .success()
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "--listen",
+        &listen,
+        "--no-browser",
+        "--no-blocking",
+        "--check-interval",
+        "0",
+        "--api-listen",
+        "127.0.0.1:0",
+    ];
+    let gateway: std::net::SocketAddr = listen.parse().unwrap();
+    let port = origin.addr.port();
+
+    // The shared listener maps localhost; SIGTERM stores the mapping.
+    let daemon = Daemon::start(dir.path(), &args, &[]).await;
+    let first = via_connect(gateway, "localhost", port).await.unwrap();
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+    let db = dir.path().join(vip_store::DATABASE_FILE);
+    let store = vip_store::Store::open(&db).unwrap();
+    let id = store.list_rotations().unwrap()[0].id;
+    let stored = store.load_sticky(id).unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].key, "localhost");
+    // Point the stored mapping at the other proxy: after a restart the
+    // shared listener must follow it, not its hash ring.
+    let (used, other) = if first == "127.0.0.2" { (1, 2) } else { (2, 1) };
+    assert_eq!(stored[0].proxy.0, used);
+    store
+        .conn()
+        .execute("UPDATE sticky_session_mappings SET proxy_id = ?1", [other])
+        .unwrap();
+    drop(store);
+
+    let daemon = Daemon::start(dir.path(), &args, &[]).await;
+    let after = via_connect(gateway, "localhost", port).await.unwrap();
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+    assert_ne!(after, first, "the restored mapping was used");
+    assert!(["127.0.0.2", "127.0.0.3"].contains(&after.as_str()));
+}
