@@ -101,29 +101,47 @@ fn active_config_id(store: &Store) -> anyhow::Result<Option<ConfigId>> {
         .map(|r| ConfigId(r.id as u64)))
 }
 
-/// Loads every stored rotation config plus the active one under [`ACTIVE`].
-fn load_rotations(store: &Store, engine: &mut Engine) -> anyhow::Result<String> {
+/// Loads every stored rotation config plus the active one under [`ACTIVE`];
+/// returns its name and stored id. `previous` is the stored id the shared
+/// listener ran before: when another config has become active, the shared
+/// listener starts from that config's own sticky mappings instead of
+/// keeping the previous one's.
+fn load_rotations(
+    store: &Store,
+    engine: &mut Engine,
+    previous: Option<ConfigId>,
+) -> anyhow::Result<(String, Option<ConfigId>)> {
     let now = vip_gateway::now();
     let mut active_name = "built-in round-robin over the whole pool".to_string();
     let mut active = RotationConfig::new(ACTIVE.0, StrategyName::RoundRobin, None);
+    let mut active_id = None;
     let mut loaded = Vec::new();
     for record in store.list_rotations()? {
         let config = store.engine_rotation(record.id)?;
         if record.is_active && record.target_group.is_none() {
             active = config.clone();
             active.id = ACTIVE;
+            active_id = Some(config.id);
             active_name = format!("{} ({})", record.name, record.strategy);
         }
         loaded.push(config.id);
         engine.set_rotation(config, now);
     }
+    let switched = active_id != previous;
+    if switched {
+        engine.remove_rotation(ACTIVE);
+    }
     engine.set_rotation(active, now);
+    if let Some(id) = active_id.filter(|_| switched) {
+        let own = engine.sticky_mappings(id);
+        engine.restore_sticky_mappings(ACTIVE, own, now);
+    }
     for id in engine.rotation_ids() {
         if id != ACTIVE && !loaded.contains(&id) {
             engine.remove_rotation(id);
         }
     }
-    Ok(active_name)
+    Ok((active_name, active_id))
 }
 
 fn save_state(store: &Store, gateway: &Gateway, sink: &StoreSink) -> anyhow::Result<()> {
@@ -278,8 +296,7 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
     for (id, state) in store.load_breakers()? {
         engine.restore_breaker(id, state, now);
     }
-    let active_name = load_rotations(&store, &mut engine)?;
-    let active = active_config_id(&store)?;
+    let (active_name, mut active) = load_rotations(&store, &mut engine, None)?;
     for id in engine.rotation_ids().into_iter().filter(|id| *id != ACTIVE) {
         let mappings = store.load_sticky(id.0 as i64)?;
         if Some(id) == active {
@@ -425,10 +442,11 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
                     if current != seen {
                         seen = current;
                         let pool = PoolSnapshot::new(store.engine_pool()?)?;
-                        let name = gateway.with_engine(|e| {
+                        let (name, now_active) = gateway.with_engine(|e| {
                             e.set_pool(pool, vip_gateway::now());
-                            load_rotations(&store, e)
+                            load_rotations(&store, e, active)
                         })?;
+                        active = now_active;
                         eprintln!("vip serve: configuration reloaded; rotation: {name}");
                     }
                     save_state(&store, &gateway, &sink)?;

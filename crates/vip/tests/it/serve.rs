@@ -282,8 +282,42 @@ async fn the_shared_listeners_sticky_mappings_survive_a_restart() {
 
     let daemon = Daemon::start(dir.path(), &args, &[]).await;
     let after = via_connect(gateway, "localhost", port).await.unwrap();
-    let (status, log) = daemon.stop().await;
-    assert!(status.success(), "{log}");
     assert_ne!(after, first, "the restored mapping was used");
     assert!(["127.0.0.2", "127.0.0.3"].contains(&after.as_str()));
+
+    // Another config made active while serve runs starts from its own
+    // mappings (none), not the previous config's: its ring decides again.
+    let other_config = dir.path().join("sticky2.json");
+    std::fs::write(
+        &other_config,
+        r#"{"name":"st2","strategy":"sticky-session"}"#,
+    )
+    .unwrap();
+    assert!(
+        vip(
+            dir.path(),
+            &[
+                "rotation",
+                "create",
+                other_config.to_str().unwrap(),
+                "--activate"
+            ]
+        )
+        .status
+        .success()
+    );
+    let mut exit = String::new();
+    for _ in 0..100 {
+        exit = via_connect(gateway, "localhost", port).await.unwrap();
+        if exit == first {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        exit, first,
+        "the new active config kept the old one's mapping"
+    );
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
 }
