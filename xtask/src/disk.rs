@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 const GIB: u64 = 1 << 30;
 /// A cold `cargo xtask test` writes about 1.1 GiB (ARCHITECTURE.md has the
 /// figure); below this much free space the target directory is cleared.
-const CLEAN_BELOW: u64 = 6 * GIB;
+const CLEAN_BELOW: u64 = 4 * GIB;
 /// Below this much after clearing, the build is not started at all.
-const REFUSE_BELOW: u64 = 3 * GIB;
+const REFUSE_BELOW: u64 = 3 * GIB / 2;
 
 /// Where cargo puts build products for this workspace.
 fn target_dir() -> PathBuf {
