@@ -90,17 +90,6 @@ impl Credentials for VaultCredentials {
     }
 }
 
-/// The stored config the shared listener runs as [`ACTIVE`]: the active
-/// one over the whole pool, if any. Its sticky mappings are stored under
-/// its own id, shared by both copies.
-fn active_config_id(store: &Store) -> anyhow::Result<Option<ConfigId>> {
-    Ok(store
-        .list_rotations()?
-        .into_iter()
-        .find(|r| r.is_active && r.target_group.is_none())
-        .map(|r| ConfigId(r.id as u64)))
-}
-
 /// Loads every stored rotation config plus the active one under [`ACTIVE`];
 /// returns its name and stored id. `previous` is the stored id the shared
 /// listener ran before: when another config has become active, the shared
@@ -144,7 +133,15 @@ fn load_rotations(
     Ok((active_name, active_id))
 }
 
-fn save_state(store: &Store, gateway: &Gateway, sink: &StoreSink) -> anyhow::Result<()> {
+/// Saves rotation events, breakers and sticky mappings. `active` is the
+/// stored config the shared listener runs as [`ACTIVE`]: its mappings are
+/// stored under that config's id, shared by both copies.
+fn save_state(
+    store: &Store,
+    gateway: &Gateway,
+    sink: &StoreSink,
+    active: Option<ConfigId>,
+) -> anyhow::Result<()> {
     let events = sink
         .events
         .lock()
@@ -153,7 +150,6 @@ fn save_state(store: &Store, gateway: &Gateway, sink: &StoreSink) -> anyhow::Res
     if !events.is_empty() {
         store.log_events(&events)?;
     }
-    let active = active_config_id(store)?;
     let (breakers, sticky) = gateway.with_engine(|e| {
         let ids = e.rotation_ids();
         (
@@ -449,9 +445,9 @@ pub fn run(data_dir: &Path, options: ServeOptions, vault: Option<Vault>) -> anyh
                         active = now_active;
                         eprintln!("vip serve: configuration reloaded; rotation: {name}");
                     }
-                    save_state(&store, &gateway, &sink)?;
+                    save_state(&store, &gateway, &sink, active)?;
                 }
-                save_state(&store, &gateway, &sink)
+                save_state(&store, &gateway, &sink, active)
             })?
     };
     runtime.block_on(wait_for_signal());
