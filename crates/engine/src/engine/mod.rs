@@ -319,25 +319,21 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// Restores persisted sticky mappings of a rotation.
+    /// Restores persisted sticky mappings of a rotation (its instances are
+    /// rebuilt, as on a config reload).
     pub fn restore_sticky_mappings(
         &mut self,
         rotation: ConfigId,
         mappings: Vec<StickyMapping>,
         now: Timestamp,
     ) {
-        if let Some(rot) = self.rotations.get_mut(&rotation) {
-            let (runtime, settings) = (&self.runtime, &self.settings);
-            let view = |s: Slot| view_of(&runtime[s as usize], settings);
-            // `Rotation::instance` builds with the rotation's own settings.
-            let common = rot.config.common.clone();
-            let b = BuildCtx {
-                pool: &self.pool,
-                view: &view,
-                settings,
-                common: &common,
-            };
-            rot.restore_sticky(mappings, now, &b);
+        // Rebuilt with the mappings it has plus these (which win), so each
+        // lands in its scope through the same path as a config reload.
+        if let Some(mut rot) = self.rotations.remove(&rotation) {
+            let mut all = rot.sticky_mappings(&self.pool);
+            all.extend(mappings);
+            let rebuilt = self.build_rotation(rot.config, all, now);
+            self.rotations.insert(rotation, rebuilt);
         }
     }
 }
