@@ -255,11 +255,10 @@ async fn a_client_that_stops_mid_body_is_let_go_after_the_idle_timeout() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_early_answer_arrives_while_the_body_is_still_being_sent() {
-    // The upstream refuses after the head and then reads nothing more,
-    // keeping its connection open (bounded: 20 s).
-    let upstream = fake_upstream(|mut s| async move {
+/// An upstream that refuses (413) as soon as it has the head and then
+/// reads nothing more, keeping its connection open (bounded: 20 s).
+async fn refusing_upstream() -> SocketAddr {
+    fake_upstream(|mut s| async move {
         let mut buf = Vec::new();
         read_until(&mut s, &mut buf, has_head).await;
         s.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
@@ -267,7 +266,12 @@ async fn an_early_answer_arrives_while_the_body_is_still_being_sent() {
             .unwrap();
         tokio::time::sleep(Duration::from_secs(20)).await;
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_answer_arrives_while_the_body_is_still_being_sent() {
+    let upstream = refusing_upstream().await;
     let gw = pinned_to(upstream).await;
     let s = TcpStream::connect(gw.addr).await.unwrap();
     let (mut read, mut write) = s.into_split();
@@ -311,18 +315,9 @@ async fn an_early_answer_arrives_while_the_body_is_still_being_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_still_sending_after_a_refusal_is_not_reset() {
-    // The upstream refuses after the head and reads nothing more. The
-    // client sends its whole body before it reads (as simple clients do):
-    // the gateway must take and drop the rest, not reset the connection.
-    let upstream = fake_upstream(|mut s| async move {
-        let mut buf = Vec::new();
-        read_until(&mut s, &mut buf, has_head).await;
-        s.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_secs(20)).await;
-    })
-    .await;
+    // The client sends its whole body before it reads (as simple clients
+    // do): the gateway must take and drop the rest, not reset the connection.
+    let upstream = refusing_upstream().await;
     let gw = pinned_to(upstream).await;
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
     let size = 32 * 1024 * 1024;

@@ -11,13 +11,9 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 use vip_testkit::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
-    let origin = Origin::start().await;
-    let http = tinyproxy("127.0.0.2", "tu", "tp-secret");
-    let socks = microsocks("127.0.0.3", "su", "sp-secret");
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("list.txt");
+/// Imports the tinyproxy and microsocks peers (ids 1 and 2) with the CLI.
+fn import_both(dir: &std::path::Path, http: &Peer, socks: &Peer) {
+    let list = dir.join("list.txt");
     std::fs::write(
         &list,
         format!(
@@ -27,20 +23,34 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
     )
     .unwrap();
     assert!(
-        vip(dir.path(), &["proxy", "import", list.to_str().unwrap()])
+        vip(dir, &["proxy", "import", list.to_str().unwrap()])
             .status
             .success()
     );
-    let config = dir.path().join("rr.json");
-    std::fs::write(&config, r#"{"name":"rr","strategy":"round-robin"}"#).unwrap();
+}
+
+/// Creates the rotation config `json` with the CLI and makes it active.
+fn activate(dir: &std::path::Path, json: &str) {
+    let config = dir.join("config.json");
+    std::fs::write(&config, json).unwrap();
     assert!(
         vip(
-            dir.path(),
+            dir,
             &["rotation", "create", config.to_str().unwrap(), "--activate"]
         )
         .status
         .success()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
+    let origin = Origin::start().await;
+    let http = tinyproxy("127.0.0.2", "tu", "tp-secret");
+    let socks = microsocks("127.0.0.3", "su", "sp-secret");
+    let dir = tempfile::tempdir().unwrap();
+    import_both(dir.path(), &http, &socks);
+    activate(dir.path(), r#"{"name":"rr","strategy":"round-robin"}"#);
 
     // On-demand checks find each proxy's exit IP through the origin.
     let check_url = format!("http://127.0.0.1:{}/ip", origin.addr.port());
@@ -221,30 +231,8 @@ async fn the_shared_listeners_sticky_mappings_survive_a_restart() {
     let http = tinyproxy("127.0.0.2", "tu", "tp-secret");
     let socks = microsocks("127.0.0.3", "su", "sp-secret");
     let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("list.txt");
-    std::fs::write(
-        &list,
-        format!(
-            "http://tu:tp-secret@{}\nsocks5://su:sp-secret@{}\n",
-            http.addr, socks.addr
-        ),
-    )
-    .unwrap();
-    assert!(
-        vip(dir.path(), &["proxy", "import", list.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let config = dir.path().join("sticky.json");
-    std::fs::write(&config, r#"{"name":"st","strategy":"sticky-session"}"#).unwrap();
-    assert!(
-        vip(
-            dir.path(),
-            &["rotation", "create", config.to_str().unwrap(), "--activate"]
-        )
-        .status
-        .success()
-    );
+    import_both(dir.path(), &http, &socks);
+    activate(dir.path(), r#"{"name":"st","strategy":"sticky-session"}"#);
     let listen = format!("127.0.0.1:{}", free_port());
     let args = [
         "--listen",
@@ -287,25 +275,7 @@ async fn the_shared_listeners_sticky_mappings_survive_a_restart() {
 
     // Another config made active while serve runs starts from its own
     // mappings (none), not the previous config's: its ring decides again.
-    let other_config = dir.path().join("sticky2.json");
-    std::fs::write(
-        &other_config,
-        r#"{"name":"st2","strategy":"sticky-session"}"#,
-    )
-    .unwrap();
-    assert!(
-        vip(
-            dir.path(),
-            &[
-                "rotation",
-                "create",
-                other_config.to_str().unwrap(),
-                "--activate"
-            ]
-        )
-        .status
-        .success()
-    );
+    activate(dir.path(), r#"{"name":"st2","strategy":"sticky-session"}"#);
     let mut exit = String::new();
     for _ in 0..100 {
         exit = via_connect(gateway, "localhost", port).await.unwrap();
