@@ -55,6 +55,19 @@ const GPUS: &[(&str, &str)] = &[
         "ANGLE (NVIDIA Corporation, NVIDIA GeForce RTX 3060/PCIe/SSE2, OpenGL 4.5.0)",
     ),
 ];
+/// Network quality as `navigator.connection` reports it (round-trip ms,
+/// downlink Mbit/s), in the steps Chromium rounds to. Chromium's estimate
+/// is one per browser, so every identity would otherwise report the same.
+const NETWORKS: &[(u32, f64)] = &[
+    (50, 10.0),
+    (50, 7.75),
+    (75, 5.4),
+    (75, 10.0),
+    (125, 3.6),
+    (150, 5.4),
+    (175, 2.15),
+    (200, 7.75),
+];
 const CORES: &[u32] = &[2, 4, 6, 8, 12, 16];
 const MEMORY: &[u32] = &[2, 4, 8];
 /// WebGL extensions a page can do without (compressed texture formats,
@@ -188,6 +201,8 @@ pub struct Profile {
     pub hardware_concurrency: u32,
     /// `navigator.deviceMemory`.
     pub device_memory: u32,
+    /// `navigator.connection` round trip (ms) and downlink (Mbit/s).
+    pub network: (u32, f64),
     /// Timezone, locale and languages of the proxy's country.
     pub locale: Locale,
     /// WebRTC policy.
@@ -252,6 +267,7 @@ impl Profile {
             gl_renderer,
             hardware_concurrency: pick(&seed, "cores", CORES),
             device_memory: pick(&seed, "memory", MEMORY),
+            network: pick(&seed, "network", NETWORKS),
             locale: geo::for_country(country),
             webrtc,
         }
@@ -305,6 +321,7 @@ impl Profile {
             "glHidden": self.hidden_gl_extensions(),
             "hardwareConcurrency": self.hardware_concurrency,
             "deviceMemory": self.device_memory,
+            "network": [self.network.0, self.network.1],
             "platform": "Linux x86_64",
             "languages": self.locale.languages,
             "webrtc": self.webrtc.as_str(),
@@ -416,6 +433,17 @@ mod tests {
         let mean = total as f64 / 32.0;
         let third = OPTIONAL_GL_EXTENSIONS.len() as f64 / 3.0;
         assert!((mean - third).abs() < 3.0, "about a third hidden: {mean}");
+    }
+
+    #[test]
+    fn network_quality_varies_by_identity() {
+        let nets: std::collections::HashSet<String> = (0..32)
+            .map(|i| {
+                let (rtt, down) = Profile::new([i; 32], None, WebRtcPolicy::default()).network;
+                format!("{rtt}/{down}")
+            })
+            .collect();
+        assert!(nets.len() >= 6, "{nets:?}");
     }
 
     #[test]

@@ -370,6 +370,17 @@
     }
   };
 
+  // Network quality: Chromium keeps one estimate for the whole browser.
+  const networkProtect = (W) => {
+    const N = W.NetworkInformation;
+    if (!N || !C.network) return;
+    const [rtt, downlink] = C.network;
+    const values = { rtt, downlink, effectiveType: "4g" };
+    for (const [name, value] of Object.entries(values)) {
+      getter(N.prototype, name, () => function () { return value; });
+    }
+  };
+
   const webrtcProtect = (W) => {
     if (C.webrtc !== "disable") return;
     for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChannel",
@@ -390,6 +401,7 @@
     audioProtect(W);
     navigatorProtect(W);
     screenProtect(W);
+    networkProtect(W);
     webrtcProtect(W);
   };
   // The top-level document also patches WebGL 1 up front, so a reference

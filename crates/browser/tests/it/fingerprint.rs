@@ -91,6 +91,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         "glExt",
         "screen",
         "screenMq",
+        "net",
         "hw",
         "mem",
         "ua",
@@ -129,7 +130,9 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
     same(
         fa,
         &va["worker"],
-        &["hw", "mem", "ua", "platform", "langs", "tz", "gl", "glExt"],
+        &[
+            "hw", "mem", "ua", "platform", "langs", "tz", "gl", "glExt", "net",
+        ],
     );
     assert!(
         fa["gl"].as_str().is_some_and(|g| g.contains("ANGLE")),
@@ -234,5 +237,9 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         ],
     );
     assert_eq!(vc["first"]["screen"], "800x600");
+    // The browser-wide network estimate is not what identities report.
+    for f in [fa, fb] {
+        assert_ne!(f["net"], vc["first"]["net"], "{f}");
+    }
     rig.stop().await;
 }

@@ -76,6 +76,8 @@ async function vipProbe() {
       && !matchMedia(`(max-device-width: ${screen.width - 1}px)`).matches
       && matchMedia(`not all and (min-device-height: ${screen.height + 1}px)`).matches;
   }
+  const net = navigator.connection;
+  out.net = net ? `${net.rtt}/${net.downlink}/${net.effectiveType}` : null;
   out.hw = navigator.hardwareConcurrency;
   out.mem = navigator.deviceMemory;
   out.ua = navigator.userAgent;
