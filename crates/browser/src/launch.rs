@@ -154,13 +154,26 @@ const SETPRIV: &str = "/usr/bin/setpriv";
 /// code between fork and exec. `setpriv` execs Chromium in place, so the
 /// child's pid is Chromium's.
 fn command(executable: &Path) -> Command {
-    if cfg!(target_os = "linux") && Path::new(SETPRIV).is_file() && executable.is_file() {
+    if has_pdeathsig() && executable.is_file() {
         let mut cmd = Command::new(SETPRIV);
         cmd.args(["--pdeathsig", "KILL", "--"]).arg(executable);
         cmd
     } else {
         Command::new(executable)
     }
+}
+
+/// Whether this system's `setpriv` knows `--pdeathsig` (util-linux 2.33 and
+/// later); asked once.
+fn has_pdeathsig() -> bool {
+    static KNOWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOWN.get_or_init(|| {
+        cfg!(target_os = "linux")
+            && std::process::Command::new(SETPRIV)
+                .arg("--help")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--pdeathsig"))
+    })
 }
 
 /// Starts Chromium; returns the process and its DevTools WebSocket URL.
