@@ -120,6 +120,12 @@
     const fake = describe({ get [name]() { return wrapped.call(this); } }, name).get;
     define(proto, name, { ...d, get: hideAs(fake, real) });
   };
+  // Getters of `proto` that answer fixed values: { name: value, ... }.
+  const constants = (proto, values) => {
+    for (const [name, value] of Object.entries(values)) {
+      getter(proto, name, () => function () { return value; });
+    }
+  };
 
   // Canvas: one low bit of about one pixel in 32 per row, at positions
   // drawn from (site seed, row), so a pixel's noise depends only on where
@@ -316,9 +322,7 @@
     };
     for (const P of [W.Navigator, W.WorkerNavigator]) {
       if (!P) continue;
-      for (const [name, value] of Object.entries(values)) {
-        getter(P.prototype, name, () => function () { return value; });
-      }
+      constants(P.prototype, values);
       getter(P.prototype, "languages", () => {
         const frozen = Object.freeze([...C.languages]);
         return function () { return frozen; };
@@ -335,10 +339,8 @@
     const S = W.Screen;
     if (!S || !C.screen) return;
     const [width, height] = C.screen;
-    const values = { width, height, availWidth: width, availHeight: height, availLeft: 0, availTop: 0 };
-    for (const [name, value] of Object.entries(values)) {
-      getter(S.prototype, name, () => function () { return value; });
-    }
+    constants(S.prototype,
+      { width, height, availWidth: width, availHeight: height, availLeft: 0, availTop: 0 });
     // Each device-size feature becomes one that is always true or always
     // false for this viewport, decided against the identity's screen.
     const TRUE = "(min-width: 0px)", FALSE = "(min-width: 100000000px)";
@@ -375,10 +377,7 @@
     const N = W.NetworkInformation;
     if (!N || !C.network) return;
     const [rtt, downlink] = C.network;
-    const values = { rtt, downlink, effectiveType: "4g" };
-    for (const [name, value] of Object.entries(values)) {
-      getter(N.prototype, name, () => function () { return value; });
-    }
+    constants(N.prototype, { rtt, downlink, effectiveType: "4g" });
   };
 
   const webrtcProtect = (W) => {
