@@ -203,6 +203,9 @@ pub struct Profile {
     pub device_memory: u32,
     /// `navigator.connection` round trip (ms) and downlink (Mbit/s).
     pub network: (u32, f64),
+    /// The WebGL extensions it hides (about a third of
+    /// [`OPTIONAL_GL_EXTENSIONS`]).
+    pub hidden_gl_extensions: Vec<&'static str>,
     /// Timezone, locale and languages of the proxy's country.
     pub locale: Locale,
     /// WebRTC policy.
@@ -268,6 +271,13 @@ impl Profile {
             hardware_concurrency: pick(&seed, "cores", CORES),
             device_memory: pick(&seed, "memory", MEMORY),
             network: pick(&seed, "network", NETWORKS),
+            hidden_gl_extensions: OPTIONAL_GL_EXTENSIONS
+                .iter()
+                .copied()
+                .filter(|name| {
+                    hash(&[&seed, b"gl-extension", name.as_bytes()])[0].is_multiple_of(3)
+                })
+                .collect(),
             locale: geo::for_country(country),
             webrtc,
         }
@@ -288,18 +298,6 @@ impl Profile {
         }
     }
 
-    /// The WebGL extensions this identity hides (about a third of
-    /// [`OPTIONAL_GL_EXTENSIONS`], chosen by its seed).
-    pub fn hidden_gl_extensions(&self) -> Vec<&'static str> {
-        OPTIONAL_GL_EXTENSIONS
-            .iter()
-            .copied()
-            .filter(|name| {
-                hash(&[&self.seed, b"gl-extension", name.as_bytes()])[0].is_multiple_of(3)
-            })
-            .collect()
-    }
-
     /// The secret the page script derives per-site seeds from.
     fn page_secret(&self) -> String {
         hash(&[&self.seed, b"page-secret"])[..16]
@@ -318,7 +316,7 @@ impl Profile {
             "suffixes": suffix_rules(),
             "glVendor": self.gl_vendor,
             "glRenderer": self.gl_renderer,
-            "glHidden": self.hidden_gl_extensions(),
+            "glHidden": self.hidden_gl_extensions,
             "hardwareConcurrency": self.hardware_concurrency,
             "deviceMemory": self.device_memory,
             "network": [self.network.0, self.network.1],
@@ -421,7 +419,7 @@ mod tests {
     #[test]
     fn each_identity_hides_its_own_optional_gl_extensions() {
         let hidden =
-            |i: u8| Profile::new([i; 32], None, WebRtcPolicy::default()).hidden_gl_extensions();
+            |i: u8| Profile::new([i; 32], None, WebRtcPolicy::default()).hidden_gl_extensions;
         let sets: std::collections::HashSet<_> = (0..32).map(hidden).collect();
         assert!(
             sets.len() >= 30,
