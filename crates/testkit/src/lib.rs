@@ -265,6 +265,17 @@ impl Collect {
     }
 }
 
+/// Everything `s` sends until it closes; panics with `what` if it does not
+/// close within 5 s.
+pub async fn read_to_close<R: tokio::io::AsyncRead + Unpin>(s: &mut R, what: &str) -> String {
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .unwrap_or_else(|_| panic!("not closed within 5 s: {what}"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 async fn read_all(s: &mut TcpStream) -> String {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;

@@ -114,12 +114,7 @@ async fn an_http10_clients_expectation_is_ignored() {
         origin.addr.port()
     );
     s.write_all(ask.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .expect("answered and closed")
-        .unwrap();
-    let out = String::from_utf8_lossy(&out);
+    let out = read_to_close(&mut s, "answered and closed").await;
     assert!(
         out.starts_with("HTTP/1.1 200"),
         "an HTTP/1.0 client gets no interim 100 (RFC 9110 10.1.1): {out}"

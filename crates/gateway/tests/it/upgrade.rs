@@ -102,11 +102,7 @@ async fn a_websocket_handshake_switches_and_relays_both_ways() {
         assert_eq!(exactly(&mut s, frame.len()).await, frame.as_bytes());
     }
     s.shutdown().await.unwrap();
-    let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest))
-        .await
-        .expect("the relay ends when both sides have")
-        .unwrap();
+    let rest = read_to_close(&mut s, "the relay ends when both sides have").await;
     assert!(rest.is_empty());
 
     let origin_saw = heads.lock().unwrap()[0].clone();
@@ -160,12 +156,7 @@ async fn a_switch_nobody_asked_for_is_refused() {
         origin.port()
     );
     s.write_all(ask.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .expect("the gateway answers and closes")
-        .unwrap();
-    let out = String::from_utf8_lossy(&out);
+    let out = read_to_close(&mut s, "the gateway answers and closes").await;
     assert!(out.starts_with("HTTP/1.1 502"), "{out}");
     assert!(out.contains("switched protocols"), "{out}");
 }
