@@ -97,20 +97,12 @@ async fn serve(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
 /// microsocks as proxy 2 in JP and group "far"), with credentials in the
 /// vault.
 fn pool(dir: &Path, http: &Peer, socks: &Peer) {
-    let list = dir.join("list.txt");
-    std::fs::write(
-        &list,
-        format!(
+    import_list(
+        dir,
+        &format!(
             "http://tu:tp@{}\nsocks5://su:sp@{}\n",
             http.addr, socks.addr
         ),
-    )
-    .unwrap();
-    let out = vip(dir, &["proxy", "import", list.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     for (id, cc, group) in [("1", "DE", "near"), ("2", "JP", "far")] {
         let out = vip(

@@ -13,19 +13,12 @@ use vip_testkit::*;
 
 /// Imports the tinyproxy and microsocks peers (ids 1 and 2) with the CLI.
 fn import_both(dir: &std::path::Path, http: &Peer, socks: &Peer) {
-    let list = dir.join("list.txt");
-    std::fs::write(
-        &list,
-        format!(
+    import_list(
+        dir,
+        &format!(
             "http://tu:tp-secret@{}\nsocks5://su:sp-secret@{}\n",
             http.addr, socks.addr
         ),
-    )
-    .unwrap();
-    assert!(
-        vip(dir, &["proxy", "import", list.to_str().unwrap()])
-            .status
-            .success()
     );
 }
 

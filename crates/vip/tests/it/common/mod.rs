@@ -33,6 +33,18 @@ pub fn vip_json(dir: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 /// A free loopback port.
+/// Imports the proxy list `text` with `vip proxy import`.
+pub fn import_list(dir: &Path, text: &str) {
+    let list = dir.join("list.txt");
+    std::fs::write(&list, text).unwrap();
+    let out = vip(dir, &["proxy", "import", list.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
