@@ -138,11 +138,12 @@ async fn a_websocket_handshake_switches_and_relays_both_ways() {
         .iter()
         .map(|f| f.len() as u64)
         .sum::<u64>();
-    assert!(
-        r.bytes_up > frames && r.bytes_down > frames + 5,
-        "frames are counted both ways: up {} down {}",
-        r.bytes_up,
-        r.bytes_down
+    // Exactly: the head the origin saw plus the frames up; the head the
+    // client got, "hello" and the echoed frames down.
+    assert_eq!(
+        (r.bytes_up, r.bytes_down),
+        (origin_saw.len() as u64 + frames, end as u64 + 5 + frames),
+        "frames are counted both ways"
     );
 }
 
