@@ -328,7 +328,11 @@ impl Engine {
         now: Timestamp,
     ) {
         // Rebuilt with the mappings it has plus these (which win), so each
-        // lands in its scope through the same path as a config reload.
+        // lands in its scope through the same path as a config reload;
+        // nothing to restore, nothing rebuilt (most configs at start-up).
+        if mappings.is_empty() {
+            return;
+        }
         if let Some(mut rot) = self.rotations.remove(&rotation) {
             let mut all = rot.sticky_mappings(&self.pool);
             all.extend(mappings);
