@@ -51,6 +51,9 @@ pub trait Control: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Identity, ApiError>> + Send;
     /// Deletes a named identity with no open tabs (seed and storage gone).
     fn delete_identity(&self, name: String) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Loads the pool and rotation configs from the store now; answers
+    /// once they are in use (the CLI calls it after every change it writes).
+    fn reload(&self) -> impl Future<Output = Result<Reloaded, ApiError>> + Send;
 }
 
 impl IntoResponse for ApiError {
@@ -101,6 +104,7 @@ pub fn router<C: Control>(control: Arc<C>, token: String) -> Router {
         )
         .route("/v1/sessions/{name}", post(save_session::<C>))
         .route("/v1/sessions/{name}/load", post(load_session::<C>))
+        .route("/v1/reload", post(reload::<C>))
         .with_state(control)
         .layer(middleware::from_fn_with_state(Arc::new(token), authorize))
 }
@@ -170,6 +174,10 @@ async fn load_session<C: Control>(
     UrlPath(name): UrlPath<String>,
 ) -> Result<Json<Vec<Tab>>, ApiError> {
     c.load_session(name).await.map(Json)
+}
+
+async fn reload<C: Control>(State(c): State<Arc<C>>) -> Result<Json<Reloaded>, ApiError> {
+    c.reload().await.map(Json)
 }
 
 /// Writes a fresh random token and the API's address into `data_dir`, both

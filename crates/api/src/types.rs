@@ -113,6 +113,13 @@ pub struct Status {
     pub devtools: Option<String>,
 }
 
+/// `POST /v1/reload`: what the daemon runs after reading the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reloaded {
+    /// The active rotation of the whole pool, as `vip serve` shows it.
+    pub rotation: String,
+}
+
 /// A refused request: an HTTP status and a message that says how to fix it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]

@@ -107,6 +107,15 @@ impl Store {
         migrate::backup(&self.conn, dest.as_ref())
     }
 
+    /// `PRAGMA data_version`: a number that changes whenever another
+    /// connection commits to the database (this connection's own commits
+    /// leave it alone). Reading it touches no table, so polling is cheap.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
     /// `PRAGMA integrity_check`: `Ok(())` or the problems found.
     pub fn integrity_check(&self) -> Result<()> {
         let result: String = self

@@ -25,9 +25,29 @@ pub struct Cli {
     #[arg(long, global = true, env = "VIP_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// What `vip serve` and `vip gateway` log: error, warn, info, debug or
+    /// trace, or a RUST_LOG-style filter such as `info,vip_daemon=debug`
+    /// [default: RUST_LOG, else info].
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    /// How log lines look: readable text, or one JSON object per line for
+    /// log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Time, level, message and fields.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Output switch shared by read commands.

@@ -40,4 +40,15 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// Deletes the saved breakers of proxies not in `keep` (proxies removed
+    /// from the pool, or whose breaker is closed again), in one statement.
+    pub fn retain_breakers(&self, keep: &[ProxyId]) -> Result<usize> {
+        let ids: Vec<i64> = keep.iter().map(|p| p.0 as i64).collect();
+        let json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        Ok(self.conn().execute(
+            "DELETE FROM circuit_breakers WHERE proxy_id NOT IN (SELECT value FROM json_each(?1))",
+            [json],
+        )?)
+    }
 }

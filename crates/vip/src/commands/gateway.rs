@@ -56,7 +56,7 @@ fn blocklist(
         match vip_privacy::Blocklist::from_files(&vip_privacy::DEBIAN_LISTS) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("{who}: tracker blocking off: {e}");
+                tracing::warn!("{who}: tracker blocking off: {e}");
                 return Ok(None);
             }
         }
@@ -68,7 +68,7 @@ fn blocklist(
         .allow_domains
         .iter()
         .fold(list, |l, d| l.allow_domain(d));
-    eprintln!("{who}: tracker blocking on ({} filter lines)", list.rules());
+    tracing::info!("{who}: tracker blocking on ({} filter lines)", list.rules());
     Ok(Some(Arc::new(list)))
 }
 
@@ -115,7 +115,7 @@ pub fn serve(ctx: &super::Ctx, args: crate::cli::ServeArgs) -> anyhow::Result<Ex
         match crate::master::open_vault(&store, &ctx.data_dir, false) {
             Ok(v) => Some(v),
             Err(e) => {
-                eprintln!("vip serve: vault locked ({e}); named identities are unavailable");
+                tracing::warn!("vault locked ({e}); named identities are unavailable");
                 None
             }
         }
@@ -123,25 +123,31 @@ pub fn serve(ctx: &super::Ctx, args: crate::cli::ServeArgs) -> anyhow::Result<Ex
         None
     };
     drop(store);
-    let options_blocklist = blocklist.clone();
-    let options = crate::serve::ServeOptions {
-        listen,
-        client_auth: auth,
-        reload_every: Duration::from_secs(2),
-        blocklist,
-        checks: checks.map(|c| (c, Duration::from_secs(check_interval))),
-        tls,
-        browse: crate::browse::BrowseOptions {
+    let config = vip_daemon::DaemonConfig {
+        data_dir: ctx.data_dir.clone(),
+        gateway: vip_daemon::GatewayConfig {
+            listen,
+            client_auth: auth,
+            blocklist: blocklist.clone(),
+            tls,
+        },
+        health: checks.map(|settings| vip_daemon::HealthConfig {
+            settings,
+            every: Duration::from_secs(check_interval),
+        }),
+        upkeep: vip_daemon::UpkeepConfig::default(),
+        browser: vip_daemon::BrowserConfig {
             disabled: browser.no_browser,
             chromium: browser.chromium.clone(),
             headless: browser.headless,
             devtools_port: browser.devtools_port,
-            blocklist: options_blocklist.clone(),
+            blocklist,
         },
-        api_listen: browser.api_listen,
+        api: vip_daemon::ApiConfig {
+            listen: browser.api_listen,
+        },
     };
-    crate::serve::run(&ctx.data_dir, options, vault)?;
-    Ok(ExitCode::SUCCESS)
+    crate::serve::run(config, vault)
 }
 
 /// What `vip gateway` runs with besides its address and upstreams.
@@ -204,15 +210,15 @@ pub fn run(
         let gateway = Gateway::new(engine, Arc::new(logins), Arc::new(NullSink), settings);
         let spec = ListenerSpec { assignment: Assignment::Rotation(vip_engine::ConfigId(1)), tab: None, auth };
         let handle = gateway.listen(listen, spec).await.map_err(|e| InvalidInput(e.to_string()))?;
-        eprintln!(
+        tracing::info!(
             "vip gateway: HTTP and SOCKS5 proxy on {} over {} upstream(s), {strategy}; Ctrl-C stops",
             handle.addr,
             upstreams.len()
         );
-        crate::serve::wait_for_signal().await;
+        vip_daemon::wait_for_signal().await;
         match &blocklist {
-            Some(list) => eprintln!("vip gateway: draining ({} requests blocked)", list.blocked()),
-            None => eprintln!("vip gateway: draining"),
+            Some(list) => tracing::info!("vip gateway: draining ({} requests blocked)", list.blocked()),
+            None => tracing::info!("vip gateway: draining"),
         }
         gateway.shutdown(Duration::from_secs(5)).await;
         Ok::<_, anyhow::Error>(())

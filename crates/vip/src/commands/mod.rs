@@ -90,13 +90,11 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             };
         }
         if let Some(s) = cause.downcast_ref::<StoreError>() {
-            return match s {
-                StoreError::Invalid { .. } | StoreError::NotFound { .. } => 2,
-                StoreError::Vault(
-                    VaultError::WrongPassword
-                    | VaultError::NoMasterSecret
-                    | VaultError::NotInitialized,
-                ) => 4,
+            return store_exit_code(s);
+        }
+        if let Some(d) = cause.downcast_ref::<vip_daemon::DaemonError>() {
+            return match d {
+                vip_daemon::DaemonError::Store(s) => store_exit_code(s),
                 _ => 1,
             };
         }
@@ -108,6 +106,16 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+fn store_exit_code(s: &StoreError) -> u8 {
+    match s {
+        StoreError::Invalid { .. } | StoreError::NotFound { .. } => 2,
+        StoreError::Vault(
+            VaultError::WrongPassword | VaultError::NoMasterSecret | VaultError::NotInitialized,
+        ) => 4,
+        _ => 1,
+    }
 }
 
 /// An input problem found by the CLI itself (exit code 2).

@@ -8,7 +8,7 @@ use vip_engine::{ConfigId, CountryCode, ProxyId, RotationConfig, StrategyName};
 use vip_gateway::{Assignment, Gateway};
 use vip_store::Store;
 
-use crate::serve::ACTIVE;
+use crate::rotations::ACTIVE;
 
 /// A resolved assignment.
 pub struct Resolved {
@@ -25,6 +25,12 @@ pub struct Resolved {
 
 /// Engine ids for per-identity group rotations (far above store row ids).
 const GROUP_CONFIG_BASE: u64 = 1 << 40;
+
+/// Whether `id` is an identity's own group rotation (not a stored config:
+/// reloads keep it, saves skip it).
+pub fn is_identity_config(id: ConfigId) -> bool {
+    id.0 >= GROUP_CONFIG_BASE
+}
 
 /// The one country all proxies in `proxies` share, if they do.
 fn common_country<'a>(

@@ -185,7 +185,7 @@ impl Browsing {
         if let Some(storage) = &storage
             && let Err(e) = browser.import_storage(&context, storage).await
         {
-            eprintln!("vip serve: restoring the storage of {}: {e}", name_of(&key));
+            tracing::warn!(identity = %name_of(&key), "restoring the identity's storage: {e}");
         }
         inner.identities.insert(
             key.clone(),
@@ -239,7 +239,7 @@ impl Browsing {
             return;
         };
         if let Err(e) = self.save_storage(&mut live).await {
-            eprintln!("vip serve: {}: {e}", name_of(key));
+            tracing::warn!(identity = %name_of(key), "saving the identity's storage: {e}");
         }
         let _ = live.browser.dispose_context(&live.context).await;
         self.release(&live);

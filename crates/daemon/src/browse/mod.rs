@@ -1,4 +1,4 @@
-//! The browser side of `vip serve`: identities, tabs and sessions behind
+//! The browser side of the daemon: identities, tabs and sessions behind
 //! the control API. Each identity is a browser context with its own
 //! gateway listener (its assignment) and fingerprint; named identities are
 //! kept in the store (seed and storage sealed by the vault) and come back
@@ -8,6 +8,8 @@
 //! own.
 
 mod assign;
+
+pub(crate) use assign::is_identity_config;
 mod identity;
 mod session;
 mod tabs;
@@ -22,6 +24,8 @@ use vip_browser::{Browser, ContextId, LaunchOptions, TabId, WebRtcPolicy};
 use vip_gateway::{Gateway, ListenerHandle};
 use vip_store::Store;
 use vip_store::vault::Vault;
+
+use crate::error::DaemonError;
 
 /// How long opening a tab waits for its page.
 const LOAD_WAIT: Duration = Duration::from_secs(30);
@@ -107,17 +111,22 @@ impl Browsing {
         db: &Path,
         vault: Option<Arc<Vault>>,
         options: BrowseOptions,
-    ) -> anyhow::Result<Browsing> {
+    ) -> Result<Browsing, DaemonError> {
         let store = Store::open(db)?;
         store.close_tabs(None)?;
         // Chromium's own traffic (the default context, and pages a DevTools
         // client opens there) goes here and is refused.
-        let refusing = tokio::net::TcpSocket::new_v4()?;
-        refusing.bind("127.0.0.1:0".parse()?)?;
+        let refusing_what = "reserving the address Chromium's own traffic is refused at";
+        let refusing = tokio::net::TcpSocket::new_v4().map_err(DaemonError::io(refusing_what))?;
+        refusing
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .map_err(DaemonError::io(refusing_what))?;
         let profiles_dir = db.parent().unwrap_or(Path::new(".")).join("browser");
-        std::fs::create_dir_all(&profiles_dir)?;
+        let profiles_what = format!("preparing {}", profiles_dir.display());
+        std::fs::create_dir_all(&profiles_dir).map_err(DaemonError::io(&profiles_what))?;
         // Profiles left by a run that was killed (each run makes fresh ones).
-        for entry in std::fs::read_dir(&profiles_dir)?.flatten() {
+        let entries = std::fs::read_dir(&profiles_dir).map_err(DaemonError::io(&profiles_what))?;
+        for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with("chromium-") {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
@@ -127,7 +136,7 @@ impl Browsing {
             gateway,
             store: Mutex::new(store),
             vault,
-            refusing: refusing.local_addr()?,
+            refusing: refusing.local_addr().map_err(DaemonError::io(refusing_what))?,
             _refusing: refusing,
             options,
             inner: tokio::sync::Mutex::default(),
@@ -188,7 +197,7 @@ impl Browsing {
                 }
                 inner.tabs.retain(|_, t| t.key != key);
             }
-            eprintln!("vip serve: Chromium had stopped; starting it again");
+            tracing::warn!("Chromium had stopped; starting it again");
         }
         let executable = vip_browser::find_chromium(self.options.chromium.as_deref())
             .map_err(|e| ApiError::unavailable(e.to_string()))?;
@@ -235,7 +244,7 @@ impl Browsing {
         for key in keys {
             if let Some(mut live) = inner.identities.remove(&key) {
                 if let Err(e) = self.save_storage(&mut live).await {
-                    eprintln!("vip serve: saving {}: {e}", name_of(&key));
+                    tracing::warn!(identity = %name_of(&key), "saving the identity's storage: {e}");
                 }
                 inner.identities.insert(key, live);
             }
@@ -250,7 +259,7 @@ impl Browsing {
         for key in keys {
             if let Some(mut live) = inner.identities.remove(&key) {
                 if let Err(e) = self.save_storage(&mut live).await {
-                    eprintln!("vip serve: {}: {e}", name_of(&key));
+                    tracing::warn!(identity = %name_of(&key), "saving the identity's storage: {e}");
                 }
                 self.release(&live);
             }
@@ -302,24 +311,25 @@ fn random_seed() -> Result<[u8; 32], ApiError> {
     Ok(seed)
 }
 
-impl vip_api::Control for Browsing {
-    async fn status(&self) -> Status {
+/// What the control API asks of the browser side.
+impl Browsing {
+    pub(crate) async fn status(&self) -> Status {
         self.status_now().await
     }
 
-    async fn open_tab(&self, req: OpenTab) -> Result<Tab, ApiError> {
+    pub(crate) async fn open_tab(&self, req: OpenTab) -> Result<Tab, ApiError> {
         self.open(req).await
     }
 
-    async fn tabs(&self) -> Vec<Tab> {
+    pub(crate) async fn tabs(&self) -> Vec<Tab> {
         self.list().await
     }
 
-    async fn close_tab(&self, id: i64) -> Result<(), ApiError> {
+    pub(crate) async fn close_tab(&self, id: i64) -> Result<(), ApiError> {
         self.close(id).await
     }
 
-    async fn identities(&self) -> Result<Vec<Identity>, ApiError> {
+    pub(crate) async fn identities(&self) -> Result<Vec<Identity>, ApiError> {
         let stored = self.store().list_identities().map_err(internal)?;
         let inner = self.inner.lock().await;
         stored
@@ -337,7 +347,7 @@ impl vip_api::Control for Browsing {
             .collect()
     }
 
-    async fn create_identity(&self, req: NewIdentity) -> Result<Identity, ApiError> {
+    pub(crate) async fn create_identity(&self, req: NewIdentity) -> Result<Identity, ApiError> {
         let spec = req.assignment.unwrap_or_default();
         let policy = req
             .webrtc
@@ -357,7 +367,7 @@ impl vip_api::Control for Browsing {
         })
     }
 
-    async fn delete_identity(&self, name: String) -> Result<(), ApiError> {
+    pub(crate) async fn delete_identity(&self, name: String) -> Result<(), ApiError> {
         let inner = self.inner.lock().await;
         let key = Key::Named(name.clone());
         let open = inner.tabs.values().filter(|t| t.key == key).count();
@@ -374,12 +384,12 @@ impl vip_api::Control for Browsing {
         })
     }
 
-    async fn save_session(&self, name: String) -> Result<SessionInfo, ApiError> {
+    pub(crate) async fn save_session(&self, name: String) -> Result<SessionInfo, ApiError> {
         let tabs = self.list().await;
         session::save(&self.store(), &name, &tabs)
     }
 
-    async fn load_session(&self, name: String) -> Result<Vec<Tab>, ApiError> {
+    pub(crate) async fn load_session(&self, name: String) -> Result<Vec<Tab>, ApiError> {
         let requests = session::load(&self.store(), &name)?;
         let mut opened = Vec::new();
         for req in requests {
@@ -388,7 +398,7 @@ impl vip_api::Control for Browsing {
         Ok(opened)
     }
 
-    async fn sessions(&self) -> Result<Vec<SessionInfo>, ApiError> {
+    pub(crate) async fn sessions(&self) -> Result<Vec<SessionInfo>, ApiError> {
         session::list(&self.store())
     }
 }

@@ -1,0 +1,79 @@
+//! What the daemon is started with: one `DaemonConfig` made of one
+//! sub-config per component, each handed to its component by value. The
+//! binary builds it from flags; a test builds it directly (port 0
+//! listeners, a temporary data directory).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vip_gateway::ClientAuth;
+use vip_gateway::health::CheckSettings;
+
+pub use crate::browse::BrowseOptions as BrowserConfig;
+
+/// The whole daemon's configuration.
+pub struct DaemonConfig {
+    /// Where the database, the API token and browser profiles live.
+    pub data_dir: PathBuf,
+    /// The shared gateway listener and its upstream settings.
+    pub gateway: GatewayConfig,
+    /// Periodic health checks (`None`: off).
+    pub health: Option<HealthConfig>,
+    /// Change detection and state persistence.
+    pub upkeep: UpkeepConfig,
+    /// The browser.
+    pub browser: BrowserConfig,
+    /// The control API.
+    pub api: ApiConfig,
+}
+
+/// The gateway's shared listener and upstream settings.
+pub struct GatewayConfig {
+    /// Shared listener address.
+    pub listen: SocketAddr,
+    /// Client authentication for the shared listener.
+    pub client_auth: Option<ClientAuth>,
+    /// Tracker blocking, when on.
+    pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
+    /// Trust for HTTPS upstream proxies.
+    pub tls: vip_gateway::upstream::Tls,
+}
+
+/// Periodic health checks.
+pub struct HealthConfig {
+    /// How each check is made.
+    pub settings: CheckSettings,
+    /// The length of one round over the whole pool.
+    pub every: Duration,
+}
+
+/// How the daemon notices changes made by other processes and saves its
+/// state.
+#[derive(Clone, Debug)]
+pub struct UpkeepConfig {
+    /// How often the database is asked whether another process changed it
+    /// (a `PRAGMA data_version` read; changes made through the control API
+    /// apply at once).
+    pub poll_every: Duration,
+    /// How long a breaker or sticky-mapping change may wait before it is
+    /// written (changes are batched).
+    pub save_within: Duration,
+}
+
+impl Default for UpkeepConfig {
+    fn default() -> Self {
+        UpkeepConfig {
+            poll_every: Duration::from_millis(250),
+            save_within: Duration::from_millis(100),
+        }
+    }
+}
+
+/// The control API.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Where it listens (loopback only).
+    pub listen: SocketAddr,
+}

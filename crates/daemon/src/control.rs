@@ -1,0 +1,95 @@
+//! `DaemonControl`: what the control API drives. Tabs, identities and
+//! sessions go to the browser side; a reload goes to the upkeep thread and
+//! is answered once the new pool and configs are in the engine.
+
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use vip_api::{ApiError, Identity, NewIdentity, OpenTab, Reloaded, SessionInfo, Status, Tab};
+
+use crate::browse::Browsing;
+use crate::upkeep::UpkeepMsg;
+
+/// How long a reload may take before the caller is told it did not finish
+/// (the upkeep thread may be inside a slow write).
+const RELOAD_WAIT: Duration = Duration::from_secs(30);
+
+/// The daemon as the control API sees it.
+pub(crate) struct DaemonControl {
+    browsing: Arc<Browsing>,
+    upkeep: Sender<UpkeepMsg>,
+}
+
+impl DaemonControl {
+    pub fn new(browsing: Arc<Browsing>, upkeep: Sender<UpkeepMsg>) -> DaemonControl {
+        DaemonControl {
+            browsing,
+            upkeep,
+        }
+    }
+
+    /// Asks the upkeep thread to reload and waits for its answer.
+    pub async fn reload_now(&self) -> Result<String, ApiError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.upkeep.send(UpkeepMsg::Reload(reply)).is_err() {
+            return Err(ApiError::unavailable("the daemon is stopping"));
+        }
+        match tokio::time::timeout(RELOAD_WAIT, answer).await {
+            Ok(Ok(Ok(name))) => Ok(name),
+            Ok(Ok(Err(e))) => Err(ApiError::unavailable(format!(
+                "reloading the configuration: {e}"
+            ))),
+            Ok(Err(_)) => Err(ApiError::unavailable("the daemon is stopping")),
+            Err(_) => Err(ApiError::unavailable(
+                "the reload did not finish within 30 s; vip serve applies it when it does",
+            )),
+        }
+    }
+}
+
+impl vip_api::Control for DaemonControl {
+    async fn status(&self) -> Status {
+        self.browsing.status().await
+    }
+
+    async fn open_tab(&self, req: OpenTab) -> Result<Tab, ApiError> {
+        self.browsing.open_tab(req).await
+    }
+
+    async fn tabs(&self) -> Vec<Tab> {
+        self.browsing.tabs().await
+    }
+
+    async fn close_tab(&self, id: i64) -> Result<(), ApiError> {
+        self.browsing.close_tab(id).await
+    }
+
+    async fn save_session(&self, name: String) -> Result<SessionInfo, ApiError> {
+        self.browsing.save_session(name).await
+    }
+
+    async fn load_session(&self, name: String) -> Result<Vec<Tab>, ApiError> {
+        self.browsing.load_session(name).await
+    }
+
+    async fn sessions(&self) -> Result<Vec<SessionInfo>, ApiError> {
+        self.browsing.sessions().await
+    }
+
+    async fn identities(&self) -> Result<Vec<Identity>, ApiError> {
+        self.browsing.identities().await
+    }
+
+    async fn create_identity(&self, req: NewIdentity) -> Result<Identity, ApiError> {
+        self.browsing.create_identity(req).await
+    }
+
+    async fn delete_identity(&self, name: String) -> Result<(), ApiError> {
+        self.browsing.delete_identity(name).await
+    }
+
+    async fn reload(&self) -> Result<Reloaded, ApiError> {
+        self.reload_now().await.map(|rotation| Reloaded { rotation })
+    }
+}

@@ -1,0 +1,78 @@
+//! `StoreSink`: the gateway's event sink in the daemon. Connection records
+//! go to the batched usage writer (never blocking a connection: a full
+//! queue counts a drop); rotation events are buffered for the upkeep
+//! thread, which writes them with the next batch.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use vip_engine::RotationEvent;
+use vip_gateway::{ConnectionRecord, EventSink};
+use vip_store::usage::{UsageEvent, UsageSender};
+
+/// Usage to the batched writer, rotation events buffered for the store.
+pub(crate) struct StoreSink {
+    usage: UsageSender,
+    events: Mutex<Vec<RotationEvent>>,
+    dropped: AtomicU64,
+}
+
+impl StoreSink {
+    pub fn new(usage: UsageSender) -> StoreSink {
+        StoreSink {
+            usage,
+            events: Mutex::new(Vec::new()),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes the buffered rotation events.
+    pub fn take_events(&self) -> Vec<RotationEvent> {
+        self.events
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
+    }
+
+    /// Puts events back that could not be written (kept for the next try).
+    pub fn put_back(&self, mut events: Vec<RotationEvent>) {
+        if let Ok(mut buf) = self.events.lock() {
+            events.append(&mut buf);
+            *buf = events;
+        }
+    }
+
+    /// Usage events dropped because the writer's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Rotation events waiting to be written.
+    pub fn pending_events(&self) -> usize {
+        self.events.lock().map_or(0, |e| e.len())
+    }
+}
+
+impl EventSink for StoreSink {
+    fn connection(&self, r: ConnectionRecord) {
+        let Some(proxy) = r.proxy else { return };
+        let event = UsageEvent {
+            proxy_id: proxy.0 as i64,
+            at_ms: r.finished_at.as_millis(),
+            ok: r.ok,
+            error_kind: r.failure.map(vip_engine::FailureKind::as_str),
+            latency_ms: r.connect_latency.map(|d| d.as_secs_f64() * 1000.0),
+            bytes_sent: r.bytes_up,
+            bytes_received: r.bytes_down,
+        };
+        if !matches!(self.usage.try_send(event), Ok(true)) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn rotation(&self, events: Vec<RotationEvent>) {
+        if let Ok(mut buf) = self.events.lock() {
+            buf.extend(events);
+        }
+    }
+}

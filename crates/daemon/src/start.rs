@@ -1,0 +1,246 @@
+//! Starting the daemon: each component built once, in order, from its
+//! sub-config; the tasks spawned on one tracker. The handle is what a
+//! caller (the binary, a test) keeps.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use vip_engine::{Engine, HealthSettings, PoolSnapshot};
+use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
+use vip_store::usage::{UsageWriter, UsageWriterConfig};
+use vip_store::vault::Vault;
+use vip_store::{DATABASE_FILE, Store};
+
+use crate::browse::Browsing;
+use crate::config::DaemonConfig;
+use crate::control::DaemonControl;
+use crate::credentials::VaultCredentials;
+use crate::error::DaemonError;
+use crate::rotations::{self, ACTIVE};
+use crate::sink::StoreSink;
+use crate::upkeep::{Unsaved, Upkeep, UpkeepMsg};
+
+/// How often named identities' cookies and local data are saved while
+/// their tabs are open.
+const AUTOSAVE: Duration = Duration::from_secs(120);
+
+/// A running daemon.
+pub struct DaemonHandle {
+    pub(crate) gateway: Arc<Gateway>,
+    pub(crate) browsing: Arc<Browsing>,
+    pub(crate) control: Arc<DaemonControl>,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) upkeep_stop: CancellationToken,
+    pub(crate) upkeep: JoinHandle<Unsaved>,
+    pub(crate) writer: UsageWriter,
+    pub(crate) sink: Arc<StoreSink>,
+    pub(crate) blocklist: Option<Arc<vip_privacy::Blocklist>>,
+    pub(crate) data_dir: PathBuf,
+    gateway_addr: SocketAddr,
+    api_addr: SocketAddr,
+}
+
+impl DaemonHandle {
+    /// Where the shared gateway listener is bound.
+    pub fn gateway_addr(&self) -> SocketAddr {
+        self.gateway_addr
+    }
+
+    /// Where the control API is bound.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The gateway (for tests and in-process callers).
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// Reloads the pool and rotation configs from the store now; answers
+    /// the active rotation's name once they are in the engine.
+    pub async fn reload(&self) -> Result<String, vip_api::ApiError> {
+        self.control.reload_now().await
+    }
+
+    /// The control API's router over this daemon (the token given), for
+    /// in-process tests of the routes.
+    pub fn router(&self, token: String) -> vip_api::Router {
+        vip_api::router(self.control.clone(), token)
+    }
+
+    /// Tasks still running on the daemon's tracker.
+    pub fn running_tasks(&self) -> usize {
+        self.tracker.len()
+    }
+}
+
+/// Starts the daemon. `vault` is the unlocked vault, when there is one
+/// (needed for proxies with credentials and for named identities).
+pub async fn start(config: DaemonConfig, vault: Option<Vault>) -> Result<DaemonHandle, DaemonError> {
+    let DaemonConfig {
+        data_dir,
+        gateway: gateway_config,
+        health,
+        upkeep: upkeep_config,
+        browser,
+        api,
+    } = config;
+    let vault = vault.map(Arc::new);
+    let db = data_dir.join(DATABASE_FILE);
+    let store = Store::open(&db)?;
+    let pool =
+        PoolSnapshot::new(store.engine_pool()?).map_err(|e| DaemonError::Pool(e.to_string()))?;
+    let credentials = Arc::new(VaultCredentials::new(vault.clone()));
+    let missing = credentials.refresh(&store, &pool);
+    if missing > 0 {
+        tracing::warn!(missing, "credentials unreadable: those proxies connect without a login");
+    }
+    let mut engine = Engine::new(pool, HealthSettings::default());
+    let now = vip_gateway::now();
+    for (id, state) in store.load_breakers()? {
+        engine.restore_breaker(id, state, now);
+    }
+    let loaded = rotations::read(&store)?;
+    let active_name = loaded.active_name.clone();
+    let active = rotations::apply(&mut engine, loaded, None);
+    for id in engine.rotation_ids().into_iter().filter(|id| *id != ACTIVE) {
+        let mappings = store.load_sticky(id.0 as i64)?;
+        if Some(id) == active {
+            engine.restore_sticky_mappings(ACTIVE, mappings.clone(), now);
+        }
+        engine.restore_sticky_mappings(id, mappings, now);
+    }
+    let pool_size = engine.pool().len();
+    let writer = UsageWriter::start(&db, UsageWriterConfig::default())?;
+    let sink = Arc::new(StoreSink::new(writer.sender()));
+    let settings = GatewaySettings {
+        blocklist: gateway_config.blocklist.clone(),
+        tls: gateway_config.tls.clone(),
+        ..GatewaySettings::default()
+    };
+    let gateway = Arc::new(Gateway::new(
+        engine,
+        credentials.clone(),
+        sink.clone(),
+        settings,
+    ));
+    let shared = gateway
+        .listen(
+            gateway_config.listen,
+            ListenerSpec {
+                assignment: Assignment::Rotation(ACTIVE),
+                tab: None,
+                auth: gateway_config.client_auth.clone(),
+            },
+        )
+        .await?;
+    tracing::info!(
+        "gateway on {} (HTTP and SOCKS5), {pool_size} proxies, rotation: {active_name}",
+        shared.addr
+    );
+    let blocklist = gateway_config.blocklist.clone();
+    let browsing = Arc::new(Browsing::new(gateway.clone(), &db, vault, browser)?);
+    let api_listener = tokio::net::TcpListener::bind(api.listen)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            what: "control API",
+            addr: api.listen,
+            source,
+        })?;
+    let api_addr = api_listener
+        .local_addr()
+        .map_err(DaemonError::io("reading the control API's address"))?;
+    let token = vip_api::write_files(&data_dir, api_addr)
+        .map_err(DaemonError::io("writing the API token"))?;
+    tracing::info!(
+        "control API on {api_addr} (token in {})",
+        data_dir.join(vip_api::TOKEN_FILE).display()
+    );
+
+    let tracker = TaskTracker::new();
+    let cancel = CancellationToken::new();
+    let upkeep_stop = CancellationToken::new();
+    let (tx, rx) = std::sync::mpsc::channel::<UpkeepMsg>();
+    let upkeep = {
+        let upkeep = Upkeep {
+            store,
+            gateway: gateway.clone(),
+            sink: sink.clone(),
+            credentials: credentials.clone(),
+            config: upkeep_config,
+            active,
+        };
+        let stop = upkeep_stop.clone();
+        tracker.spawn_blocking(move || upkeep.run(rx, stop))
+    };
+    let control = Arc::new(DaemonControl::new(browsing.clone(), tx.clone()));
+    tracker.spawn(vip_api::serve(
+        api_listener,
+        vip_api::router(control.clone(), token),
+        cancel.clone().cancelled_owned(),
+    ));
+    spawn_browser_start(&tracker, &cancel, &browsing);
+    spawn_autosave(&tracker, &cancel, &browsing);
+    if let Some(health) = health {
+        tracker.spawn(crate::health::run(
+            gateway.clone(),
+            credentials,
+            health,
+            tx,
+            cancel.clone(),
+        ));
+    }
+    Ok(DaemonHandle {
+        gateway,
+        browsing,
+        control,
+        tracker,
+        cancel,
+        upkeep_stop,
+        upkeep,
+        writer,
+        sink,
+        blocklist,
+        data_dir,
+        gateway_addr: shared.addr,
+        api_addr,
+    })
+}
+
+/// Starts the default browser now, so the first tab opens fast.
+fn spawn_browser_start(tracker: &TaskTracker, cancel: &CancellationToken, browsing: &Arc<Browsing>) {
+    let (browsing, cancel) = (browsing.clone(), cancel.clone());
+    tracker.spawn(async move {
+        let started = tokio::select! {
+            _ = cancel.cancelled() => return,
+            started = browsing.start() => started,
+        };
+        match started {
+            Ok(Some(devtools)) => tracing::info!("browser running; DevTools at {devtools}"),
+            Ok(None) if browsing.disabled() => tracing::info!("browser off (--no-browser)"),
+            Ok(None) => tracing::info!("browser running"),
+            Err(e) => tracing::warn!("browser not started: {e}"),
+        }
+    });
+}
+
+/// Saves named identities' storage every [`AUTOSAVE`].
+fn spawn_autosave(tracker: &TaskTracker, cancel: &CancellationToken, browsing: &Arc<Browsing>) {
+    let (browsing, cancel) = (browsing.clone(), cancel.clone());
+    tracker.spawn(async move {
+        let mut every = tokio::time::interval(AUTOSAVE);
+        every.tick().await;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = every.tick() => browsing.autosave().await,
+            }
+        }
+    });
+}
