@@ -23,10 +23,7 @@ pub(crate) struct DaemonControl {
 
 impl DaemonControl {
     pub fn new(browsing: Arc<Browsing>, upkeep: Sender<UpkeepMsg>) -> DaemonControl {
-        DaemonControl {
-            browsing,
-            upkeep,
-        }
+        DaemonControl { browsing, upkeep }
     }
 
     /// Asks the upkeep thread to reload and waits for its answer.
@@ -90,6 +87,8 @@ impl vip_api::Control for DaemonControl {
     }
 
     async fn reload(&self) -> Result<Reloaded, ApiError> {
-        self.reload_now().await.map(|rotation| Reloaded { rotation })
+        self.reload_now()
+            .await
+            .map(|rotation| Reloaded { rotation })
     }
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use vip_gateway::{Credentials, Gateway};
 use vip_gateway::health::{ClockWatch, check};
+use vip_gateway::{Credentials, Gateway};
 
 use crate::config::HealthConfig;
 use crate::credentials::VaultCredentials;

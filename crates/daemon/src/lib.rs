@@ -37,7 +37,9 @@ mod sink;
 mod start;
 mod upkeep;
 
-pub use config::{ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, UpkeepConfig};
+pub use config::{
+    ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, UpkeepConfig,
+};
 pub use error::DaemonError;
 pub use rotations::ACTIVE;
 pub use shutdown::ShutdownReport;

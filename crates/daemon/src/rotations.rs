@@ -76,3 +76,49 @@ pub(crate) fn apply(
     }
     loaded.active_id
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use vip_engine::{
+        ConfigId, Engine, HealthSettings, PoolSnapshot, RotationConfig, StrategyName,
+    };
+
+    use super::{ACTIVE, Loaded, apply};
+
+    fn loaded(ids: &[u64], active: Option<u64>) -> Loaded {
+        let configs = ids
+            .iter()
+            .map(|id| RotationConfig::new(*id, StrategyName::RoundRobin, None))
+            .collect();
+        Loaded {
+            configs,
+            active: RotationConfig::new(ACTIVE.0, StrategyName::Random, None),
+            active_id: active.map(ConfigId),
+            active_name: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_reload_drops_configs_no_longer_stored_but_keeps_identities_own() {
+        let pool = PoolSnapshot::new(Vec::new()).unwrap();
+        let mut engine = Engine::new(pool, HealthSettings::default());
+        let identity = ConfigId((1 << 40) + 3);
+        assert!(crate::browse::is_identity_config(identity));
+        engine.set_rotation(
+            RotationConfig::new(identity.0, StrategyName::RoundRobin, Some("g")),
+            vip_gateway::now(),
+        );
+        let active = apply(&mut engine, loaded(&[1, 2], Some(1)), None);
+        assert_eq!(active, Some(ConfigId(1)));
+        assert_eq!(
+            engine.rotation_ids(),
+            vec![ACTIVE, ConfigId(1), ConfigId(2), identity]
+        );
+        // Config 2 deleted from the store: gone from the engine; the
+        // identity's own group rotation stays.
+        apply(&mut engine, loaded(&[1], Some(1)), active);
+        assert_eq!(engine.rotation_ids(), vec![ACTIVE, ConfigId(1), identity]);
+    }
+}

@@ -60,7 +60,12 @@ impl Deadline {
     }
 
     /// Runs `step`, giving up when the grace period ends.
-    async fn run<T>(&self, what: &str, problems: &mut Vec<String>, step: impl Future<Output = T>) -> Option<T> {
+    async fn run<T>(
+        &self,
+        what: &str,
+        problems: &mut Vec<String>,
+        step: impl Future<Output = T>,
+    ) -> Option<T> {
         match tokio::time::timeout(self.left(), step).await {
             Ok(v) => Some(v),
             Err(_) => {
@@ -81,9 +86,11 @@ impl DaemonHandle {
         self.cancel.cancel();
         // Up to half the grace period for identities, so the gateway and
         // the stores keep the rest.
+        // Its own task: a store call inside it that blocks (a locked
+        // database) must not stall this one.
         let browsing = self.browsing.clone();
-        let half = grace / 2;
-        if tokio::time::timeout(half, browsing.shutdown()).await.is_err() {
+        let closing = tokio::spawn(async move { browsing.shutdown().await });
+        if tokio::time::timeout(grace / 2, closing).await.is_err() {
             problems.push(
                 "named identities: storage not saved (the browser did not answer in time)".into(),
             );
@@ -94,7 +101,10 @@ impl DaemonHandle {
         let drain = deadline.left().min(Duration::from_secs(5));
         self.gateway.shutdown(drain).await;
         self.upkeep_stop.cancel();
-        match deadline.run("breakers and sticky mappings", problems, self.upkeep).await {
+        match deadline
+            .run("breakers and sticky mappings", problems, self.upkeep)
+            .await
+        {
             Some(Ok(unsaved)) => {
                 if let Some(e) = unsaved.error {
                     problems.push(format!("breakers and sticky mappings not saved: {e}"));
@@ -113,7 +123,11 @@ impl DaemonHandle {
         // Everything the drained gateway reported is queued by now: a flush
         // answers after it is committed (or the writer has failed).
         let flushed = deadline
-            .run("usage statistics", problems, tokio::task::spawn_blocking(move || sender.flush()))
+            .run(
+                "usage statistics",
+                problems,
+                tokio::task::spawn_blocking(move || sender.flush()),
+            )
             .await;
         match flushed {
             Some(Ok(Ok(total))) => report.usage_written = total,
@@ -144,13 +158,18 @@ impl DaemonHandle {
             }
         } else {
             problems.push(format!(
-                "the activity log: {} is gone (was the data directory removed?)",
-                db.display()
+                "the database {} was removed while vip serve ran: this run's usage ({} events), \
+                 breakers, sticky mappings and rotation events are not kept",
+                db.display(),
+                report.usage_written
             ));
         }
         report.problems = std::mem::take(problems);
         self.tracker.close();
-        if tokio::time::timeout(deadline.left(), self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(deadline.left(), self.tracker.wait())
+            .await
+            .is_err()
+        {
             report.tasks_left = self.tracker.len();
         }
         report

@@ -82,7 +82,10 @@ impl DaemonHandle {
 
 /// Starts the daemon. `vault` is the unlocked vault, when there is one
 /// (needed for proxies with credentials and for named identities).
-pub async fn start(config: DaemonConfig, vault: Option<Vault>) -> Result<DaemonHandle, DaemonError> {
+pub async fn start(
+    config: DaemonConfig,
+    vault: Option<Vault>,
+) -> Result<DaemonHandle, DaemonError> {
     let DaemonConfig {
         data_dir,
         gateway: gateway_config,
@@ -99,7 +102,10 @@ pub async fn start(config: DaemonConfig, vault: Option<Vault>) -> Result<DaemonH
     let credentials = Arc::new(VaultCredentials::new(vault.clone()));
     let missing = credentials.refresh(&store, &pool);
     if missing > 0 {
-        tracing::warn!(missing, "credentials unreadable: those proxies connect without a login");
+        tracing::warn!(
+            missing,
+            "credentials unreadable: those proxies connect without a login"
+        );
     }
     let mut engine = Engine::new(pool, HealthSettings::default());
     let now = vip_gateway::now();
@@ -214,7 +220,11 @@ pub async fn start(config: DaemonConfig, vault: Option<Vault>) -> Result<DaemonH
 }
 
 /// Starts the default browser now, so the first tab opens fast.
-fn spawn_browser_start(tracker: &TaskTracker, cancel: &CancellationToken, browsing: &Arc<Browsing>) {
+fn spawn_browser_start(
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+    browsing: &Arc<Browsing>,
+) {
     let (browsing, cancel) = (browsing.clone(), cancel.clone());
     tracker.spawn(async move {
         let started = tokio::select! {

@@ -91,7 +91,9 @@ impl Upkeep {
         let (mut next_poll, mut next_save) = (Instant::now(), Instant::now());
         let turn = self.config.poll_every.min(self.config.save_within);
         while !cancel.is_cancelled() {
-            let wait = next_poll.min(next_save).saturating_duration_since(Instant::now());
+            let wait = next_poll
+                .min(next_save)
+                .saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait.min(turn).max(Duration::from_millis(1))) {
                 Ok(UpkeepMsg::Reload(reply)) => {
                     let result = self.reload();
@@ -122,8 +124,7 @@ impl Upkeep {
             }
             if now >= next_save {
                 next_save = now + self.config.save_within;
-                if let Err(e) = persist::save(&self.store, &self.gateway, &self.sink, self.active)
-                {
+                if let Err(e) = persist::save(&self.store, &self.gateway, &self.sink, self.active) {
                     tracing::warn!("saving breakers and sticky mappings: {e} (trying again)");
                 }
             }

@@ -31,7 +31,10 @@ pub fn run(config: vip_daemon::DaemonConfig, vault: Option<Vault>) -> anyhow::Re
         tracing::error!("not saved: {problem}");
     }
     if report.tasks_left > 0 {
-        tracing::error!("{} tasks were still running and were stopped", report.tasks_left);
+        tracing::error!(
+            "{} tasks were still running and were stopped",
+            report.tasks_left
+        );
     }
     tracing::info!("stopped; {}", report.summary());
     Ok(if report.is_clean() {

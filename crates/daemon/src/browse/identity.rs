@@ -12,6 +12,14 @@ use vip_store::vault::Vault;
 
 use super::{Browsing, Inner, Key, Live, assign, internal, name_of, random_seed};
 
+fn vault_locked() -> ApiError {
+    ApiError::unavailable(
+        "named identities keep their seed and cookies in the vault, which is locked: \
+         run `vip vault init` once, then start vip serve with the master password \
+         (VIP_MASTER_PASSWORD, the keychain, or the prompt)",
+    )
+}
+
 impl Browsing {
     pub(super) fn release(&self, live: &Live) {
         live.listener.close();
@@ -21,13 +29,7 @@ impl Browsing {
     }
 
     pub(super) fn vault(&self) -> Result<&Vault, ApiError> {
-        self.vault.as_deref().ok_or_else(|| {
-            ApiError::unavailable(
-                "named identities keep their seed and cookies in the vault, which is locked: \
-                 run `vip vault init` once, then start vip serve with the master password \
-                 (VIP_MASTER_PASSWORD, the keychain, or the prompt)",
-            )
-        })
+        self.vault.as_deref().ok_or_else(vault_locked)
     }
 
     /// Stores a new named identity (after checking its assignment).
@@ -222,8 +224,9 @@ impl Browsing {
             .await
             .map_err(|e| ApiError::unavailable(format!("reading the identity's storage: {e}")))?;
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&storage).map_err(internal)?);
-        self.store()
-            .save_identity_storage(self.vault()?, record, &bytes)
+        let vault = self.vault.clone().ok_or_else(vault_locked)?;
+        self.on_store(move |s| s.save_identity_storage(&vault, record, &bytes))
+            .await?
             .map_err(internal)?;
         live.restored = Some(storage);
         Ok(())

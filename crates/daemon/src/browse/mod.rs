@@ -89,7 +89,7 @@ struct Inner {
 /// Identities, tabs and sessions.
 pub struct Browsing {
     gateway: Arc<Gateway>,
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
     vault: Option<Arc<Vault>>,
     options: BrowseOptions,
     refusing: std::net::SocketAddr,
@@ -134,9 +134,11 @@ impl Browsing {
         Ok(Browsing {
             profiles_dir,
             gateway,
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             vault,
-            refusing: refusing.local_addr().map_err(DaemonError::io(refusing_what))?,
+            refusing: refusing
+                .local_addr()
+                .map_err(DaemonError::io(refusing_what))?,
             _refusing: refusing,
             options,
             inner: tokio::sync::Mutex::default(),
@@ -150,6 +152,18 @@ impl Browsing {
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the store on a blocking-pool thread, so a slow or locked
+    /// database never stalls an async worker.
+    pub(super) async fn on_store<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store.lock().unwrap_or_else(|p| p.into_inner())))
+            .await
+            .map_err(internal)
     }
 
     /// Starts the default browser now (so the first tab opens fast); a
@@ -268,7 +282,7 @@ impl Browsing {
             browser.close().await;
         }
         inner.browsers.clear();
-        let _ = self.store().close_tabs(None);
+        let _ = self.on_store(|s| s.close_tabs(None)).await;
     }
 
     async fn status_now(&self) -> Status {
@@ -330,7 +344,10 @@ impl Browsing {
     }
 
     pub(crate) async fn identities(&self) -> Result<Vec<Identity>, ApiError> {
-        let stored = self.store().list_identities().map_err(internal)?;
+        let stored = self
+            .on_store(|s| s.list_identities())
+            .await?
+            .map_err(internal)?;
         let inner = self.inner.lock().await;
         stored
             .into_iter()
@@ -376,7 +393,9 @@ impl Browsing {
                 "identity {name} has {open} open tabs: close them first (`vip tab list`)"
             )));
         }
-        self.store().delete_identity(&name).map_err(|e| match e {
+        let deleting = name.clone();
+        let deleted = self.on_store(move |s| s.delete_identity(&deleting)).await?;
+        deleted.map_err(|e| match e {
             vip_store::StoreError::NotFound { .. } => ApiError::not_found(format!(
                 "identity {name} does not exist: see `vip identity list`"
             )),
@@ -386,11 +405,12 @@ impl Browsing {
 
     pub(crate) async fn save_session(&self, name: String) -> Result<SessionInfo, ApiError> {
         let tabs = self.list().await;
-        session::save(&self.store(), &name, &tabs)
+        self.on_store(move |s| session::save(s, &name, &tabs))
+            .await?
     }
 
     pub(crate) async fn load_session(&self, name: String) -> Result<Vec<Tab>, ApiError> {
-        let requests = session::load(&self.store(), &name)?;
+        let requests = self.on_store(move |s| session::load(s, &name)).await??;
         let mut opened = Vec::new();
         for req in requests {
             opened.push(self.open(req).await?);
@@ -399,6 +419,6 @@ impl Browsing {
     }
 
     pub(crate) async fn sessions(&self) -> Result<Vec<SessionInfo>, ApiError> {
-        session::list(&self.store())
+        self.on_store(session::list).await?
     }
 }

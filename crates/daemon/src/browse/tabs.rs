@@ -138,7 +138,7 @@ impl Browsing {
             .collect();
         for id in gone {
             if let Some(tab) = inner.tabs.remove(&id) {
-                let _ = self.store().close_tabs(Some(id));
+                let _ = self.on_store(move |s| s.close_tabs(Some(id))).await;
                 self.retire_if_unused(&mut inner, &tab.key).await;
             }
         }
@@ -147,9 +147,17 @@ impl Browsing {
             .iter()
             .filter_map(|(id, t)| inner.identities.get(&t.key).map(|l| self.view(*id, t, l)))
             .collect();
-        for v in &views {
-            let _ = self.store().update_tab(v.id, &v.url, v.blocked);
-        }
+        let seen: Vec<(i64, String, u64)> = views
+            .iter()
+            .map(|v| (v.id, v.url.clone(), v.blocked))
+            .collect();
+        let _ = self
+            .on_store(move |s| {
+                for (id, url, blocked) in seen {
+                    let _ = s.update_tab(id, &url, blocked);
+                }
+            })
+            .await;
         views
     }
 
@@ -161,11 +169,15 @@ impl Browsing {
         })?;
         if let Some(live) = inner.identities.get(&tab.key) {
             if let Some(info) = live.browser.tab(&tab.target) {
-                let _ = self.store().update_tab(id, &info.url, info.blocked);
+                let _ = self
+                    .on_store(move |s| s.update_tab(id, &info.url, info.blocked))
+                    .await;
             }
             let _ = live.browser.close_tab(&tab.target).await;
         }
-        self.store().close_tabs(Some(id)).map_err(internal)?;
+        self.on_store(move |s| s.close_tabs(Some(id)))
+            .await?
+            .map_err(internal)?;
         self.retire_if_unused(&mut inner, &tab.key).await;
         Ok(())
     }

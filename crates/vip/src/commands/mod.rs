@@ -4,6 +4,7 @@
 mod check;
 mod db;
 mod gateway;
+mod notify;
 mod proxy;
 mod rotation;
 mod tab;
@@ -38,25 +39,37 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Ctx {
         data_dir: data_dir::resolve(cli.data_dir),
     };
-    match cli.command {
+    let notify = cli
+        .command
+        .as_ref()
+        .is_some_and(notify::changes_what_serve_runs);
+    let result = dispatch(&ctx, cli.command);
+    if notify {
+        notify::reload_running_daemon(&ctx.data_dir);
+    }
+    result
+}
+
+fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
+    match command {
         None => {
-            overview(&ctx);
+            overview(ctx);
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Strategies(out)) => {
             strategies(out.json);
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Proxy(cmd)) => proxy::run(&ctx, cmd),
-        Some(Command::Rotation(cmd)) => rotation::run(&ctx, cmd),
-        Some(Command::Stats { proxy, hours, out }) => db::stats(&ctx, proxy, hours, out),
-        Some(Command::Events { limit, out }) => db::events(&ctx, limit, out),
-        Some(Command::Db(cmd)) => db::run(&ctx, cmd),
-        Some(Command::Vault(cmd)) => vault::run(&ctx, cmd),
-        Some(Command::Tab(cmd)) => tab::run(&ctx, cmd),
-        Some(Command::Session(cmd)) => tab::session(&ctx, cmd),
-        Some(Command::Identity(cmd)) => tab::identity(&ctx, cmd),
-        Some(Command::Serve(args)) => gateway::serve(&ctx, args),
+        Some(Command::Proxy(cmd)) => proxy::run(ctx, cmd),
+        Some(Command::Rotation(cmd)) => rotation::run(ctx, cmd),
+        Some(Command::Stats { proxy, hours, out }) => db::stats(ctx, proxy, hours, out),
+        Some(Command::Events { limit, out }) => db::events(ctx, limit, out),
+        Some(Command::Db(cmd)) => db::run(ctx, cmd),
+        Some(Command::Vault(cmd)) => vault::run(ctx, cmd),
+        Some(Command::Tab(cmd)) => tab::run(ctx, cmd),
+        Some(Command::Session(cmd)) => tab::session(ctx, cmd),
+        Some(Command::Identity(cmd)) => tab::identity(ctx, cmd),
+        Some(Command::Serve(args)) => gateway::serve(ctx, args),
         Some(Command::Gateway {
             listen,
             upstreams,

@@ -9,3 +9,4 @@ mod cli;
 mod common;
 mod gateway;
 mod serve;
+mod state;

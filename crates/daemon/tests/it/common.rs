@@ -1,0 +1,94 @@
+//! Set-up shared by the daemon suites: a data directory with a vault and
+//! proxies, and a daemon config with nothing bound to fixed ports.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use vip_daemon::{ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, UpkeepConfig};
+use vip_store::Store;
+use vip_store::repo::proxies::{AddOutcome, NewProxy};
+use vip_store::vault::{Secret, Vault};
+
+pub const MASTER: &str = "daemon test master password";
+
+/// Opens the data directory's store and its vault (made on first use).
+pub fn store_and_vault(dir: &Path) -> (Store, Vault) {
+    let store = Store::open(dir.join(vip_store::DATABASE_FILE)).unwrap();
+    let master = Secret::new(MASTER);
+    let vault = if Vault::is_initialized(store.conn()).unwrap() {
+        Vault::unlock(store.conn(), &master).unwrap()
+    } else {
+        Vault::init(store.conn(), &master).unwrap()
+    };
+    (store, vault)
+}
+
+/// Stores a SOCKS5 proxy at `addr` with a login; returns its id.
+pub fn add_socks(
+    store: &Store,
+    vault: &Vault,
+    addr: std::net::SocketAddr,
+    user: &str,
+    pass: &str,
+) -> i64 {
+    let outcome = store
+        .add_proxy(
+            Some(vault),
+            &NewProxy {
+                protocol: Some(vip_engine::Protocol::Socks5),
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                username: Some(Secret::new(user)),
+                password: Some(Secret::new(pass)),
+                ..NewProxy::default()
+            },
+        )
+        .unwrap();
+    match outcome {
+        AddOutcome::Added(id) | AddOutcome::Duplicate(id) => id,
+    }
+}
+
+/// A config for `dir`: no browser, no health checks, everything on port 0.
+pub fn config(dir: &Path) -> DaemonConfig {
+    DaemonConfig {
+        data_dir: dir.to_path_buf(),
+        gateway: GatewayConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            client_auth: None,
+            blocklist: None,
+            tls: vip_gateway::upstream::Tls::default(),
+        },
+        health: None,
+        upkeep: UpkeepConfig::default(),
+        browser: BrowserConfig {
+            disabled: true,
+            chromium: None,
+            headless: true,
+            devtools_port: None,
+            blocklist: None,
+        },
+        api: ApiConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+        },
+    }
+}
+
+/// Waits (at most 10 s) until `check` holds.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The vault of `dir` unlocked again (the daemon takes its own).
+pub fn vault(dir: &Path) -> Vault {
+    store_and_vault(dir).1
+}

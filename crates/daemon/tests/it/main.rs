@@ -1,0 +1,7 @@
+//! The daemon in-process: started on a temporary data directory with
+//! port-0 listeners, driven through its handle and its router, with real
+//! upstream peers (microsocks) on loopback. One binary, a module per suite.
+
+mod common;
+mod lifecycle;
+mod shutdown;

@@ -1,0 +1,149 @@
+//! The daemon's state while it runs: a change made with the CLI is in use
+//! when the command returns, and what the engine learns (breaker
+//! transitions, sticky mappings) is on disk within a second, so a
+//! `kill -9` loses none of it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use crate::common::*;
+use vip_testkit::*;
+
+fn serve_args(listen: &str) -> Vec<String> {
+    [
+        "--listen",
+        listen,
+        "--no-browser",
+        "--no-blocking",
+        "--check-interval",
+        "0",
+        "--api-listen",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_added_with_the_cli_is_usable_when_the_command_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = serve_args(&listen);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let daemon = Daemon::start(dir.path(), &args, &[]).await;
+    // With the browser off, `tab open --proxy N` is refused for a proxy the
+    // daemon does not know (exit 2) and, past that check, for the browser
+    // being off (exit 1): the exit code tells whether the daemon knew it.
+    for i in 0..100u16 {
+        let added = vip(
+            dir.path(),
+            &[
+                "proxy",
+                "add",
+                &format!("127.0.0.1:{}", 20_000 + i),
+                "--json",
+            ],
+        );
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        let id = serde_json::from_slice::<serde_json::Value>(&added.stdout).unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let out = vip(
+            dir.path(),
+            &[
+                "tab",
+                "open",
+                "http://127.0.0.1/",
+                "--proxy",
+                &id.to_string(),
+            ],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("the browser is off"),
+            "attempt {i}, proxy {id}: {err}"
+        );
+    }
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breakers_and_sticky_mappings_survive_kill_9() {
+    let origin = Origin::start().await;
+    let socks = microsocks("127.0.0.3", "su", "sp-secret");
+    let dir = tempfile::tempdir().unwrap();
+    // A live proxy and one whose port refuses: round-robin sends every
+    // other request to the dead one first, and its breaker opens.
+    let dead = free_port();
+    import_list(
+        dir.path(),
+        &format!(
+            "socks5://su:sp-secret@{}\nsocks5://127.0.0.1:{dead}\n",
+            socks.addr
+        ),
+    );
+    let config = dir.path().join("rr.json");
+    std::fs::write(&config, r#"{"name":"rr","strategy":"round-robin"}"#).unwrap();
+    assert!(
+        vip(
+            dir.path(),
+            &["rotation", "create", config.to_str().unwrap(), "--activate"]
+        )
+        .status
+        .success()
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = serve_args(&listen);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut daemon = Daemon::start(dir.path(), &args, &[]).await;
+    let gateway: std::net::SocketAddr = listen.parse().unwrap();
+    let port = origin.addr.port();
+    for _ in 0..12 {
+        assert_eq!(
+            via_connect(gateway, "localhost", port).await.unwrap(),
+            "127.0.0.3"
+        );
+    }
+    // A sticky config made active with the CLI (in use when it returns)
+    // learns a mapping for localhost.
+    std::fs::write(&config, r#"{"name":"st","strategy":"sticky-session"}"#).unwrap();
+    assert!(
+        vip(
+            dir.path(),
+            &["rotation", "create", config.to_str().unwrap(), "--activate"]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        via_connect(gateway, "localhost", port).await.unwrap(),
+        "127.0.0.3"
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+
+    let store = vip_store::Store::open(dir.path().join(vip_store::DATABASE_FILE)).unwrap();
+    store.integrity_check().unwrap();
+    let breakers = store.load_breakers().unwrap();
+    assert!(
+        breakers
+            .iter()
+            .any(|(id, b)| id.0 == 2 && b.phase() != vip_engine::BreakerPhase::Closed),
+        "{breakers:?}"
+    );
+    let sticky_id = store.find_rotation("st").unwrap().id;
+    let mappings = store.load_sticky(sticky_id).unwrap();
+    assert!(
+        mappings
+            .iter()
+            .any(|m| m.key == "localhost" && m.proxy.0 == 1),
+        "{mappings:?}"
+    );
+}
