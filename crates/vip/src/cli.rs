@@ -109,8 +109,13 @@ pub enum Command {
     /// active rotation config of the whole pool, with usage statistics and
     /// rotation events written to the database; Chromium for `vip tab`
     /// (unless --no-browser); the control API the CLI uses. Changes made
-    /// with other `vip` commands apply within seconds. Ctrl-C or SIGTERM
-    /// drains it (named identities' cookies and local data are saved).
+    /// with other `vip` commands apply before they return; changes made by
+    /// other means within 250 ms. Breakers and sticky mappings are saved
+    /// within 100 ms of changing. Ctrl-C or SIGTERM drains it within 10 s
+    /// (named identities' cookies and local data are saved); exit code 1
+    /// says something could not be saved, and the log says what. A second
+    /// signal exits at once. Logs go to standard error (--log-level,
+    /// --log-format json).
     Serve(ServeArgs),
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
