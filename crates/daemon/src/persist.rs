@@ -1,5 +1,5 @@
 //! Writing the engine's state to the store: rotation events buffered by
-//! the sink, every breaker that is not closed, and the sticky mappings of
+//! the sink (and sticky mappings expired since the last save, swept here), every breaker that is not closed, and the sticky mappings of
 //! every stored config. Runs on the upkeep thread; the engine's lock is
 //! held only to copy the state out.
 
@@ -47,6 +47,11 @@ pub(crate) fn save(
     sink: &StoreSink,
     active: Option<ConfigId>,
 ) -> Result<(), StoreError> {
+    // Expired sticky mappings leave the engine here, reported `ttl_expired`.
+    let expired = gateway.with_engine(|e| e.sweep(vip_gateway::now()));
+    if !expired.is_empty() {
+        vip_gateway::EventSink::rotation(sink, expired);
+    }
     let events = sink.take_events();
     if !events.is_empty()
         && let Err(e) = store.log_events(&events)

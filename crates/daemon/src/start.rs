@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use vip_engine::{Engine, HealthSettings, PoolSnapshot};
 use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
@@ -40,6 +40,9 @@ pub struct DaemonHandle {
     pub(crate) upkeep: JoinHandle<Unsaved>,
     pub(crate) writer: UsageWriter,
     pub(crate) sink: Arc<StoreSink>,
+    /// Cancel the services and the upkeep thread when the handle is dropped
+    /// without `shutdown` (a test that fails half-way), so nothing outlives it.
+    pub(crate) _stop_on_drop: (DropGuard, DropGuard),
     pub(crate) blocklist: Option<Arc<vip_privacy::Blocklist>>,
     pub(crate) data_dir: PathBuf,
     gateway_addr: SocketAddr,
@@ -207,6 +210,10 @@ pub async fn start(
         browsing,
         control,
         tracker,
+        _stop_on_drop: (
+            cancel.clone().drop_guard(),
+            upkeep_stop.clone().drop_guard(),
+        ),
         cancel,
         upkeep_stop,
         upkeep,

@@ -70,9 +70,7 @@ pub fn resolve(
                 .ok_or_else(|| {
                     ApiError::not_found(format!("proxy {id} does not exist: see `vip proxy list`"))
                 })?;
-            let record = store
-                .get_proxy(*id)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let record = store.get_proxy(*id).map_err(super::internal)?;
             let country = record
                 .exit_country
                 .or(record.country)

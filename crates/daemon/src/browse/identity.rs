@@ -23,9 +23,13 @@ fn vault_locked() -> ApiError {
 impl Browsing {
     pub(super) fn release(&self, live: &Live) {
         live.listener.close();
-        if let Some(id) = live.own_config {
-            self.gateway.with_engine(|e| e.remove_rotation(id));
-        }
+        let (own, tab) = (live.own_config, live.engine_tab);
+        self.gateway.with_engine(|e| {
+            if let Some(id) = own {
+                e.remove_rotation(id);
+            }
+            e.forget_tab(tab);
+        });
     }
 
     pub(super) fn vault(&self) -> Result<&Vault, ApiError> {
@@ -201,6 +205,7 @@ impl Browsing {
                 timezone,
                 proxy: resolved.proxy,
                 own_config,
+                engine_tab: vip_engine::TabId(inner.counter),
                 record,
                 origins: BTreeSet::new(),
                 restored: storage,

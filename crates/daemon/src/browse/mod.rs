@@ -61,6 +61,8 @@ struct Live {
     timezone: String,
     proxy: Option<i64>,
     own_config: Option<vip_engine::ConfigId>,
+    /// The tab id its listener reports to the engine.
+    engine_tab: vip_engine::TabId,
     /// The store row of a named identity.
     record: Option<i64>,
     /// Origins its tabs visited (their storage is kept for named ones).
@@ -100,8 +102,17 @@ pub struct Browsing {
     inner: tokio::sync::Mutex<Inner>,
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+/// An error that is ours, not the caller's: logged with an id, and only
+/// the id and a safe message go to the client (internal text can name
+/// paths, SQL or other users' data).
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+    use rand::TryRngCore;
+    let id = rand::rngs::OsRng.try_next_u32().unwrap_or_default();
+    let id = format!("{id:08x}");
+    tracing::error!(error_id = %id, "internal error: {e}");
+    ApiError::internal(format!(
+        "internal error {id}: vip serve's log has the details (search for error_id={id})"
+    ))
 }
 
 impl Browsing {
@@ -420,5 +431,19 @@ impl Browsing {
 
     pub(crate) async fn sessions(&self) -> Result<Vec<SessionInfo>, ApiError> {
         self.on_store(session::list).await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn internal_errors_send_an_id_not_the_text() {
+        let e = super::internal("/home/someone/.local/share/vip/vip.db: disk I/O error");
+        assert_eq!(e.status, 500);
+        assert!(!e.message.contains("/home/someone"), "{e}");
+        assert!(!e.message.contains("disk I/O"), "{e}");
+        let id = e.message.split_whitespace().nth(2).unwrap_or_default();
+        assert_eq!(id.len(), 9, "{e}");
+        assert!(e.message.contains(&format!("error_id={}", &id[..8])), "{e}");
     }
 }

@@ -20,7 +20,7 @@ fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound { .. } => ApiError::not_found(format!("{e}: see `vip session list`")),
         StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
-        e => ApiError::internal(e.to_string()),
+        e => super::internal(e),
     }
 }
 
@@ -36,7 +36,7 @@ pub fn save(store: &Store, name: &str, tabs: &[Tab]) -> Result<SessionInfo, ApiE
             webrtc: t.webrtc.clone(),
         })
         .collect();
-    let json = serde_json::to_string(&saved).map_err(|e| ApiError::internal(e.to_string()))?;
+    let json = serde_json::to_string(&saved).map_err(super::internal)?;
     store.save_session(name, &json).map_err(store_error)?;
     Ok(SessionInfo {
         name: name.to_string(),
@@ -49,7 +49,7 @@ pub fn save(store: &Store, name: &str, tabs: &[Tab]) -> Result<SessionInfo, ApiE
 pub fn load(store: &Store, name: &str) -> Result<Vec<OpenTab>, ApiError> {
     let json = store.load_session(name).map_err(store_error)?;
     let saved: Vec<Saved> = serde_json::from_str(&json)
-        .map_err(|e| ApiError::internal(format!("session {name} is unreadable: {e}")))?;
+        .map_err(|e| super::internal(format!("session {name} is unreadable: {e}")))?;
     // A new key per load, so a session loaded twice makes two identities.
     let load_id = vip_store::now_ms();
     Ok(saved

@@ -124,3 +124,52 @@ async fn starts_reloads_and_drains_with_a_tunnel_in_flight() {
     assert_eq!(requests, 6, "{stats:?}");
     assert!(!dir.path().join(vip_api::TOKEN_FILE).exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_sticky_mappings_are_swept_and_reported() {
+    let origin = Origin::start().await;
+    let a = microsocks("127.0.0.2", "ua", "pa-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let (store, vault) = store_and_vault(dir.path());
+    add_socks(&store, &vault, a.addr, "ua", "pa-secret");
+    let id = store
+        .create_rotation(&serde_json::json!({
+            "name": "short", "strategy": "sticky-session",
+            "strategy_config": { "ttl": 300 }
+        }))
+        .unwrap();
+    store.activate_rotation(id).unwrap();
+    let daemon = vip_daemon::start(config(dir.path()), Some(vault))
+        .await
+        .unwrap();
+    let gateway = daemon.gateway_addr();
+    assert_eq!(
+        via_connect(gateway, "localhost", origin.addr.port())
+            .await
+            .unwrap(),
+        "127.0.0.2"
+    );
+    // Saved within 100 ms of being learned, gone (and reported) once the
+    // 300 ms TTL has passed, without any further traffic.
+    eventually("the mapping to be saved", || {
+        store
+            .load_sticky(id)
+            .unwrap()
+            .iter()
+            .any(|m| m.key == "localhost")
+    })
+    .await;
+    eventually("the mapping to expire", || {
+        store.load_sticky(id).unwrap().is_empty()
+    })
+    .await;
+    eventually("a ttl_expired event", || {
+        store
+            .recent_events(50)
+            .unwrap()
+            .iter()
+            .any(|e| e.reason == "ttl_expired" && e.key_value.as_deref() == Some("localhost"))
+    })
+    .await;
+    assert!(daemon.shutdown(Duration::from_secs(10)).await.is_clean());
+}
