@@ -22,20 +22,6 @@ fn import_both(dir: &std::path::Path, http: &Peer, socks: &Peer) {
     );
 }
 
-/// Creates the rotation config `json` with the CLI and makes it active.
-fn activate(dir: &std::path::Path, json: &str) {
-    let config = dir.join("config.json");
-    std::fs::write(&config, json).unwrap();
-    assert!(
-        vip(
-            dir,
-            &["rotation", "create", config.to_str().unwrap(), "--activate"]
-        )
-        .status
-        .success()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
     let origin = Origin::start().await;

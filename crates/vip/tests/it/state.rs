@@ -88,16 +88,7 @@ async fn breakers_and_sticky_mappings_survive_kill_9() {
             socks.addr
         ),
     );
-    let config = dir.path().join("rr.json");
-    std::fs::write(&config, r#"{"name":"rr","strategy":"round-robin"}"#).unwrap();
-    assert!(
-        vip(
-            dir.path(),
-            &["rotation", "create", config.to_str().unwrap(), "--activate"]
-        )
-        .status
-        .success()
-    );
+    activate(dir.path(), r#"{"name":"rr","strategy":"round-robin"}"#);
     let listen = format!("127.0.0.1:{}", free_port());
     let args = serve_args(&listen);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -112,15 +103,7 @@ async fn breakers_and_sticky_mappings_survive_kill_9() {
     }
     // A sticky config made active with the CLI (in use when it returns)
     // learns a mapping for localhost.
-    std::fs::write(&config, r#"{"name":"st","strategy":"sticky-session"}"#).unwrap();
-    assert!(
-        vip(
-            dir.path(),
-            &["rotation", "create", config.to_str().unwrap(), "--activate"]
-        )
-        .status
-        .success()
-    );
+    activate(dir.path(), r#"{"name":"st","strategy":"sticky-session"}"#);
     assert_eq!(
         via_connect(gateway, "localhost", port).await.unwrap(),
         "127.0.0.3"

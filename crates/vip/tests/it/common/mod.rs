@@ -45,6 +45,21 @@ pub fn import_list(dir: &Path, text: &str) {
     );
 }
 
+/// Creates the rotation config `json` with the CLI and makes it active.
+pub fn activate(dir: &Path, json: &str) {
+    let config = dir.join("config.json");
+    std::fs::write(&config, json).unwrap();
+    let out = vip(
+        dir,
+        &["rotation", "create", config.to_str().unwrap(), "--activate"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
