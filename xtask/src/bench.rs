@@ -39,6 +39,14 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
                     .env("VIP_BIN", bin),
             )
         }
+        ["daemon"] => crate::run(crate::cargo().args([
+            "bench",
+            "-p",
+            "vip-daemon",
+            "--bench",
+            "reload",
+            "--locked",
+        ])),
         ["browser"] => {
             crate::packages::ensure(&[
                 "chromium",
@@ -55,7 +63,9 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
             ]))
         }
         _ => {
-            bail!("usage: cargo xtask bench engine [--quick] | store | privacy | gateway | browser")
+            bail!(
+                "usage: cargo xtask bench engine [--quick] | store | privacy | gateway | browser | daemon"
+            )
         }
     }
 }

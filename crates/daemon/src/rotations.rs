@@ -1,13 +1,16 @@
 //! Loading the stored rotation configs into the engine. Everything that
 //! reads SQLite or parses JSON happens in [`read`], outside the engine's
-//! lock; [`apply`] only hands the parsed configs to the engine.
+//! lock; [`plan`] decides what the next engine runs, also without a lock.
 //!
 //! The pool's active config (the one without a target group) is also run
 //! under the reserved id [`ACTIVE`], which the shared listener and the
 //! default identity assignment use, so activating another config needs no
-//! listener change.
+//! listener change. Identities' own group rotations are not stored; a
+//! reload keeps them.
 
-use vip_engine::{ConfigId, Engine, RotationConfig, StrategyName};
+use std::collections::HashMap;
+
+use vip_engine::{ConfigId, RotationConfig, StickyMapping, StrategyName};
 use vip_store::Store;
 
 /// The engine id under which the pool's active config is loaded.
@@ -19,7 +22,7 @@ pub(crate) struct Loaded {
     /// The pool's active config, copied under [`ACTIVE`].
     active: RotationConfig,
     /// Its stored id (`None`: the built-in round-robin).
-    pub active_id: Option<ConfigId>,
+    active_id: Option<ConfigId>,
     /// How the active rotation is shown to users.
     pub active_name: String,
 }
@@ -45,47 +48,71 @@ pub(crate) fn read(store: &Store) -> Result<Loaded, vip_store::StoreError> {
     Ok(loaded)
 }
 
-/// Puts `loaded` into the engine, removing configs no longer stored.
-/// `previous` is the stored id the shared listener ran before: when
-/// another config has become active, the shared listener starts from that
-/// config's own sticky mappings instead of keeping the previous one's.
-/// Returns the stored id now active.
-pub(crate) fn apply(
-    engine: &mut Engine,
+/// What the next engine runs.
+pub(crate) struct Plan {
+    /// Every config to load: the stored ones, the [`ACTIVE`] copy and the
+    /// identities' own.
+    pub configs: Vec<RotationConfig>,
+    /// Sticky mappings to build each rotation with, by config id.
+    pub sticky: HashMap<ConfigId, Vec<StickyMapping>>,
+    /// Where each rotation's mappings learned during the rebuild come from
+    /// (see `Engine::finish_rebuild`).
+    pub sticky_from: HashMap<ConfigId, Option<ConfigId>>,
+    /// The stored config the shared listener now runs.
+    pub active_id: Option<ConfigId>,
+}
+
+/// Plans the next engine from `loaded` and what runs now (`running`
+/// configs, their `sticky` mappings, and `previous`, the stored config the
+/// shared listener ran). When another config has become active, the
+/// shared listener starts from that config's own mappings instead of
+/// keeping the previous one's.
+pub(crate) fn plan(
     loaded: Loaded,
+    running: &[RotationConfig],
+    mut sticky: HashMap<ConfigId, Vec<StickyMapping>>,
     previous: Option<ConfigId>,
-) -> Option<ConfigId> {
-    let now = vip_gateway::now();
-    let ids: Vec<ConfigId> = loaded.configs.iter().map(|c| c.id).collect();
-    for config in loaded.configs {
-        engine.set_rotation(config, now);
+) -> Plan {
+    let Loaded {
+        mut configs,
+        active,
+        active_id,
+        ..
+    } = loaded;
+    configs.push(active);
+    configs.extend(
+        running
+            .iter()
+            .filter(|c| crate::browse::is_identity_config(c.id))
+            .cloned(),
+    );
+    let mut sticky_from = HashMap::new();
+    if active_id != previous {
+        match active_id.and_then(|id| sticky.get(&id).cloned()) {
+            Some(own) => sticky.insert(ACTIVE, own),
+            None => sticky.remove(&ACTIVE),
+        };
+        sticky_from.insert(ACTIVE, active_id);
     }
-    let switched = loaded.active_id != previous;
-    if switched {
-        engine.remove_rotation(ACTIVE);
+    Plan {
+        configs,
+        sticky,
+        sticky_from,
+        active_id,
     }
-    engine.set_rotation(loaded.active, now);
-    if let Some(id) = loaded.active_id.filter(|_| switched) {
-        let own = engine.sticky_mappings(id);
-        engine.restore_sticky_mappings(ACTIVE, own, now);
-    }
-    for id in engine.rotation_ids() {
-        if id != ACTIVE && !ids.contains(&id) && !crate::browse::is_identity_config(id) {
-            engine.remove_rotation(id);
-        }
-    }
-    loaded.active_id
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use std::collections::HashMap;
+
     use vip_engine::{
-        ConfigId, Engine, HealthSettings, PoolSnapshot, RotationConfig, StrategyName,
+        ConfigId, ProxyId, RotationConfig, StickyMapping, StickyScope, StrategyName, Timestamp,
     };
 
-    use super::{ACTIVE, Loaded, apply};
+    use super::{ACTIVE, Loaded, plan};
 
     fn loaded(ids: &[u64], active: Option<u64>) -> Loaded {
         let configs = ids
@@ -100,25 +127,69 @@ mod tests {
         }
     }
 
+    fn mapping(key: &str, proxy: u64) -> Vec<StickyMapping> {
+        vec![StickyMapping {
+            key: key.into(),
+            proxy: ProxyId(proxy),
+            created: Timestamp::from_millis(0),
+            expires: Timestamp::from_millis(60_000),
+            uses: 0,
+            scope: StickyScope::default(),
+        }]
+    }
+
+    fn ids(configs: &[RotationConfig]) -> Vec<u64> {
+        let mut ids: Vec<u64> = configs.iter().map(|c| c.id.0).collect();
+        ids.sort();
+        ids
+    }
+
     #[test]
     fn a_reload_drops_configs_no_longer_stored_but_keeps_identities_own() {
-        let pool = PoolSnapshot::new(Vec::new()).unwrap();
-        let mut engine = Engine::new(pool, HealthSettings::default());
         let identity = ConfigId((1 << 40) + 3);
         assert!(crate::browse::is_identity_config(identity));
-        engine.set_rotation(
+        let running = vec![
+            RotationConfig::new(1, StrategyName::RoundRobin, None),
+            RotationConfig::new(2, StrategyName::RoundRobin, None),
             RotationConfig::new(identity.0, StrategyName::RoundRobin, Some("g")),
-            vip_gateway::now(),
+        ];
+        // Config 2 deleted from the store: gone; the identity's own stays.
+        let next = plan(
+            loaded(&[1], Some(1)),
+            &running,
+            HashMap::new(),
+            Some(ConfigId(1)),
         );
-        let active = apply(&mut engine, loaded(&[1, 2], Some(1)), None);
-        assert_eq!(active, Some(ConfigId(1)));
-        assert_eq!(
-            engine.rotation_ids(),
-            vec![ACTIVE, ConfigId(1), ConfigId(2), identity]
+        assert_eq!(ids(&next.configs), vec![0, 1, identity.0]);
+        assert_eq!(next.active_id, Some(ConfigId(1)));
+        assert!(next.sticky_from.is_empty());
+    }
+
+    #[test]
+    fn another_active_config_brings_its_own_mappings_to_the_shared_listener() {
+        let sticky = HashMap::from([
+            (ACTIVE, mapping("old", 1)),
+            (ConfigId(2), mapping("own", 2)),
+        ]);
+        let next = plan(
+            loaded(&[1, 2], Some(2)),
+            &[],
+            sticky.clone(),
+            Some(ConfigId(1)),
         );
-        // Config 2 deleted from the store: gone from the engine; the
-        // identity's own group rotation stays.
-        apply(&mut engine, loaded(&[1], Some(1)), active);
-        assert_eq!(engine.rotation_ids(), vec![ACTIVE, ConfigId(1), identity]);
+        assert_eq!(next.sticky[&ACTIVE][0].key, "own");
+        assert_eq!(next.sticky_from[&ACTIVE], Some(ConfigId(2)));
+        // Back to the built-in rotation: the shared listener starts empty.
+        let next = plan(
+            loaded(&[1, 2], None),
+            &[],
+            sticky.clone(),
+            Some(ConfigId(2)),
+        );
+        assert!(!next.sticky.contains_key(&ACTIVE));
+        assert_eq!(next.sticky_from[&ACTIVE], None);
+        // Unchanged: the shared listener keeps its own.
+        let next = plan(loaded(&[1, 2], Some(2)), &[], sticky, Some(ConfigId(2)));
+        assert_eq!(next.sticky[&ACTIVE][0].key, "old");
     }
 }

@@ -2,6 +2,7 @@
 //! sub-config; the tasks spawned on one tracker. The handle is what a
 //! caller (the binary, a test) keeps.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
-use vip_engine::{Engine, HealthSettings, PoolSnapshot};
+use vip_engine::{Engine, HealthSettings, PoolSnapshot, RuntimeCopy};
 use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
 use vip_store::usage::{UsageWriter, UsageWriterConfig};
 use vip_store::vault::Vault;
@@ -110,20 +111,30 @@ pub async fn start(
             "credentials unreadable: those proxies connect without a login"
         );
     }
-    let mut engine = Engine::new(pool, HealthSettings::default());
     let now = vip_gateway::now();
-    for (id, state) in store.load_breakers()? {
-        engine.restore_breaker(id, state, now);
-    }
     let loaded = rotations::read(&store)?;
     let active_name = loaded.active_name.clone();
-    let active = rotations::apply(&mut engine, loaded, None);
-    for id in engine.rotation_ids().into_iter().filter(|id| *id != ACTIVE) {
-        let mappings = store.load_sticky(id.0 as i64)?;
-        if Some(id) == active {
-            engine.restore_sticky_mappings(ACTIVE, mappings.clone(), now);
+    // Stored mappings of the active config go to its ACTIVE copy too.
+    let plan = rotations::plan(loaded, &[], HashMap::new(), None);
+    let active = plan.active_id;
+    let mut sticky = HashMap::new();
+    for config in plan.configs.iter().filter(|c| c.id != ACTIVE) {
+        let mappings = store.load_sticky(config.id.0 as i64)?;
+        if Some(config.id) == active {
+            sticky.insert(ACTIVE, mappings.clone());
         }
-        engine.restore_sticky_mappings(id, mappings, now);
+        sticky.insert(config.id, mappings);
+    }
+    let mut engine = Engine::build(
+        pool,
+        HealthSettings::default(),
+        RuntimeCopy::default(),
+        plan.configs,
+        sticky,
+        now,
+    );
+    for (id, state) in store.load_breakers()? {
+        engine.restore_breaker(id, state, now);
     }
     let pool_size = engine.pool().len();
     let writer = UsageWriter::start(&db, UsageWriterConfig::default())?;

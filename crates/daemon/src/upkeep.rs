@@ -20,7 +20,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use vip_engine::{ConfigId, PoolSnapshot};
+use vip_engine::{ConfigId, Engine, PoolSnapshot, RuntimeCopy};
 use vip_gateway::Gateway;
 use vip_gateway::health::{CheckReport, Hysteresis};
 use vip_store::{Store, StoreError};
@@ -29,6 +29,10 @@ use crate::config::UpkeepConfig;
 use crate::credentials::VaultCredentials;
 use crate::sink::StoreSink;
 use crate::{persist, rotations};
+
+/// Proxies whose runtime state is copied per hold of the engine's lock
+/// during a reload (about 10 µs each).
+const COPY_CHUNK: usize = 512;
 
 /// What other tasks tell the upkeep thread.
 pub(crate) enum UpkeepMsg {
@@ -62,7 +66,8 @@ pub struct Unsaved {
 
 impl Upkeep {
     /// Reads the store and puts the new pool, credentials and configs into
-    /// the engine; everything but the final swap runs outside its lock.
+    /// the engine; reading, parsing and building the new engine run outside
+    /// its lock, which is only held for short copies and the final swap.
     pub fn reload(&mut self) -> Result<String, StoreError> {
         let pool = PoolSnapshot::new(self.store.engine_pool()?)
             .map_err(|e| StoreError::Corrupt(format!("the stored pool: {e}")))?;
@@ -75,11 +80,23 @@ impl Upkeep {
                 "credentials unreadable (vault locked or rows damaged): those proxies connect without a login"
             );
         }
-        let previous = self.active;
-        self.active = self.gateway.with_engine(|e| {
-            e.set_pool(pool, vip_gateway::now());
-            rotations::apply(e, loaded, previous)
-        });
+        // The rebuild's steps (see `vip_engine::Engine::build`): each lock
+        // is short; the indexes are built with no lock held.
+        let start = self.gateway.with_engine(|e| e.begin_rebuild());
+        let mut copy = RuntimeCopy::with_capacity(start.proxies);
+        while !self
+            .gateway
+            .with_engine(|e| e.copy_runtime(&mut copy, COPY_CHUNK))
+        {}
+        let plan = rotations::plan(loaded, &start.configs, start.sticky, self.active);
+        let now = vip_gateway::now();
+        let next = Engine::build(pool, start.settings, copy, plan.configs, plan.sticky, now);
+        let old = self
+            .gateway
+            .with_engine(|e| e.finish_rebuild(next, &plan.sticky_from, now));
+        // Freed here, not under the lock (milliseconds for a large pool).
+        drop(old);
+        self.active = plan.active_id;
         Ok(name)
     }
 

@@ -33,7 +33,7 @@ mod time;
 
 pub use breaker::{BreakerPhase, BreakerSettings, BreakerState, RollingWindow};
 pub use config::{CommonConfig, ConfigError, RotationConfig, StrategyConfig, StrategyName};
-pub use engine::{BreakerTransition, Engine};
+pub use engine::{BreakerTransition, Engine, RebuildStart, RuntimeCopy};
 pub use events::{RotationEvent, RotationKey, RotationReason};
 pub use health::{FailureKind, Fault, Feedback, HealthSettings, ProxyStatus};
 pub use ids::{ConfigId, CredentialRef, ProxyId, RuleId, TabId};

@@ -20,7 +20,10 @@ use crate::strategy::BuildCtx;
 use crate::strategy::sticky_session::StickyMapping;
 use crate::time::Timestamp;
 
+mod rebuild;
 mod select;
+
+pub use rebuild::{RebuildStart, RuntimeCopy};
 
 /// A breaker changed phase; the shell persists `state`.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,6 +50,9 @@ pub struct Engine {
     deadlines: BinaryHeap<Reverse<(Timestamp, Slot)>>,
     rotations: HashMap<ConfigId, Rotation>,
     tabs: HashMap<TabId, ProxyId>,
+    /// Proxies whose runtime state changed since `begin_rebuild`, while a
+    /// rebuild is under way (replayed into the new engine at the swap).
+    rebuilding: Option<std::collections::HashSet<ProxyId>>,
 }
 
 fn view_of(rt: &ProxyRuntime, settings: &HealthSettings) -> ProxyView {
@@ -76,6 +82,7 @@ impl Engine {
             deadlines: BinaryHeap::new(),
             rotations: HashMap::new(),
             tabs: HashMap::new(),
+            rebuilding: None,
         }
     }
 
@@ -143,25 +150,16 @@ impl Engine {
                 (r, mappings)
             })
             .collect();
-        let mut old: HashMap<ProxyId, ProxyRuntime> = HashMap::new();
-        for (p, rt) in self.pool.proxies().iter().zip(self.runtime.drain(..)) {
-            old.insert(p.id, rt);
-        }
-        self.runtime = pool
+        let old: HashMap<ProxyId, ProxyRuntime> = self
+            .pool
             .proxies()
             .iter()
-            .map(|p| {
-                old.remove(&p.id)
-                    .unwrap_or_else(|| ProxyRuntime::from_snapshot(&p.health))
-            })
+            .map(|p| p.id)
+            .zip(self.runtime.drain(..))
             .collect();
+        self.runtime = runtime_by_id(&pool, old);
         self.pool = pool;
-        self.deadlines = self
-            .runtime
-            .iter()
-            .enumerate()
-            .filter_map(|(s, rt)| rt.breaker.open_until().map(|t| Reverse((t, s as Slot))))
-            .collect();
+        self.deadlines = deadlines_of(&self.runtime);
         for (r, mappings) in kept {
             let rebuilt = self.build_rotation(r.config, mappings, now);
             self.rotations.insert(rebuilt.config.id, rebuilt);
@@ -198,6 +196,9 @@ impl Engine {
         self.advance(now);
         let proxy = feedback.proxy();
         let slot = self.pool.slot_of(proxy)?;
+        if let Some(changed) = &mut self.rebuilding {
+            changed.insert(proxy);
+        }
         let settings = &self.settings;
         let rt = &mut self.runtime[slot as usize];
         let before = rt.breaker.phase();
@@ -302,6 +303,9 @@ impl Engine {
         let Some(slot) = self.pool.slot_of(id) else {
             return false;
         };
+        if let Some(changed) = &mut self.rebuilding {
+            changed.insert(id);
+        }
         self.runtime[slot as usize].breaker = state;
         if let Some(until) = state.open_until() {
             self.deadlines.push(Reverse((until, slot)));
@@ -340,6 +344,30 @@ impl Engine {
             self.rotations.insert(rotation, rebuilt);
         }
     }
+}
+
+/// Runtime state for every proxy of `pool`: carried over by id where
+/// `old` has it, else from the proxy's stored health.
+fn runtime_by_id(
+    pool: &PoolSnapshot,
+    mut old: HashMap<ProxyId, ProxyRuntime>,
+) -> Vec<ProxyRuntime> {
+    pool.proxies()
+        .iter()
+        .map(|p| {
+            old.remove(&p.id)
+                .unwrap_or_else(|| ProxyRuntime::from_snapshot(&p.health))
+        })
+        .collect()
+}
+
+/// The open-breaker deadlines of `runtime`, soonest first.
+fn deadlines_of(runtime: &[ProxyRuntime]) -> BinaryHeap<Reverse<(Timestamp, Slot)>> {
+    runtime
+        .iter()
+        .enumerate()
+        .filter_map(|(s, rt)| rt.breaker.open_until().map(|t| Reverse((t, s as Slot))))
+        .collect()
 }
 
 fn record_success(rt: &mut ProxyRuntime) {

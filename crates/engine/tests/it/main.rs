@@ -10,6 +10,7 @@ mod config;
 mod distribution;
 mod pool;
 mod properties;
+mod rebuild;
 mod rules;
 mod strategies_basic;
 mod strategies_holding;
