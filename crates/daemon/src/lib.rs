@@ -12,6 +12,8 @@
 //! writer of engine state, stops last so its final save sees the drained
 //! gateway.
 //!
+//! - `settings`: file, environment and flags, validated once, with
+//!   where each value came from (`vip config show`);
 //! - `config`: [`DaemonConfig`] and one sub-config per component;
 //! - `sink`: usage records to the batched writer, rotation events buffered;
 //! - `credentials`: the pool's logins decrypted once per change;
@@ -32,6 +34,7 @@ mod error;
 mod health;
 mod persist;
 mod rotations;
+pub mod settings;
 mod shutdown;
 mod sink;
 mod start;

@@ -116,7 +116,12 @@ pub enum Command {
     /// says something could not be saved, and the log says what. A second
     /// signal exits at once. Logs go to standard error (--log-level,
     /// --log-format json).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// The effective settings of `vip serve`: every key of the
+    /// configuration file, its value and where it came from (default, file,
+    /// environment).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Run a foreground gateway over upstreams given on the command line (no
     /// database): an HTTP and SOCKS5 proxy on ADDR that sends every
     /// connection through the upstreams, rotated by STRATEGY, and blocks
@@ -143,12 +148,18 @@ pub enum Command {
     },
 }
 
-/// Options of `vip serve`.
+/// Options of `vip serve`. Each has a key in the configuration file and
+/// an environment variable (`vip config show` lists them); a flag wins over
+/// both.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Shared listener address.
-    #[arg(long, default_value = "127.0.0.1:8899")]
-    pub listen: std::net::SocketAddr,
+    /// The configuration file [default: $XDG_CONFIG_HOME/vip/config.toml,
+    /// when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Shared listener address [default: 127.0.0.1:8899].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
     /// Require USER:PASS from clients (required for non-loopback addresses).
     #[arg(long, value_name = "USER:PASS")]
     pub client_auth: Option<String>,
@@ -158,9 +169,28 @@ pub struct ServeArgs {
     /// (without it they only test that the proxy accepts connections).
     #[arg(long)]
     pub check_url: Option<String>,
-    /// Seconds between health-check rounds (0 turns them off).
-    #[arg(long, default_value_t = 60)]
-    pub check_interval: u64,
+    /// Seconds between health-check rounds, 0 to 86400 (0 turns them
+    /// off) [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    pub check_interval: Option<String>,
+    /// Limit for each stage of a health check, 1 to 300 seconds [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub check_timeout: Option<String>,
+    /// Health checks at once, 1 to 10000 [default: 8].
+    #[arg(long, value_name = "N")]
+    pub check_concurrency: Option<String>,
+    /// How often changes made by other means than `vip` commands are
+    /// looked for, 10 to 60000 ms [default: 250].
+    #[arg(long, value_name = "MS")]
+    pub poll_ms: Option<String>,
+    /// How long a breaker or sticky-mapping change may wait before it is
+    /// saved, 10 to 60000 ms [default: 100].
+    #[arg(long, value_name = "MS")]
+    pub save_ms: Option<String>,
+    /// How long draining may take after Ctrl-C or SIGTERM, 1 to 600
+    /// seconds [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub grace: Option<String>,
     /// PEM file of extra CA certificates trusted for HTTPS upstream proxies.
     #[arg(long, value_name = "PEM")]
     pub proxy_ca: Option<PathBuf>,
@@ -189,11 +219,12 @@ pub struct BrowserArgs {
     /// they drive keep their identities' protections; open new tabs with
     /// `vip tab open` (pages opened outside an identity are refused).
     #[arg(long, value_name = "PORT")]
-    pub devtools_port: Option<u16>,
+    pub devtools_port: Option<String>,
     /// Address of the control API `vip tab` and `vip session` use (its token
-    /// is written to the data directory, readable only by you).
-    #[arg(long, default_value = "127.0.0.1:8898", value_name = "ADDR")]
-    pub api_listen: std::net::SocketAddr,
+    /// is written to the data directory, readable only by you)
+    /// [default: 127.0.0.1:8898].
+    #[arg(long, value_name = "ADDR")]
+    pub api_listen: Option<String>,
 }
 
 /// Where an identity's traffic goes (at most one; default: the active
@@ -539,6 +570,20 @@ pub enum RuleCommand {
     List {
         /// Config name or id.
         config: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `vip config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every setting, its value and its source (secrets as ***).
+    Show {
+        /// The configuration file [default: $XDG_CONFIG_HOME/vip/config.toml,
+        /// when it exists].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         #[command(flatten)]
         out: Output,
     },

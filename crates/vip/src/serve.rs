@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::Context;
 use vip_store::vault::Vault;
 
-/// How long draining may take after the first signal.
-pub const GRACE: Duration = Duration::from_secs(10);
-
-/// Runs the daemon until a signal, then drains it.
-pub fn run(config: vip_daemon::DaemonConfig, vault: Option<Vault>) -> anyhow::Result<ExitCode> {
+/// Runs the daemon until a signal, then drains it within `grace`.
+pub fn run(
+    config: vip_daemon::DaemonConfig,
+    vault: Option<Vault>,
+    grace: Duration,
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime.block_on(async move {
         let daemon = vip_daemon::start(config, vault).await?;
@@ -23,7 +24,7 @@ pub fn run(config: vip_daemon::DaemonConfig, vault: Option<Vault>) -> anyhow::Re
             tracing::error!("a second signal: stopping now, without saving");
             std::process::exit(1);
         });
-        Ok::<_, anyhow::Error>(daemon.shutdown(GRACE).await)
+        Ok::<_, anyhow::Error>(daemon.shutdown(grace).await)
     })?;
     // Tasks that outlived the grace period are not waited for.
     runtime.shutdown_background();

@@ -1,7 +1,7 @@
-//! `vip serve` (the daemon over the stored pool) and `vip gateway` (a
-//! foreground gateway over an in-memory pool built from `--upstream`
-//! arguments, for quick use and benchmarking; no database, the credentials
-//! live only in this process).
+//! `vip gateway`: a foreground gateway over an in-memory pool built from
+//! `--upstream` arguments, for quick use and benchmarking (no database, the
+//! credentials live only in this process); and what it shares with
+//! `vip serve` (client authentication, tracker lists, upstream TLS).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,7 +30,7 @@ pub fn proxy_tls(pem: Option<&std::path::Path>) -> anyhow::Result<vip_gateway::u
         .map_err(|e| InvalidInput(format!("--proxy-ca {}: {e}", path.display())))?)
 }
 
-fn client_auth_arg(text: Option<&str>) -> anyhow::Result<Option<ClientAuth>> {
+pub(super) fn client_auth_arg(text: Option<&str>) -> anyhow::Result<Option<ClientAuth>> {
     text.map(|s| {
         let (user, pass) = s
             .split_once(':')
@@ -45,7 +45,7 @@ fn client_auth_arg(text: Option<&str>) -> anyhow::Result<Option<ClientAuth>> {
 
 /// Loads the filter lists the gateway blocks with, or none; `who` names the
 /// command in what it prints.
-fn blocklist(
+pub(super) fn blocklist(
     args: &crate::cli::BlockingArgs,
     who: &str,
 ) -> anyhow::Result<Option<Arc<vip_privacy::Blocklist>>> {
@@ -70,84 +70,6 @@ fn blocklist(
         .fold(list, |l, d| l.allow_domain(d));
     tracing::info!("{who}: tracker blocking on ({} filter lines)", list.rules());
     Ok(Some(Arc::new(list)))
-}
-
-pub fn serve(ctx: &super::Ctx, args: crate::cli::ServeArgs) -> anyhow::Result<ExitCode> {
-    let crate::cli::ServeArgs {
-        listen,
-        client_auth,
-        blocking,
-        check_url,
-        check_interval,
-        proxy_ca,
-        geoip,
-        browser,
-    } = args;
-    let tls = proxy_tls(proxy_ca.as_deref())?;
-    let geo = super::check::geo_db(geoip.as_deref())?;
-    let checks = (check_interval > 0).then(|| vip_gateway::health::CheckSettings {
-        url: check_url,
-        tls: tls.clone(),
-        geo,
-        ..vip_gateway::health::CheckSettings::default()
-    });
-    if !browser.api_listen.ip().is_loopback() {
-        return Err(InvalidInput(format!(
-            "--api-listen {}: the control API is plain HTTP and stays on this machine; use a 127.0.0.1 address",
-            browser.api_listen
-        ))
-        .into());
-    }
-    let auth = client_auth.as_deref();
-    let blocking = &blocking;
-    let browser = &browser;
-    let auth = client_auth_arg(auth)?;
-    let blocklist = blocklist(blocking, "vip serve")?;
-    let store = ctx.store()?;
-    let needs_vault = store
-        .list_proxies(None)?
-        .iter()
-        .any(|p| p.credential_id.is_some());
-    let vault = if needs_vault {
-        Some(crate::master::open_vault(&store, &ctx.data_dir, false)?)
-    } else if vip_store::vault::Vault::is_initialized(store.conn())? {
-        // Only named identities need it: without the password they are refused.
-        match crate::master::open_vault(&store, &ctx.data_dir, false) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::warn!("vault locked ({e}); named identities are unavailable");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    drop(store);
-    let config = vip_daemon::DaemonConfig {
-        data_dir: ctx.data_dir.clone(),
-        gateway: vip_daemon::GatewayConfig {
-            listen,
-            client_auth: auth,
-            blocklist: blocklist.clone(),
-            tls,
-        },
-        health: checks.map(|settings| vip_daemon::HealthConfig {
-            settings,
-            every: Duration::from_secs(check_interval),
-        }),
-        upkeep: vip_daemon::UpkeepConfig::default(),
-        browser: vip_daemon::BrowserConfig {
-            disabled: browser.no_browser,
-            chromium: browser.chromium.clone(),
-            headless: browser.headless,
-            devtools_port: browser.devtools_port,
-            blocklist,
-        },
-        api: vip_daemon::ApiConfig {
-            listen: browser.api_listen,
-        },
-    };
-    crate::serve::run(config, vault)
 }
 
 /// What `vip gateway` runs with besides its address and upstreams.

@@ -7,6 +7,7 @@ mod gateway;
 mod notify;
 mod proxy;
 mod rotation;
+mod serve;
 mod tab;
 mod vault;
 
@@ -69,7 +70,10 @@ fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
         Some(Command::Tab(cmd)) => tab::run(ctx, cmd),
         Some(Command::Session(cmd)) => tab::session(ctx, cmd),
         Some(Command::Identity(cmd)) => tab::identity(ctx, cmd),
-        Some(Command::Serve(args)) => gateway::serve(ctx, args),
+        Some(Command::Serve(args)) => serve::serve(ctx, *args),
+        Some(Command::Config(crate::cli::ConfigCommand::Show { config, out })) => {
+            serve::show(config.as_deref(), out.json)
+        }
         Some(Command::Gateway {
             listen,
             upstreams,
@@ -197,6 +201,10 @@ fn overview(ctx: &Ctx) {
         (
             "vip serve [--no-browser] [--devtools-port N]",
             "gateway, browser and control API",
+        ),
+        (
+            "vip config show",
+            "vip serve's settings and where each came from",
         ),
         (
             "vip tab open|list|close, vip identity create|list|rm",

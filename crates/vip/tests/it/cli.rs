@@ -238,3 +238,83 @@ fn a_short_session_and_the_exit_codes() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["imported"], 1500);
 }
+
+#[test]
+fn config_show_names_each_source_and_bad_settings_stop_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        "[health]\ninterval = 30\n[gateway]\nclient_auth = \"u:cfg-secret\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vip"))
+        .args([
+            "config",
+            "show",
+            "--json",
+            "--config",
+            file.to_str().unwrap(),
+        ])
+        .env("VIP_DATA_DIR", dir.path())
+        .env("VIP_UPKEEP_POLL_MS", "500")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("cfg-secret"), "{text}");
+    let rows: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let row = |key: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row("health.interval")["value"], "30");
+    assert_eq!(
+        row("health.interval")["source"],
+        format!("file {}", file.display())
+    );
+    assert_eq!(row("upkeep.poll_ms")["value"], "500");
+    assert_eq!(row("upkeep.poll_ms")["source"], "env VIP_UPKEEP_POLL_MS");
+    assert_eq!(row("shutdown.grace")["source"], "default");
+    assert_eq!(row("gateway.client_auth")["value"], "***");
+
+    // Each source's mistake stops `vip serve` with exit code 2, naming it.
+    std::fs::write(&file, "[health]\nintervall = 30\n").unwrap();
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 3] = [
+        (
+            &["--config", file.to_str().unwrap()],
+            &[],
+            "unknown setting \"health.intervall\"",
+        ),
+        (
+            &["--grace", "0"],
+            &[],
+            "flag --grace: shutdown.grace = \"0\": use a whole number of seconds from 1 to 600",
+        ),
+        (
+            &[],
+            &[("VIP_HEALTH_INTERVAL", "soon")],
+            "env VIP_HEALTH_INTERVAL: health.interval = \"soon\"",
+        ),
+    ];
+    for (args, env, needle) in cases {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vip"));
+        cmd.arg("serve").args(args).env("VIP_DATA_DIR", dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}

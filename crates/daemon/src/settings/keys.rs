@@ -1,0 +1,298 @@
+//! Every setting `vip serve` reads, as one table: its key (`section.name`
+//! in the file, `VIP_SECTION_NAME` in the environment), what values it
+//! takes, its default and the flag that sets it. Parsing a value is one
+//! function for all three sources, so a bad value gets the same message
+//! wherever it came from.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use vip_store::vault::Secret;
+
+/// What a setting holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `host:port`, an IP address and a port.
+    Addr,
+    /// Free text.
+    Text,
+    /// Text that is never shown (`USER:PASS`).
+    Secret,
+    /// A file path.
+    Path,
+    /// true or false.
+    Bool,
+    /// A whole number in a range, with a unit for messages.
+    Number {
+        /// Smallest accepted.
+        min: u64,
+        /// Largest accepted.
+        max: u64,
+        /// "seconds", "milliseconds", ...
+        unit: &'static str,
+    },
+    /// A list of texts (an array in the file, comma-separated elsewhere).
+    List,
+}
+
+/// One setting.
+#[derive(Debug)]
+pub struct Key {
+    /// `section.name`.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: Kind,
+    /// The default, as the file would write it (`None`: unset).
+    pub default: Option<&'static str>,
+    /// The `vip serve` flag that sets it.
+    pub flag: &'static str,
+    /// What it does.
+    pub help: &'static str,
+}
+
+const fn number(min: u64, max: u64, unit: &'static str) -> Kind {
+    Kind::Number { min, max, unit }
+}
+
+/// Every setting, in the order `vip config show` prints them.
+pub const KEYS: &[Key] = &[
+    Key {
+        name: "gateway.listen",
+        kind: Kind::Addr,
+        default: Some("127.0.0.1:8899"),
+        flag: "--listen",
+        help: "the shared listener (HTTP and SOCKS5)",
+    },
+    Key {
+        name: "gateway.client_auth",
+        kind: Kind::Secret,
+        default: None,
+        flag: "--client-auth",
+        help: "USER:PASS clients must give (required off loopback)",
+    },
+    Key {
+        name: "gateway.proxy_ca",
+        kind: Kind::Path,
+        default: None,
+        flag: "--proxy-ca",
+        help: "PEM file of extra CAs for HTTPS upstream proxies",
+    },
+    Key {
+        name: "blocking.enabled",
+        kind: Kind::Bool,
+        default: Some("true"),
+        flag: "--no-blocking",
+        help: "tracker blocking",
+    },
+    Key {
+        name: "blocking.filter_lists",
+        kind: Kind::List,
+        default: Some(""),
+        flag: "--filter-list",
+        help: "filter lists (empty: Debian's EasyList and EasyPrivacy)",
+    },
+    Key {
+        name: "blocking.allow_domains",
+        kind: Kind::List,
+        default: Some(""),
+        flag: "--allow-domain",
+        help: "domains never blocked",
+    },
+    Key {
+        name: "health.interval",
+        kind: number(0, 86_400, "seconds"),
+        default: Some("60"),
+        flag: "--check-interval",
+        help: "seconds between health-check rounds (0: off)",
+    },
+    Key {
+        name: "health.check_url",
+        kind: Kind::Text,
+        default: None,
+        flag: "--check-url",
+        help: "http:// URL fetched through each proxy",
+    },
+    Key {
+        name: "health.geoip",
+        kind: Kind::Path,
+        default: None,
+        flag: "--geoip",
+        help: "MaxMind-format database for exit countries",
+    },
+    Key {
+        name: "health.timeout",
+        kind: number(1, 300, "seconds"),
+        default: Some("10"),
+        flag: "--check-timeout",
+        help: "limit for each stage of a check",
+    },
+    Key {
+        name: "health.concurrency",
+        kind: number(1, 10_000, "checks"),
+        default: Some("8"),
+        flag: "--check-concurrency",
+        help: "checks at once",
+    },
+    Key {
+        name: "browser.enabled",
+        kind: Kind::Bool,
+        default: Some("true"),
+        flag: "--no-browser",
+        help: "run Chromium for vip tab",
+    },
+    Key {
+        name: "browser.chromium",
+        kind: Kind::Path,
+        default: None,
+        flag: "--chromium",
+        help: "the Chromium binary (else VIP_CHROMIUM, then PATH)",
+    },
+    Key {
+        name: "browser.headless",
+        kind: Kind::Bool,
+        default: Some("false"),
+        flag: "--headless",
+        help: "headless even with a display",
+    },
+    Key {
+        name: "browser.devtools_port",
+        kind: number(1, 65_535, "port"),
+        default: None,
+        flag: "--devtools-port",
+        help: "DevTools on 127.0.0.1:PORT for your tools",
+    },
+    Key {
+        name: "api.listen",
+        kind: Kind::Addr,
+        default: Some("127.0.0.1:8898"),
+        flag: "--api-listen",
+        help: "the control API (loopback only)",
+    },
+    Key {
+        name: "upkeep.poll_ms",
+        kind: number(10, 60_000, "milliseconds"),
+        default: Some("250"),
+        flag: "--poll-ms",
+        help: "how often changes made by other means are looked for",
+    },
+    Key {
+        name: "upkeep.save_ms",
+        kind: number(10, 60_000, "milliseconds"),
+        default: Some("100"),
+        flag: "--save-ms",
+        help: "how long a breaker or sticky change may wait to be saved",
+    },
+    Key {
+        name: "shutdown.grace",
+        kind: number(1, 600, "seconds"),
+        default: Some("10"),
+        flag: "--grace",
+        help: "how long draining may take",
+    },
+];
+
+/// The setting called `name`.
+pub fn key(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The sections, for telling a typo in a known section from someone
+/// else's variable.
+pub fn sections() -> impl Iterator<Item = &'static str> {
+    let mut seen: Vec<&'static str> = Vec::new();
+    KEYS.iter().filter_map(move |k| {
+        let section = k.name.split('.').next().unwrap_or(k.name);
+        (!seen.contains(&section)).then(|| {
+            seen.push(section);
+            section
+        })
+    })
+}
+
+/// The environment variable of a setting: `VIP_HEALTH_INTERVAL`.
+pub fn env_name(name: &str) -> String {
+    format!("VIP_{}", name.replace('.', "_").to_ascii_uppercase())
+}
+
+/// A parsed value.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// `Kind::Addr`.
+    Addr(SocketAddr),
+    /// `Kind::Text`.
+    Text(String),
+    /// `Kind::Secret`.
+    Secret(Secret),
+    /// `Kind::Path`.
+    Path(PathBuf),
+    /// `Kind::Bool`.
+    Bool(bool),
+    /// `Kind::Number`.
+    Number(u64),
+    /// `Kind::List`.
+    List(Vec<String>),
+}
+
+impl Value {
+    /// How `vip config show` prints it (secrets as `***`).
+    pub fn shown(&self) -> String {
+        match self {
+            Value::Addr(a) => a.to_string(),
+            Value::Text(t) => t.clone(),
+            Value::Secret(_) => "***".into(),
+            Value::Path(p) => p.display().to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::List(l) => l.join(","),
+        }
+    }
+}
+
+/// What a kind accepts, for messages.
+pub fn accepted(kind: Kind) -> String {
+    match kind {
+        Kind::Addr => "an IP address and port such as 127.0.0.1:8899".into(),
+        Kind::Text => "text".into(),
+        Kind::Secret => "USER:PASS".into(),
+        Kind::Path => "a file path".into(),
+        Kind::Bool => "true or false".into(),
+        Kind::Number { min, max, unit } => format!("a whole number of {unit} from {min} to {max}"),
+        Kind::List => "a list of texts".into(),
+    }
+}
+
+/// Parses `text` as `kind`; the error says what is accepted.
+pub fn parse(kind: Kind, text: &str) -> Result<Value, String> {
+    let bad = || accepted(kind);
+    Ok(match kind {
+        Kind::Addr => Value::Addr(text.trim().parse().map_err(|_| bad())?),
+        Kind::Text => Value::Text(text.to_string()),
+        Kind::Secret => {
+            if !text.contains(':') {
+                return Err(bad());
+            }
+            Value::Secret(Secret::new(text))
+        }
+        Kind::Path if text.trim().is_empty() => return Err(bad()),
+        Kind::Path => Value::Path(PathBuf::from(text)),
+        Kind::Bool => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Value::Bool(true),
+            "false" | "0" | "no" | "off" => Value::Bool(false),
+            _ => return Err(bad()),
+        },
+        Kind::Number { min, max, .. } => {
+            let n: u64 = text.trim().parse().map_err(|_| bad())?;
+            if n < min || n > max {
+                return Err(bad());
+            }
+            Value::Number(n)
+        }
+        Kind::List => Value::List(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+    })
+}
