@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vip_engine::{ConfigId, CountryCode, CredentialRef, Engine, ProxyId, TabId};
-use vip_store::vault::Secret;
+use vip_model::Secret;
 
 use crate::error::GatewayError;
 use crate::sink::EventSink;
@@ -174,7 +174,7 @@ impl Gateway {
         settings: GatewaySettings,
     ) -> Gateway {
         let seed = if settings.seed == 0 {
-            vip_store::now_ms() as u64
+            vip_model::now_ms() as u64
         } else {
             settings.seed
         };

@@ -31,5 +31,5 @@ pub use target::Target;
 
 /// The current wall-clock time as the engine's [`vip_engine::Timestamp`].
 pub fn now() -> vip_engine::Timestamp {
-    vip_engine::Timestamp::from_millis(vip_store::now_ms())
+    vip_engine::Timestamp::from_millis(vip_model::now_ms())
 }

@@ -22,7 +22,7 @@ use vip_engine::{
     RotationEvent,
 };
 use vip_gateway::{ConnectionRecord, EventSink};
-use vip_store::vault::Secret;
+use vip_model::Secret;
 
 /// Where the HTTP head at the start of `buf` ends (just past its blank line).
 pub fn head_end(buf: &[u8]) -> Option<usize> {

@@ -248,7 +248,7 @@ fn proxy_id(v: &serde_json::Value) -> Result<u64, String> {
 
 fn country(v: &serde_json::Value) -> Result<CountryCode, String> {
     match v {
-        serde_json::Value::String(s) => CountryCode::parse(s),
+        serde_json::Value::String(s) => CountryCode::parse(s).map_err(|e| e.to_string()),
         other => Err(format!(
             "expected a country code such as \"DE\", found {other}"
         )),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use vip_engine::{Protocol, Proxy};
-use vip_store::vault::Secret;
+use vip_model::Secret;
 
 pub use http::{forward_head, upgrade_requested};
 pub use tls::{Tls, UpstreamStream};

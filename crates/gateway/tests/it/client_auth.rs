@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vip_engine::{HealthSettings, Protocol};
 use vip_gateway::{Assignment, ClientAuth, Gateway, GatewaySettings, ListenerSpec};
-use vip_store::vault::Secret;
+use vip_model::Secret;
 use vip_testkit::*;
 
 async fn exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {

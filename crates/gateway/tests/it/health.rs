@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use vip_engine::{FailureKind, Protocol};
 use vip_gateway::health::{CheckSettings, ClockWatch, GeoDb, check, check_all};
-use vip_store::vault::Secret;
+use vip_model::Secret;
 use vip_testkit::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,7 +78,9 @@ pub fn csv(text: &str) -> Vec<Entry> {
                 let get = |c: Option<usize>| non_empty(c.and_then(|i| r.get(i)));
                 let parse = || -> Result<NewProxy, String> {
                     let mut p = NewProxy {
-                        protocol: get(c_proto).map(|s| s.parse::<Protocol>()).transpose()?,
+                        protocol: get(c_proto)
+                            .map(|s| s.parse::<Protocol>().map_err(|e| e.to_string()))
+                            .transpose()?,
                         username: get(c_user).map(Secret::new),
                         password: get(c_pass).map(Secret::new),
                         country: get(c_country),
@@ -155,7 +157,7 @@ pub fn foxyproxy(value: &Value) -> Vec<Entry> {
                             ));
                         }
                     },
-                    Some(Value::String(s)) => s.parse::<Protocol>()?,
+                    Some(Value::String(s)) => s.parse::<Protocol>().map_err(|e| e.to_string())?,
                     _ => Protocol::Http,
                 };
                 let p = NewProxy {

@@ -177,7 +177,7 @@ impl NewProxy {
             ));
         }
         if let Some(c) = &self.country {
-            CountryCode::parse(c).map_err(|m| StoreError::invalid("country", m))?;
+            CountryCode::parse(c).map_err(|m| StoreError::invalid("country", m.to_string()))?;
         }
         if self.password.is_some() && self.username.is_none() {
             return Err(StoreError::invalid(
@@ -314,7 +314,7 @@ impl Store {
     /// Applies a patch to one proxy after checking it.
     pub fn update_proxy(&self, id: i64, patch: &ProxyPatch) -> Result<ProxyRecord> {
         if let Some(c) = patch.country.as_deref().filter(|c| !c.is_empty()) {
-            CountryCode::parse(c).map_err(|m| StoreError::invalid("country", m))?;
+            CountryCode::parse(c).map_err(|m| StoreError::invalid("country", m.to_string()))?;
         }
         if let Some(w) = patch.weight.filter(|w| *w > 100) {
             return Err(StoreError::invalid(
