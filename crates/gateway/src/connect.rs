@@ -144,6 +144,8 @@ pub async fn open(
         .await
         {
             Ok(dialed) => {
+                tracing::Span::current().record("proxy", id.0);
+                tracing::debug!(proxy = id.0, latency_ms = dialed.latency.as_millis() as u64, "connected");
                 shared.engine().engine.observe(
                     crate::now(),
                     Feedback::Connected {
@@ -159,6 +161,7 @@ pub async fn open(
             }
             Err(e) => {
                 let kind = e.kind();
+                tracing::debug!(proxy = id.0, outcome = kind.as_str(), "attempt failed");
                 shared
                     .engine()
                     .engine
@@ -198,6 +201,7 @@ pub fn finished(
             .engine
             .observe(crate::now(), Feedback::Closed { proxy: id });
     }
+    tracing::debug!(up, down, outcome = "ok", "closed");
     shared.sink.connection(ConnectionRecord {
         proxy: opened_proxy.map(|(id, _)| id),
         target: target.host.clone(),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::connect::{self, Opened};
 use crate::gateway::{ListenerSpec, Shared};
@@ -23,6 +24,26 @@ use crate::upstream::UpstreamStream;
 /// Serves one accepted connection. `abort` ends it at once; `drain` (the
 /// listener stopping) closes a keep-alive connection between requests.
 pub async fn handle(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    spec: Arc<ListenerSpec>,
+    abort: CancellationToken,
+    drain: CancellationToken,
+) {
+    // One span per connection: the tab it came for, then the proxy that
+    // carried it (recorded by `connect`); events inside say the outcome.
+    // Never the target host or any credential: logs are not a history.
+    let span = tracing::debug_span!(
+        "conn",
+        tab = spec.tab.map(|t| t.0),
+        proxy = tracing::field::Empty
+    );
+    serve_one(stream, shared, spec, abort, drain)
+        .instrument(span)
+        .await;
+}
+
+async fn serve_one(
     stream: TcpStream,
     shared: Arc<Shared>,
     spec: Arc<ListenerSpec>,

@@ -115,6 +115,8 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
             "--no-browser",
             "--api-listen",
             "127.0.0.1:0",
+            "--log-level",
+            "debug",
         ],
         &[],
     )
@@ -189,6 +191,10 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
         log.contains("usage events written, 0 tracker requests blocked"),
         "{log}"
     );
+    // Debug logs carry a span per connection with the proxy that carried
+    // it, and still no password.
+    assert!(log.contains("conn{") && log.contains("proxy=1"), "{log}");
+    assert!(log.contains("connected") && log.contains("closed"), "{log}");
     assert!(
         !log.contains("tp-secret") && !log.contains("sp-secret"),
         "{log}"
