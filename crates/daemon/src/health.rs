@@ -1,6 +1,7 @@
 //! Periodic health checks: one round over the pool per `every`, staggered
 //! evenly with jitter, at most `concurrency` checks at once. Each result
-//! goes to the engine at once and to the upkeep thread for the store. A
+//! goes to the engine at once (a breaker transition it causes to the sink)
+//! and to the upkeep thread for the store. A
 //! wall-clock jump (suspend and resume) starts a fresh round. Ends when the
 //! daemon's token is cancelled.
 
@@ -12,16 +13,18 @@ use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use vip_gateway::health::{ClockWatch, check};
-use vip_gateway::{Credentials, Gateway};
+use vip_gateway::{Credentials, EventSink, Gateway};
 
 use crate::config::HealthConfig;
 use crate::credentials::VaultCredentials;
+use crate::sink::StoreSink;
 use crate::upkeep::UpkeepMsg;
 
 /// Runs rounds of checks until `cancel`.
 pub(crate) async fn run(
     gateway: Arc<Gateway>,
     credentials: Arc<VaultCredentials>,
+    sink: Arc<StoreSink>,
     config: HealthConfig,
     tx: Sender<UpkeepMsg>,
     cancel: CancellationToken,
@@ -54,9 +57,10 @@ pub(crate) async fn run(
                 let _ = tx.send(UpkeepMsg::ClockJump);
                 break;
             }
-            let (gateway, credentials, settings, tx, limit) = (
+            let (gateway, credentials, sink, settings, tx, limit) = (
                 gateway.clone(),
                 credentials.clone(),
+                sink.clone(),
                 settings.clone(),
                 tx.clone(),
                 limit.clone(),
@@ -75,7 +79,7 @@ pub(crate) async fn run(
                         Err(report.failure.unwrap_or(vip_engine::FailureKind::Local))
                     };
                     tracing::debug!(ok = report.ok, outcome = ?report.failure, "checked");
-                    gateway.with_engine(|e| {
+                    let transition = gateway.with_engine(|e| {
                         e.observe(
                             vip_gateway::now(),
                             vip_engine::Feedback::Checked {
@@ -84,6 +88,9 @@ pub(crate) async fn run(
                             },
                         )
                     });
+                    if let Some(t) = transition {
+                        sink.breaker(t);
+                    }
                     let _ = tx.send(UpkeepMsg::Health(report));
                 }
                 .instrument(span),

@@ -1,12 +1,15 @@
 //! `StoreSink`: the gateway's event sink in the daemon. Connection records
 //! go to the batched usage writer (never blocking a connection: a full
-//! queue counts a drop); rotation events are buffered for the upkeep
-//! thread, which writes them with the next batch.
+//! queue counts a drop); rotation events, breaker transitions (the latest
+//! state per proxy) and which rotations learned sticky mappings are
+//! buffered for the upkeep thread, which writes what changed with the next
+//! batch.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use vip_engine::RotationEvent;
+use vip_engine::{BreakerState, BreakerTransition, ConfigId, ProxyId, RotationEvent};
 use vip_gateway::{ConnectionRecord, EventSink};
 use vip_store::usage::{UsageEvent, UsageSender};
 
@@ -14,6 +17,8 @@ use vip_store::usage::{UsageEvent, UsageSender};
 pub(crate) struct StoreSink {
     usage: UsageSender,
     events: Mutex<Vec<RotationEvent>>,
+    breakers: Mutex<HashMap<ProxyId, BreakerState>>,
+    sticky: Mutex<HashSet<ConfigId>>,
     dropped: AtomicU64,
 }
 
@@ -22,6 +27,8 @@ impl StoreSink {
         StoreSink {
             usage,
             events: Mutex::new(Vec::new()),
+            breakers: Mutex::new(HashMap::new()),
+            sticky: Mutex::new(HashSet::new()),
             dropped: AtomicU64::new(0),
         }
     }
@@ -39,6 +46,38 @@ impl StoreSink {
         if let Ok(mut buf) = self.events.lock() {
             events.append(&mut buf);
             *buf = events;
+        }
+    }
+
+    /// Takes the breakers that changed phase (latest state of each).
+    pub fn take_breakers(&self) -> HashMap<ProxyId, BreakerState> {
+        self.breakers
+            .lock()
+            .map(|mut b| std::mem::take(&mut *b))
+            .unwrap_or_default()
+    }
+
+    /// Puts breaker states back that could not be written (newer ones win).
+    pub fn put_back_breakers(&self, states: HashMap<ProxyId, BreakerState>) {
+        if let Ok(mut b) = self.breakers.lock() {
+            for (id, state) in states {
+                b.entry(id).or_insert(state);
+            }
+        }
+    }
+
+    /// Takes the rotations whose sticky mappings changed.
+    pub fn take_sticky(&self) -> HashSet<ConfigId> {
+        self.sticky
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
+    }
+
+    /// Marks rotations' sticky mappings as changed.
+    pub fn mark_sticky(&self, rotations: impl IntoIterator<Item = ConfigId>) {
+        if let Ok(mut s) = self.sticky.lock() {
+            s.extend(rotations);
         }
     }
 
@@ -74,5 +113,15 @@ impl EventSink for StoreSink {
         if let Ok(mut buf) = self.events.lock() {
             buf.extend(events);
         }
+    }
+
+    fn breaker(&self, transition: BreakerTransition) {
+        if let Ok(mut b) = self.breakers.lock() {
+            b.insert(transition.proxy, transition.state);
+        }
+    }
+
+    fn sticky_changed(&self, rotation: ConfigId) {
+        self.mark_sticky([rotation]);
     }
 }

@@ -211,6 +211,7 @@ pub async fn start(
         tracker.spawn(crate::health::run(
             gateway.clone(),
             credentials,
+            sink.clone(),
             health,
             tx,
             cancel.clone(),

@@ -8,8 +8,8 @@
 //!   (`PRAGMA data_version`, no table read) and, only then, whether what
 //!   the engine loads changed (the config fingerprint);
 //! - health reports are recorded as they arrive;
-//! - engine state (rotation events, breakers, sticky mappings) is written
-//!   every `save_within`.
+//! - what changed in the engine (rotation events, breaker transitions,
+//!   sticky mappings learned) is written every `save_within`.
 //!
 //! A store that fails is logged and tried again on the next turn; the loop
 //! ends only when the daemon stops, with one last save whose outcome is
@@ -141,12 +141,14 @@ impl Upkeep {
             }
             if now >= next_save {
                 next_save = now + self.config.save_within;
-                if let Err(e) = persist::save(&self.store, &self.gateway, &self.sink, self.active) {
+                if let Err(e) =
+                    persist::save_changes(&self.store, &self.gateway, &self.sink, self.active)
+                {
                     tracing::warn!("saving breakers and sticky mappings: {e} (trying again)");
                 }
             }
         }
-        let error = persist::save(&self.store, &self.gateway, &self.sink, self.active)
+        let error = persist::save_all(&self.store, &self.gateway, &self.sink, self.active)
             .err()
             .map(|e| e.to_string());
         Unsaved {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
-use vip_engine::{Feedback, ProxyId, Route, SelectError, SelectionRequest};
+use vip_engine::{Feedback, ProxyId, Route, SelectError, SelectionRequest, StickyOutcome};
 
 use crate::error::DialError;
 use crate::gateway::{Assignment, ListenerSpec, Shared};
@@ -113,6 +113,12 @@ pub async fn open(
                 if !selection.events.is_empty() {
                     shared.sink.rotation(selection.events.clone());
                 }
+                if matches!(
+                    selection.reason.sticky,
+                    Some(StickyOutcome::Miss | StickyOutcome::Remapped)
+                ) {
+                    shared.sink.sticky_changed(*config);
+                }
                 match selection.route {
                     Route::Direct => None,
                     Route::Block => return Err(OpenError::Blocked),
@@ -129,10 +135,7 @@ pub async fn open(
     for id in candidates {
         let Some(proxy) = pool.get(id) else { continue };
         let login = proxy.credential.and_then(|c| shared.credentials.login(c));
-        shared
-            .engine()
-            .engine
-            .observe(crate::now(), Feedback::Attempt { proxy: id });
+        observe(shared, Feedback::Attempt { proxy: id });
         match upstream::dial(
             proxy,
             login.as_ref(),
@@ -145,9 +148,13 @@ pub async fn open(
         {
             Ok(dialed) => {
                 tracing::Span::current().record("proxy", id.0);
-                tracing::debug!(proxy = id.0, latency_ms = dialed.latency.as_millis() as u64, "connected");
-                shared.engine().engine.observe(
-                    crate::now(),
+                tracing::debug!(
+                    proxy = id.0,
+                    latency_ms = dialed.latency.as_millis() as u64,
+                    "connected"
+                );
+                observe(
+                    shared,
                     Feedback::Connected {
                         proxy: id,
                         latency: dialed.latency,
@@ -162,10 +169,7 @@ pub async fn open(
             Err(e) => {
                 let kind = e.kind();
                 tracing::debug!(proxy = id.0, outcome = kind.as_str(), "attempt failed");
-                shared
-                    .engine()
-                    .engine
-                    .observe(crate::now(), Feedback::Failed { proxy: id, kind });
+                observe(shared, Feedback::Failed { proxy: id, kind });
                 shared.sink.connection(ConnectionRecord {
                     proxy: Some(id),
                     target: target.host.clone(),
@@ -187,6 +191,15 @@ pub async fn open(
     Err(OpenError::Failed(errors))
 }
 
+/// Feeds an outcome to the engine; a breaker transition it causes goes to
+/// the sink (the daemon persists it).
+fn observe(shared: &Shared, feedback: Feedback) {
+    let transition = shared.engine().engine.observe(crate::now(), feedback);
+    if let Some(t) = transition {
+        shared.sink.breaker(t);
+    }
+}
+
 /// Reports a finished connection to the engine and the sink.
 pub fn finished(
     shared: &Shared,
@@ -196,10 +209,7 @@ pub fn finished(
     down: u64,
 ) {
     if let Some((id, _)) = opened_proxy {
-        shared
-            .engine()
-            .engine
-            .observe(crate::now(), Feedback::Closed { proxy: id });
+        observe(shared, Feedback::Closed { proxy: id });
     }
     tracing::debug!(up, down, outcome = "ok", "closed");
     shared.sink.connection(ConnectionRecord {

@@ -33,6 +33,14 @@ pub trait EventSink: Send + Sync + 'static {
     fn connection(&self, record: ConnectionRecord);
     /// The engine reported rotation events.
     fn rotation(&self, events: Vec<RotationEvent>);
+    /// A proxy's breaker changed phase (persist `transition.state`).
+    fn breaker(&self, transition: vip_engine::BreakerTransition) {
+        let _ = transition;
+    }
+    /// A rotation learned or replaced a sticky mapping.
+    fn sticky_changed(&self, rotation: vip_engine::ConfigId) {
+        let _ = rotation;
+    }
 }
 
 /// Discards everything.
