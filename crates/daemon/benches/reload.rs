@@ -125,7 +125,7 @@ fn main() {
                 let t = Instant::now();
                 let ok = gateway.with_engine(|e| {
                     let req = SelectionRequest::new(host, vip_gateway::now());
-                    e.select(vip_daemon::ACTIVE, &req, &mut rng).is_ok()
+                    e.select_active(None, &req, &mut rng).is_ok()
                 });
                 let took = t.elapsed().as_nanos() as u64;
                 assert!(ok);
@@ -155,11 +155,10 @@ fn main() {
     for _ in 0..RELOADS {
         let mut config: RotationConfig = store.engine_rotation(stored_id).unwrap();
         let t = Instant::now();
+        config.id = vip_engine::ConfigId(stored_id as u64);
         gateway.with_engine(|e| {
             let now = vip_gateway::now();
             e.set_pool(pool.clone(), now);
-            e.set_rotation(config.clone(), now);
-            config.id = vip_daemon::ACTIVE;
             e.set_rotation(config, now);
         });
         old_way_times.push(t.elapsed());

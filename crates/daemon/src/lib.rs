@@ -17,7 +17,8 @@
 //! - `config`: [`DaemonConfig`] and one sub-config per component;
 //! - `sink`: usage records to the batched writer, rotation events buffered;
 //! - `credentials`: the pool's logins decrypted once per change;
-//! - `rotations`: stored configs read outside the engine lock, then applied;
+//! - `rotations`: stored configs read outside the engine lock, and which
+//!   are active;
 //! - `upkeep`: reloads (asked for, or noticed through `PRAGMA data_version`),
 //!   health reports and state saves on one thread;
 //! - `persist`: what a save writes;
@@ -44,7 +45,6 @@ pub use config::{
     ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, UpkeepConfig,
 };
 pub use error::DaemonError;
-pub use rotations::ACTIVE;
 pub use shutdown::ShutdownReport;
 pub use start::{DaemonHandle, start};
 

@@ -7,7 +7,7 @@ use vip_engine::{BreakerState, ConfigId, ProxyId, StickyMapping};
 use vip_gateway::Gateway;
 use vip_store::{Store, StoreError};
 
-use crate::rotations::ACTIVE;
+use crate::rotations::is_stored;
 use crate::sink::StoreSink;
 
 /// The engine's persistable state, copied out under its lock.
@@ -16,18 +16,16 @@ pub(crate) struct Snapshot {
     sticky: Vec<(ConfigId, Vec<StickyMapping>)>,
 }
 
-/// Copies the state out. `active` is the stored config the shared listener
-/// runs as [`ACTIVE`]: its mappings are stored under that config's id,
-/// shared by both copies (the shared listener's win where both mapped a
-/// domain). Identities' own group configs are not stored.
-pub(crate) fn snapshot(gateway: &Gateway, active: Option<ConfigId>) -> Snapshot {
+/// Copies the state out: breakers that are not closed, and every stored
+/// config's sticky mappings.
+pub(crate) fn snapshot(gateway: &Gateway) -> Snapshot {
     gateway.with_engine(|e| Snapshot {
         breakers: e.breaker_states(),
         sticky: e
             .rotation_ids()
             .into_iter()
-            .filter(|id| *id != ACTIVE && !crate::browse::is_identity_config(*id))
-            .map(|id| (id, merged_mappings(e, id, active)))
+            .filter(|id| is_stored(*id))
+            .map(|id| (id, e.sticky_mappings(id)))
             .collect(),
     })
 }
@@ -41,7 +39,6 @@ pub(crate) fn save_changes(
     store: &Store,
     gateway: &Gateway,
     sink: &StoreSink,
-    active: Option<ConfigId>,
 ) -> Result<(), StoreError> {
     let expired = gateway.with_engine(|e| e.sweep(vip_gateway::now()));
     if !expired.is_empty() {
@@ -57,35 +54,19 @@ pub(crate) fn save_changes(
         }
     }
     let changed = sink.take_sticky();
-    // The shared listener's copy is stored under the active config's id.
     let stored: std::collections::BTreeSet<ConfigId> = changed
         .iter()
-        .filter_map(|id| if *id == ACTIVE { active } else { Some(*id) })
-        .filter(|id| !crate::browse::is_identity_config(*id))
+        .copied()
+        .filter(|id| is_stored(*id))
         .collect();
     for id in &stored {
-        let mappings = gateway.with_engine(|e| merged_mappings(e, *id, active));
+        let mappings = gateway.with_engine(|e| e.sticky_mappings(*id));
         if let Err(e) = store.save_sticky(id.0 as i64, &mappings) {
             sink.mark_sticky(changed);
             return Err(e);
         }
     }
     Ok(())
-}
-
-/// A stored config's mappings: the shared listener's first when it runs
-/// this config (its mapping wins where both mapped a domain).
-fn merged_mappings(
-    e: &mut vip_engine::Engine,
-    id: ConfigId,
-    active: Option<ConfigId>,
-) -> Vec<StickyMapping> {
-    let mut mappings = match Some(id) == active {
-        true => e.sticky_mappings(ACTIVE),
-        false => Vec::new(),
-    };
-    mappings.extend(e.sticky_mappings(id));
-    mappings
 }
 
 fn write_events(store: &Store, sink: &StoreSink) -> Result<(), StoreError> {
@@ -106,12 +87,11 @@ pub(crate) fn save_all(
     store: &Store,
     gateway: &Gateway,
     sink: &StoreSink,
-    active: Option<ConfigId>,
 ) -> Result<(), StoreError> {
     write_events(store, sink)?;
     sink.take_breakers();
     sink.take_sticky();
-    let state = snapshot(gateway, active);
+    let state = snapshot(gateway);
     for (id, breaker) in &state.breakers {
         store.save_breaker(*id, breaker)?;
     }

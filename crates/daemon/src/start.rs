@@ -22,7 +22,7 @@ use crate::config::DaemonConfig;
 use crate::control::DaemonControl;
 use crate::credentials::VaultCredentials;
 use crate::error::DaemonError;
-use crate::rotations::{self, ACTIVE};
+use crate::rotations;
 use crate::sink::StoreSink;
 use crate::upkeep::{Unsaved, Upkeep, UpkeepMsg};
 
@@ -114,25 +114,19 @@ pub async fn start(
     let now = vip_gateway::now();
     let loaded = rotations::read(&store)?;
     let active_name = loaded.active_name.clone();
-    // Stored mappings of the active config go to its ACTIVE copy too.
-    let plan = rotations::plan(loaded, &[], HashMap::new(), None);
-    let active = plan.active_id;
     let mut sticky = HashMap::new();
-    for config in plan.configs.iter().filter(|c| c.id != ACTIVE) {
-        let mappings = store.load_sticky(config.id.0 as i64)?;
-        if Some(config.id) == active {
-            sticky.insert(ACTIVE, mappings.clone());
-        }
-        sticky.insert(config.id, mappings);
+    for config in &loaded.configs {
+        sticky.insert(config.id, store.load_sticky(config.id.0 as i64)?);
     }
     let mut engine = Engine::build(
         pool,
         HealthSettings::default(),
         RuntimeCopy::default(),
-        plan.configs,
+        loaded.configs,
         sticky,
         now,
     );
+    rotations::activate(&mut engine, &loaded.active);
     for (id, state) in store.load_breakers()? {
         engine.restore_breaker(id, state, now);
     }
@@ -154,7 +148,10 @@ pub async fn start(
         .listen(
             gateway_config.listen,
             ListenerSpec {
-                assignment: Assignment::Rotation(ACTIVE),
+                assignment: Assignment::Active {
+                    group: None,
+                    country: None,
+                },
                 tab: None,
                 auth: gateway_config.client_auth.clone(),
             },
@@ -194,7 +191,6 @@ pub async fn start(
             sink: sink.clone(),
             credentials: credentials.clone(),
             config: upkeep_config,
-            active,
         };
         let stop = upkeep_stop.clone();
         tracker.spawn_blocking(move || upkeep.run(rx, stop))

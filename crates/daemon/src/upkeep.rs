@@ -20,7 +20,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use vip_engine::{ConfigId, Engine, PoolSnapshot, RuntimeCopy};
+use vip_engine::{Engine, PoolSnapshot, RuntimeCopy};
 use vip_gateway::Gateway;
 use vip_gateway::health::{CheckReport, Hysteresis};
 use vip_store::{Store, StoreError};
@@ -51,8 +51,6 @@ pub(crate) struct Upkeep {
     pub sink: Arc<StoreSink>,
     pub credentials: Arc<VaultCredentials>,
     pub config: UpkeepConfig,
-    /// The stored config the shared listener runs.
-    pub active: Option<ConfigId>,
 }
 
 /// What the last save left unwritten.
@@ -88,15 +86,19 @@ impl Upkeep {
             .gateway
             .with_engine(|e| e.copy_runtime(&mut copy, COPY_CHUNK))
         {}
-        let plan = rotations::plan(loaded, &start.configs, start.sticky, self.active);
         let now = vip_gateway::now();
-        let next = Engine::build(pool, start.settings, copy, plan.configs, plan.sticky, now);
-        let old = self
-            .gateway
-            .with_engine(|e| e.finish_rebuild(next, &plan.sticky_from, now));
+        let mut next = Engine::build(
+            pool,
+            start.settings,
+            copy,
+            loaded.configs,
+            start.sticky,
+            now,
+        );
+        rotations::activate(&mut next, &loaded.active);
+        let old = self.gateway.with_engine(|e| e.finish_rebuild(next, now));
         // Freed here, not under the lock (milliseconds for a large pool).
         drop(old);
-        self.active = plan.active_id;
         Ok(name)
     }
 
@@ -141,14 +143,12 @@ impl Upkeep {
             }
             if now >= next_save {
                 next_save = now + self.config.save_within;
-                if let Err(e) =
-                    persist::save_changes(&self.store, &self.gateway, &self.sink, self.active)
-                {
+                if let Err(e) = persist::save_changes(&self.store, &self.gateway, &self.sink) {
                     tracing::warn!("saving breakers and sticky mappings: {e} (trying again)");
                 }
             }
         }
-        let error = persist::save_all(&self.store, &self.gateway, &self.sink, self.active)
+        let error = persist::save_all(&self.store, &self.gateway, &self.sink)
             .err()
             .map(|e| e.to_string());
         Unsaved {

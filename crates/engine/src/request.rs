@@ -23,6 +23,8 @@ pub struct SelectionRequest<'a> {
     pub exclude: &'a [ProxyId],
     /// Restrict to this exit country.
     pub preferred_country: Option<CountryCode>,
+    /// Restrict to this rotation group (on top of the config's own).
+    pub group: Option<&'a str>,
     /// The current time.
     pub now: Timestamp,
 }
@@ -36,6 +38,7 @@ impl<'a> SelectionRequest<'a> {
             tab: None,
             exclude: &[],
             preferred_country: None,
+            group: None,
             now,
         }
     }
@@ -108,6 +111,8 @@ pub struct Reason {
 /// The engine's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selection {
+    /// The config that decided (the active one, for `select_active`).
+    pub rotation: ConfigId,
     /// Where to go.
     pub route: Route,
     /// Why.

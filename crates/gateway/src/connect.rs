@@ -96,20 +96,26 @@ pub async fn open(
     let (candidates, pool) = {
         let mut cell = shared.engine();
         let cell = &mut *cell;
-        let candidates = match &spec.assignment {
+        let mut req = SelectionRequest::new(&target.host, now);
+        req.url = url;
+        req.tab = spec.tab;
+        let selection = match &spec.assignment {
             Assignment::Direct => None,
-            Assignment::Pinned(id) => Some(vec![*id]),
-            Assignment::Rotation(config) | Assignment::Country(config, _) => {
-                let mut req = SelectionRequest::new(&target.host, now);
-                req.url = url;
-                req.tab = spec.tab;
-                if let Assignment::Country(_, c) = &spec.assignment {
-                    req.preferred_country = Some(*c);
-                }
-                let selection = cell
-                    .engine
-                    .select(*config, &req, &mut cell.rng)
-                    .map_err(OpenError::NoProxy)?;
+            Assignment::Pinned(_) => None,
+            Assignment::Rotation(config) => Some(cell.engine.select(*config, &req, &mut cell.rng)),
+            Assignment::Active { group, country } => {
+                req.preferred_country = *country;
+                Some(
+                    cell.engine
+                        .select_active(group.as_deref(), &req, &mut cell.rng),
+                )
+            }
+        };
+        let candidates = match (selection, &spec.assignment) {
+            (None, Assignment::Pinned(id)) => Some(vec![*id]),
+            (None, _) => None,
+            (Some(selection), _) => {
+                let selection = selection.map_err(OpenError::NoProxy)?;
                 if !selection.events.is_empty() {
                     shared.sink.rotation(selection.events.clone());
                 }
@@ -117,7 +123,7 @@ pub async fn open(
                     selection.reason.sticky,
                     Some(StickyOutcome::Miss | StickyOutcome::Remapped)
                 ) {
-                    shared.sink.sticky_changed(*config);
+                    shared.sink.sticky_changed(selection.rotation);
                 }
                 match selection.route {
                     Route::Direct => None,

@@ -25,8 +25,15 @@ use crate::upstream::{Login, Timeouts};
 pub enum Assignment {
     /// Chosen by this rotation config.
     Rotation(ConfigId),
-    /// Chosen by this rotation config within one exit country.
-    Country(ConfigId, CountryCode),
+    /// Chosen by the config the engine has active for `group` (`None`: the
+    /// whole pool; see `Engine::select_active`), within `country` when set.
+    /// Activating another config changes what it runs at once.
+    Active {
+        /// The rotation group asked for.
+        group: Option<String>,
+        /// The exit country asked for.
+        country: Option<CountryCode>,
+    },
     /// Always this proxy.
     Pinned(ProxyId),
     /// Without a proxy (explicitly asked for; never a fallback).

@@ -1,14 +1,13 @@
 //! An identity's assignment as the user wrote it → what the gateway
-//! listener does, which country its timezone and languages follow, and any
-//! rotation config made for it (a group). Unknown proxies, groups,
-//! countries and configs are refused with what to look at.
+//! listener does and which country its timezone and languages follow. The
+//! pool, a group or a country run the engine's active config for them
+//! (`Assignment::Active`); unknown proxies, groups, countries and configs
+//! are refused with what to look at.
 
 use vip_api::{ApiError, AssignmentSpec};
-use vip_engine::{ConfigId, CountryCode, ProxyId, RotationConfig, StrategyName};
+use vip_engine::{ConfigId, CountryCode, ProxyId};
 use vip_gateway::{Assignment, Gateway};
 use vip_store::Store;
-
-use crate::rotations::ACTIVE;
 
 /// A resolved assignment.
 pub struct Resolved {
@@ -18,18 +17,6 @@ pub struct Resolved {
     pub country: Option<String>,
     /// The pinned proxy.
     pub proxy: Option<i64>,
-    /// A rotation config this identity needs in the engine (the caller
-    /// registers it once the identity exists, and drops it with it).
-    pub own_config: Option<RotationConfig>,
-}
-
-/// Engine ids for per-identity group rotations (far above store row ids).
-const GROUP_CONFIG_BASE: u64 = 1 << 40;
-
-/// Whether `id` is an identity's own group rotation (not a stored config:
-/// reloads keep it, saves skip it).
-pub fn is_identity_config(id: ConfigId) -> bool {
-    id.0 >= GROUP_CONFIG_BASE
 }
 
 /// The one country all proxies in `proxies` share, if they do.
@@ -42,12 +29,11 @@ fn common_country<'a>(
         .then(|| first.to_string())
 }
 
-/// Resolves `spec` for identity number `n`.
+/// Resolves `spec`.
 pub fn resolve(
     spec: &AssignmentSpec,
     store: &Store,
     gateway: &Gateway,
-    n: u64,
 ) -> Result<Resolved, ApiError> {
     let pool = gateway.with_engine(|e| e.pool().clone());
     let enabled = || pool.proxies().iter().filter(|p| p.enabled);
@@ -55,11 +41,14 @@ pub fn resolve(
         assignment,
         country,
         proxy: None,
-        own_config: None,
+    };
+    let active = |group: Option<&str>, country: Option<CountryCode>| Assignment::Active {
+        group: group.map(str::to_string),
+        country,
     };
     Ok(match spec {
         AssignmentSpec::Default => plain(
-            Assignment::Rotation(ACTIVE),
+            active(None, None),
             common_country(enabled().map(|p| p.country.as_ref())),
         ),
         AssignmentSpec::Direct => plain(Assignment::Direct, None),
@@ -79,7 +68,6 @@ pub fn resolve(
                 assignment: Assignment::Pinned(proxy.id),
                 country,
                 proxy: Some(*id),
-                own_config: None,
             }
         }
         AssignmentSpec::Country { country } => {
@@ -93,7 +81,7 @@ pub fn resolve(
                     "no enabled proxy is in country {code}: see `vip proxy list`"
                 )));
             }
-            plain(Assignment::Country(ACTIVE, code), Some(code.to_string()))
+            plain(active(None, Some(code)), Some(code.to_string()))
         }
         AssignmentSpec::Group { group } => {
             let members: Vec<_> = enabled()
@@ -104,17 +92,12 @@ pub fn resolve(
                     "no enabled proxy is in group {group:?}: see `vip proxy list`"
                 )));
             }
-            let id = ConfigId(GROUP_CONFIG_BASE + n);
-            Resolved {
-                assignment: Assignment::Rotation(id),
-                country: common_country(members.iter().map(|p| p.country.as_ref())),
-                proxy: None,
-                own_config: Some(RotationConfig::new(
-                    id.0,
-                    StrategyName::RoundRobin,
-                    Some(group),
-                )),
-            }
+            // The group's own active config, else the pool's narrowed to
+            // the group (the engine decides which, at each connection).
+            plain(
+                active(Some(group), None),
+                common_country(members.iter().map(|p| p.country.as_ref())),
+            )
         }
         AssignmentSpec::Rotation { config } => {
             let record = store.find_rotation(config).map_err(|_| {

@@ -23,13 +23,8 @@ fn vault_locked() -> ApiError {
 impl Browsing {
     pub(super) fn release(&self, live: &Live) {
         live.listener.close();
-        let (own, tab) = (live.own_config, live.engine_tab);
-        self.gateway.with_engine(|e| {
-            if let Some(id) = own {
-                e.remove_rotation(id);
-            }
-            e.forget_tab(tab);
-        });
+        let tab = live.engine_tab;
+        self.gateway.with_engine(|e| e.forget_tab(tab));
     }
 
     pub(super) fn vault(&self) -> Result<&Vault, ApiError> {
@@ -37,25 +32,33 @@ impl Browsing {
     }
 
     /// Stores a new named identity (after checking its assignment).
-    pub(super) fn create_named(
+    pub(super) async fn create_named(
         &self,
         name: &str,
         spec: &AssignmentSpec,
         policy: WebRtcPolicy,
     ) -> Result<([u8; 32], i64), ApiError> {
-        let vault = self.vault()?;
+        let vault = self.vault.clone().ok_or_else(vault_locked)?;
         // Refuse a bad assignment before storing anything.
-        assign::resolve(spec, &self.store(), &self.gateway, 0)?;
+        self.resolve(spec).await?;
         let seed = random_seed()?;
         let json = serde_json::to_string(spec).map_err(internal)?;
-        let id = self
-            .store()
-            .create_identity(vault, name, &seed, &json, policy.as_str())
-            .map_err(|e| match e {
-                vip_store::StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
-                e => internal(e),
-            })?;
+        let name = name.to_string();
+        let created = self
+            .on_store(move |s| s.create_identity(&vault, &name, &seed, &json, policy.as_str()))
+            .await?;
+        let id = created.map_err(|e| match e {
+            vip_store::StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
+            e => internal(e),
+        })?;
         Ok((seed, id))
+    }
+
+    /// What `spec` means now (it reads the store off the async workers).
+    async fn resolve(&self, spec: &AssignmentSpec) -> Result<assign::Resolved, ApiError> {
+        let (spec, gateway) = (spec.clone(), self.gateway.clone());
+        self.on_store(move |s| assign::resolve(&spec, s, &gateway))
+            .await?
     }
 
     /// The live identity for a request, made (or brought back) if needed.
@@ -140,7 +143,7 @@ impl Browsing {
                             )));
                         };
                         let policy = webrtc.unwrap_or_default();
-                        let (seed, id) = self.create_named(name, &spec, policy)?;
+                        let (seed, id) = self.create_named(name, &spec, policy).await?;
                         (seed, spec, policy, Some(id), None)
                     }
                 }
@@ -154,7 +157,7 @@ impl Browsing {
             ),
         };
         inner.counter += 1;
-        let resolved = assign::resolve(&spec, &self.store(), &self.gateway, inner.counter)?;
+        let resolved = self.resolve(&spec).await?;
         let browser = self.browser(inner, webrtc).await?;
         let listener = self
             .gateway
@@ -182,12 +185,6 @@ impl Browsing {
                 return Err(ApiError::unavailable(e.to_string()));
             }
         };
-        let own_config = resolved.own_config.map(|config| {
-            let id = config.id;
-            self.gateway
-                .with_engine(|e| e.set_rotation(config, vip_gateway::now()));
-            id
-        });
         if let Some(storage) = &storage
             && let Err(e) = browser.import_storage(&context, storage).await
         {
@@ -204,7 +201,6 @@ impl Browsing {
                 country: resolved.country,
                 timezone,
                 proxy: resolved.proxy,
-                own_config,
                 engine_tab: vip_engine::TabId(inner.counter),
                 record,
                 origins: BTreeSet::new(),

@@ -9,7 +9,6 @@
 
 mod assign;
 
-pub(crate) use assign::is_identity_config;
 mod identity;
 mod session;
 mod tabs;
@@ -60,7 +59,6 @@ struct Live {
     country: Option<String>,
     timezone: String,
     proxy: Option<i64>,
-    own_config: Option<vip_engine::ConfigId>,
     /// The tab id its listener reports to the engine.
     engine_tab: vip_engine::TabId,
     /// The store row of a named identity.
@@ -385,7 +383,7 @@ impl Browsing {
             .map_err(|e| ApiError::invalid(format!("webrtc: {e}")))?
             .unwrap_or_default();
         let _inner = self.inner.lock().await;
-        self.create_named(&req.name, &spec, policy)?;
+        self.create_named(&req.name, &spec, policy).await?;
         Ok(Identity {
             name: req.name,
             assignment: spec,

@@ -49,6 +49,8 @@ pub struct Engine {
     /// Open-breaker deadlines, soonest first (entries may be stale).
     deadlines: BinaryHeap<Reverse<(Timestamp, Slot)>>,
     rotations: HashMap<ConfigId, Rotation>,
+    /// The active config of each group (`None`: the whole pool).
+    active: HashMap<Option<String>, ConfigId>,
     tabs: HashMap<TabId, ProxyId>,
     /// Proxies whose runtime state changed since `begin_rebuild`, while a
     /// rebuild is under way (replayed into the new engine at the swap).
@@ -81,9 +83,46 @@ impl Engine {
             runtime,
             deadlines: BinaryHeap::new(),
             rotations: HashMap::new(),
+            active: HashMap::new(),
             tabs: HashMap::new(),
             rebuilding: None,
         }
+        .with_built_in()
+    }
+
+    /// The id of the engine's own round-robin over the whole pool, what
+    /// [`Engine::select_active`] runs when no config is active. Stored
+    /// configs never have it (their ids start at 1).
+    pub const BUILT_IN: ConfigId = ConfigId(0);
+
+    fn with_built_in(mut self) -> Engine {
+        let config = RotationConfig::new(Engine::BUILT_IN.0, crate::StrategyName::RoundRobin, None);
+        let rotation = self.build_rotation(config, Vec::new(), Timestamp::EPOCH);
+        self.rotations.insert(Engine::BUILT_IN, rotation);
+        self
+    }
+
+    /// Makes `config` the active one of `group` (`None`: the whole pool),
+    /// or clears it. Selections through [`Engine::select_active`] follow at
+    /// once; each config keeps its own state (sticky mappings included).
+    pub fn set_active(&mut self, group: Option<&str>, config: Option<ConfigId>) {
+        let group = group.map(str::to_string);
+        match config {
+            Some(id) => self.active.insert(group, id),
+            None => self.active.remove(&group),
+        };
+    }
+
+    /// The active config of `group`, if one is set.
+    pub fn active(&self, group: Option<&str>) -> Option<ConfigId> {
+        self.active.get(&group.map(str::to_string)).copied()
+    }
+
+    /// Every (group, config) made active.
+    pub fn actives(&self) -> Vec<(Option<String>, ConfigId)> {
+        let mut all: Vec<_> = self.active.iter().map(|(g, c)| (g.clone(), *c)).collect();
+        all.sort();
+        all
     }
 
     /// The current pool snapshot.
@@ -110,8 +149,14 @@ impl Engine {
     }
 
     /// Ids of the loaded rotation configs.
+    /// (The built-in rotation is not one of them.)
     pub fn rotation_ids(&self) -> Vec<ConfigId> {
-        let mut ids: Vec<ConfigId> = self.rotations.keys().copied().collect();
+        let mut ids: Vec<ConfigId> = self
+            .rotations
+            .keys()
+            .copied()
+            .filter(|id| *id != Engine::BUILT_IN)
+            .collect();
         ids.sort();
         ids
     }

@@ -14,7 +14,8 @@
 //! 4. [`Engine::finish_rebuild`] (locked, O(changed proxies + sticky
 //!    mappings)): replays the state of every proxy that changed since step
 //!    1, carries tab assignments and sticky mappings learned meanwhile, and
-//!    swaps the new engine in.
+//!    swaps the new engine in (the old one is handed back, to be freed
+//!    outside the lock).
 //!
 //! Selection goes on against the old engine until the swap. What differs
 //! from `set_pool`: nothing observable but timing (the tests check the two
@@ -37,7 +38,7 @@ pub struct RebuildStart {
     pub proxies: usize,
     /// The engine's health settings.
     pub settings: HealthSettings,
-    /// Every loaded config, by id.
+    /// Every loaded config, by id (not the built-in rotation).
     pub configs: Vec<RotationConfig>,
     /// Every rotation's learned sticky mappings, by id.
     pub sticky: HashMap<ConfigId, Vec<StickyMapping>>,
@@ -70,7 +71,10 @@ impl Engine {
         let mut configs = Vec::with_capacity(self.rotations.len());
         let mut sticky = HashMap::new();
         for (id, rotation) in &mut self.rotations {
-            configs.push(rotation.config.clone());
+            // Every engine makes its own built-in rotation.
+            if *id != Engine::BUILT_IN {
+                configs.push(rotation.config.clone());
+            }
             let mappings = rotation.sticky_mappings(pool);
             if !mappings.is_empty() {
                 sticky.insert(*id, mappings);
@@ -128,18 +132,12 @@ impl Engine {
 
     /// Step 4: swaps `next` in. Proxies whose state changed since
     /// `begin_rebuild` get their current state in `next`; tab assignments
-    /// carry over; each rotation of `next` gets the sticky mappings learned
-    /// since by the running rotation `sticky_from` names for it (`None`:
-    /// none), by default the one with its own id. Returns the engine it
-    /// replaced: dropping a large one takes milliseconds, so the caller
-    /// drops it after letting go of its lock.
+    /// carry over; each rotation of `next` gets the sticky mappings its
+    /// namesake learned meanwhile. Returns the engine it replaced: dropping
+    /// a large one takes milliseconds, so the caller drops it after letting
+    /// go of its lock. Active configs are `next`'s own (set them before).
     #[must_use = "drop the old engine outside the lock"]
-    pub fn finish_rebuild(
-        &mut self,
-        mut next: Engine,
-        sticky_from: &HashMap<ConfigId, Option<ConfigId>>,
-        now: Timestamp,
-    ) -> Engine {
+    pub fn finish_rebuild(&mut self, mut next: Engine, now: Timestamp) -> Engine {
         let changed = self.rebuilding.take().unwrap_or_default();
         for id in changed {
             let (Some(old), Some(new)) = (self.pool.slot_of(id), next.pool.slot_of(id)) else {
@@ -161,8 +159,7 @@ impl Engine {
         } = &mut next;
         let view = |s: Slot| view_of(&runtime[s as usize], settings);
         for (id, rotation) in rotations.iter_mut() {
-            let from = sticky_from.get(id).copied().unwrap_or(Some(*id));
-            let Some(running) = from.and_then(|f| self.rotations.get_mut(&f)) else {
+            let Some(running) = self.rotations.get_mut(id) else {
                 continue;
             };
             let mappings = running.sticky_mappings(&self.pool);

@@ -20,6 +20,28 @@ use crate::strategy::{BuildCtx, CandidateFilter, PickCtx, StrategyInstance};
 use crate::time::Timestamp;
 
 impl Engine {
+    /// Chooses where a connection goes under the config active for `group`
+    /// (`None`: the whole pool). A group with no active config of its own
+    /// runs the whole pool's active config narrowed to the group; with no
+    /// active config at all, the built-in round-robin
+    /// ([`Engine::BUILT_IN`]).
+    pub fn select_active(
+        &mut self,
+        group: Option<&str>,
+        req: &SelectionRequest<'_>,
+        rng: &mut dyn RngCore,
+    ) -> Result<Selection, SelectError> {
+        if let Some(own) = group.and_then(|g| self.active.get(&Some(g.to_string())).copied()) {
+            return self.select(own, req, rng);
+        }
+        let id = self.active.get(&None).copied().unwrap_or(Engine::BUILT_IN);
+        let narrowed = SelectionRequest {
+            group: group.or(req.group),
+            ..*req
+        };
+        self.select(id, &narrowed, rng)
+    }
+
     /// Chooses where a connection goes under rotation config `rotation`.
     pub fn select(
         &mut self,
@@ -74,6 +96,10 @@ impl Engine {
         let mut scope = *base;
         let mut group_name = config.target_group.clone();
         scope.country = req.preferred_country;
+        if let Some(g) = req.group {
+            scope.group = Some(pool.group_key(g));
+            group_name = Some(g.to_string());
+        }
         let mut seed: Option<Slot> = None;
         let ruled = matches!(
             plan.decision,
@@ -85,6 +111,7 @@ impl Engine {
         match &plan.decision {
             Some((_, Decision::Direct)) => {
                 return Ok(Selection {
+                    rotation,
                     route: Route::Direct,
                     reason,
                     events: Vec::new(),
@@ -92,6 +119,7 @@ impl Engine {
             }
             Some((_, Decision::Block)) => {
                 return Ok(Selection {
+                    rotation,
                     route: Route::Block,
                     reason,
                     events: Vec::new(),
@@ -125,6 +153,7 @@ impl Engine {
                     Some(*rule),
                 );
                 return Ok(Selection {
+                    rotation,
                     route: Route::Proxy {
                         first: *id,
                         fallbacks: Vec::new(),
@@ -232,6 +261,7 @@ impl Engine {
         );
         let fallbacks = out[1..].iter().map(|&s| pool.proxy(s).id).collect();
         Ok(Selection {
+            rotation,
             route: Route::Proxy { first, fallbacks },
             reason,
             events,

@@ -3,10 +3,9 @@
 //! what happened between its first and last step: breaker transitions,
 //! sticky mappings learned, tab assignments.
 
-use std::collections::HashMap;
-
 use vip_engine::{
-    ConfigId, Engine, PoolSnapshot, ProxyId, RotationConfig, RuntimeCopy, SelectionRequest, TabId,
+    ConfigId, Engine, PoolSnapshot, ProxyId, RotationConfig, RuntimeCopy, SelectionRequest,
+    StrategyName, TabId,
 };
 
 use crate::common::*;
@@ -29,7 +28,7 @@ fn rebuild(h: &mut Harness, proxies: Vec<vip_engine::Proxy>, during: impl FnOnce
         start.sticky,
         h.now,
     );
-    let _old = h.engine.finish_rebuild(next, &HashMap::new(), h.now);
+    let _old = h.engine.finish_rebuild(next, h.now);
 }
 
 #[test]
@@ -101,35 +100,42 @@ fn a_rebuild_and_set_pool_agree() {
 }
 
 #[test]
-fn sticky_mappings_can_come_from_another_rotation() {
-    // The daemon's shared listener runs the active config under its own id;
-    // when another config becomes active, the copy starts from that
-    // config's mappings.
-    let mut h = Harness::new(plain(10), STICKY);
-    let mut copy_config = RotationConfig::from_json(STICKY).unwrap();
-    copy_config.id = ConfigId(0);
+fn the_engine_knows_which_config_is_active_for_each_group() {
+    let mut proxies = plain(4);
+    proxies[2] = p(3).group("g");
+    proxies[3] = p(4).group("g");
+    let mut h = Harness::new(proxies, r#"{"name":"pool","strategy":"round-robin"}"#);
     let now = h.now;
-    h.engine.set_rotation(copy_config, now);
-    let learned = h.pick("learned.example").unwrap().first().unwrap();
-    let start = h.engine.begin_rebuild();
-    let mut copy = RuntimeCopy::default();
-    while !h.engine.copy_runtime(&mut copy, 100) {}
-    let next = Engine::build(
-        PoolSnapshot::new(plain(10)).unwrap(),
-        start.settings,
-        copy,
-        start.configs,
-        HashMap::new(),
+    h.engine.set_rotation(
+        RotationConfig::new(2, StrategyName::Failover, Some("g")),
         now,
     );
-    let _old =
-        h.engine
-            .finish_rebuild(next, &HashMap::from([(ConfigId(0), Some(h.rotation))]), now);
-    let mappings = h.engine.sticky_mappings(ConfigId(0));
-    assert!(
-        mappings
-            .iter()
-            .any(|m| m.key == "learned.example" && m.proxy == learned),
-        "{mappings:?}"
-    );
+    let req = SelectionRequest::new("a.example", now);
+    // Nothing active: the built-in rotation decides, for the pool and for
+    // a group (narrowed to it).
+    let s = h.engine.select_active(None, &req, &mut h.rng).unwrap();
+    assert_eq!(s.rotation, Engine::BUILT_IN);
+    let s = h.engine.select_active(Some("g"), &req, &mut h.rng).unwrap();
+    assert_eq!(s.rotation, Engine::BUILT_IN);
+    assert!([3, 4].contains(&s.first().unwrap().0));
+    // The pool's active config; a group's own active config wins for it.
+    h.engine.set_active(None, Some(ConfigId(1)));
+    h.engine.set_active(Some("g"), Some(ConfigId(2)));
+    assert_eq!(h.engine.active(Some("g")), Some(ConfigId(2)));
+    let s = h.engine.select_active(None, &req, &mut h.rng).unwrap();
+    assert_eq!(s.rotation, ConfigId(1));
+    let s = h.engine.select_active(Some("g"), &req, &mut h.rng).unwrap();
+    assert_eq!((s.rotation, s.first().unwrap().0), (ConfigId(2), 3));
+    // A group with no members is refused, naming it.
+    let err = h
+        .engine
+        .select_active(Some("none"), &req, &mut h.rng)
+        .unwrap_err();
+    assert!(err.to_string().contains("none"), "{err}");
+    // Cleared: back to the built-in rotation; the built-in one is never
+    // among the loaded configs.
+    h.engine.set_active(None, None);
+    let s = h.engine.select_active(None, &req, &mut h.rng).unwrap();
+    assert_eq!(s.rotation, Engine::BUILT_IN);
+    assert_eq!(h.engine.rotation_ids(), vec![ConfigId(1), ConfigId(2)]);
 }
