@@ -105,8 +105,26 @@ pub fn router<C: Control>(control: Arc<C>, token: String) -> Router {
         .route("/v1/sessions/{name}", post(save_session::<C>))
         .route("/v1/sessions/{name}/load", post(load_session::<C>))
         .route("/v1/reload", post(reload::<C>))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(control)
         .layer(middleware::from_fn_with_state(Arc::new(token), authorize))
+}
+
+/// A route that does not exist gets the same JSON error as every other
+/// refusal.
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {method} {}: the routes are under /v1 (status, tabs, identities, sessions, reload)",
+        uri.path()
+    ))
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: 405,
+        message: format!("{} does not take {method}", uri.path()),
+    }
 }
 
 async fn status<C: Control>(State(c): State<Arc<C>>) -> Json<Status> {

@@ -2,6 +2,7 @@
 //! port-0 listeners, driven through its handle and its router, with real
 //! upstream peers (microsocks) on loopback. One binary, a module per suite.
 
+mod api;
 mod common;
 mod lifecycle;
 mod shutdown;
