@@ -42,7 +42,7 @@ impl VaultCredentials {
             let found = self
                 .vault
                 .as_ref()
-                .and_then(|vault| store.get_credential(vault, credential.0 as i64).ok());
+                .and_then(|vault| store.get_credential(vault, credential).ok());
             match found {
                 Some(c) => {
                     logins.insert(credential, (c.username, c.password));

@@ -61,7 +61,7 @@ pub(crate) fn save_changes(
         .collect();
     for id in &stored {
         let mappings = gateway.with_engine(|e| e.sticky_mappings(*id));
-        if let Err(e) = store.save_sticky(id.0 as i64, &mappings) {
+        if let Err(e) = store.save_sticky(*id, &mappings) {
             sink.mark_sticky(changed);
             return Err(e);
         }
@@ -98,7 +98,7 @@ pub(crate) fn save_all(
     let keep: Vec<ProxyId> = state.breakers.iter().map(|(id, _)| *id).collect();
     store.retain_breakers(&keep)?;
     for (id, mappings) in state.sticky {
-        store.save_sticky(id.0 as i64, &mappings)?;
+        store.save_sticky(id, &mappings)?;
     }
     Ok(())
 }

@@ -96,7 +96,7 @@ impl EventSink for StoreSink {
     fn connection(&self, r: ConnectionRecord) {
         let Some(proxy) = r.proxy else { return };
         let event = UsageEvent {
-            proxy_id: proxy.0 as i64,
+            proxy,
             at_ms: r.finished_at.as_millis(),
             ok: r.ok,
             error_kind: r.failure.map(vip_engine::FailureKind::as_str),

@@ -116,7 +116,7 @@ pub async fn start(
     let active_name = loaded.active_name.clone();
     let mut sticky = HashMap::new();
     for config in &loaded.configs {
-        sticky.insert(config.id, store.load_sticky(config.id.0 as i64)?);
+        sticky.insert(config.id, store.load_sticky(config.id)?);
     }
     let mut engine = Engine::build(
         pool,

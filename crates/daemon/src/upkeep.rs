@@ -177,9 +177,9 @@ impl Upkeep {
         let latency = r.latency.filter(|_| r.ok).map(|d| d.as_secs_f64() * 1000.0);
         let ip = r.exit_ip.map(|i| i.to_string());
         let exit = (ip.as_deref(), r.exit_country.as_deref());
-        if let Err(e) =
-            self.store
-                .record_check(r.proxy.0 as i64, status, latency, exit, vip_store::now_ms())
+        if let Err(e) = self
+            .store
+            .record_check(r.proxy, status, latency, exit, vip_store::now_ms())
         {
             tracing::warn!(proxy = r.proxy.0, "recording a health check: {e}");
         }

@@ -31,7 +31,7 @@ fn main() {
             let ok = i % 10 != 0;
             sender
                 .send(UsageEvent {
-                    proxy_id: (i as i64 * 7919) % PROXIES + 1,
+                    proxy: vip_engine::ProxyId(((i as i64 * 7919) % PROXIES + 1) as u64),
                     at_ms: now - if i % 4 == 0 { 3_600_000 } else { 0 },
                     ok,
                     error_kind: if ok { None } else { Some("proxy_timeout") },

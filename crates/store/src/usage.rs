@@ -150,7 +150,7 @@ fn take(
     match msg {
         Msg::Event(e) => {
             let hour = e.at_ms.div_euclid(3_600_000) * 3_600_000;
-            buckets.entry((e.proxy_id, hour)).or_default().add(&e);
+            buckets.entry((e.proxy.0 as i64, hour)).or_default().add(&e);
             *pending += 1;
         }
         Msg::Flush(w) => waiters.push(w),

@@ -153,14 +153,17 @@ async fn expired_sticky_mappings_are_swept_and_reported() {
     // 300 ms TTL has passed, without any further traffic.
     eventually("the mapping to be saved", || {
         store
-            .load_sticky(id)
+            .load_sticky(vip_engine::ConfigId(id as u64))
             .unwrap()
             .iter()
             .any(|m| m.key == "localhost")
     })
     .await;
     eventually("the mapping to expire", || {
-        store.load_sticky(id).unwrap().is_empty()
+        store
+            .load_sticky(vip_engine::ConfigId(id as u64))
+            .unwrap()
+            .is_empty()
     })
     .await;
     eventually("a ttl_expired event", || {

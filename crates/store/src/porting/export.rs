@@ -70,7 +70,7 @@ pub fn export(
         match (with_credentials, p.credential_id) {
             (true, Some(id)) => {
                 let vault = vault.ok_or(crate::vault::VaultError::NotInitialized)?;
-                let c = store.get_credential(vault, id)?;
+                let c = store.get_credential(vault, vip_engine::CredentialRef(id as u64))?;
                 Ok(Some((
                     c.username.expose().to_string(),
                     c.password.expose().to_string(),

@@ -2,6 +2,7 @@
 //! to their row. Reads are counted (`access_count`, `last_accessed_at`).
 
 use rusqlite::{OptionalExtension, params};
+use vip_engine::CredentialRef;
 
 use crate::vault::{Aad, ENCRYPTION_VERSION, Secret, Vault};
 use crate::{Result, Store, StoreError, now_ms};
@@ -33,7 +34,8 @@ impl Store {
     }
 
     /// Decrypts a credential and records the access.
-    pub fn get_credential(&self, vault: &Vault, id: i64) -> Result<Credential> {
+    pub fn get_credential(&self, vault: &Vault, credential: CredentialRef) -> Result<Credential> {
+        let id = credential.0 as i64;
         let row: Option<(i64, Vec<u8>, Vec<u8>)> = self
             .conn()
             .query_row(

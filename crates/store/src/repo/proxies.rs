@@ -351,13 +351,14 @@ impl Store {
     /// (checks are not configuration changes).
     pub fn record_check(
         &self,
-        id: i64,
+        proxy: ProxyId,
         status: Option<&str>,
         latency_ms: Option<f64>,
         exit: (Option<&str>, Option<&str>),
         at: i64,
     ) -> Result<()> {
         let (exit_ip, exit_country) = exit;
+        let id = proxy.0 as i64;
         if let Some(s) = status.filter(|s| !matches!(*s, "up" | "down" | "unknown")) {
             return Err(StoreError::invalid(
                 "status",

@@ -17,7 +17,7 @@ const BINS: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UsageEvent {
     /// The proxy used.
-    pub proxy_id: i64,
+    pub proxy: vip_engine::ProxyId,
     /// When it finished (ms).
     pub at_ms: i64,
     /// Whether it succeeded.
@@ -143,7 +143,7 @@ impl Bucket {
 pub(crate) fn fold(events: &[UsageEvent], into: &mut HashMap<(i64, i64), Bucket>) {
     for e in events {
         let hour = e.at_ms.div_euclid(HOUR_MS) * HOUR_MS;
-        into.entry((e.proxy_id, hour)).or_default().add(e);
+        into.entry((e.proxy.0 as i64, hour)).or_default().add(e);
     }
 }
 

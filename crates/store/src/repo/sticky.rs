@@ -32,11 +32,12 @@ impl Store {
     /// group and no country (the whole pool).
     pub fn upsert_sticky(
         &self,
-        config_id: i64,
+        config: vip_engine::ConfigId,
         pattern: &str,
         proxy_id: i64,
         expires_at: i64,
     ) -> Result<i64> {
+        let config_id = config.0 as i64;
         let now = now_ms();
         self.conn().execute(
             "INSERT INTO sticky_session_mappings (config_id, domain_pattern, proxy_id, created_at, expires_at, last_used_at, uses)
@@ -107,7 +108,11 @@ impl Store {
     }
 
     /// A config's live mappings, as the engine restores them.
-    pub fn load_sticky(&self, config_id: i64) -> Result<Vec<vip_engine::StickyMapping>> {
+    pub fn load_sticky(
+        &self,
+        config: vip_engine::ConfigId,
+    ) -> Result<Vec<vip_engine::StickyMapping>> {
+        let config_id = config.0 as i64;
         let mut stmt = self.conn().prepare(
             "SELECT domain_pattern, proxy_id, created_at, expires_at, uses, scope_group, scope_country
              FROM sticky_session_mappings WHERE config_id = ?1 AND expires_at > ?2",
@@ -137,9 +142,10 @@ impl Store {
     /// one scope and pattern, the first is kept).
     pub fn save_sticky(
         &self,
-        config_id: i64,
+        config: vip_engine::ConfigId,
         mappings: &[vip_engine::StickyMapping],
     ) -> Result<()> {
+        let config_id = config.0 as i64;
         let tx = self.conn().unchecked_transaction()?;
         tx.execute(
             "DELETE FROM sticky_session_mappings WHERE config_id = ?1",

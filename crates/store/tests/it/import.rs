@@ -101,14 +101,20 @@ fn mixed_lines_with_broken_ones_get_per_line_verdicts() {
         .collect();
     assert_eq!(gw.len(), 2);
     let c = store
-        .get_credential(&vault, gw[0].credential_id.unwrap())
+        .get_credential(
+            &vault,
+            vip_engine::CredentialRef((gw[0].credential_id.unwrap()) as u64),
+        )
         .unwrap();
     assert_eq!(
         (c.username.expose(), c.password.expose()),
         ("user-1", "pa:ss")
     );
     let c = store
-        .get_credential(&vault, gw[1].credential_id.unwrap())
+        .get_credential(
+            &vault,
+            vip_engine::CredentialRef((gw[1].credential_id.unwrap()) as u64),
+        )
         .unwrap();
     assert_eq!(c.password.expose(), "p@ss");
     // Importing the same file again stores nothing new.
@@ -206,7 +212,12 @@ fn export_formats() {
         .into_iter()
         .find(|p| p.host == "a.example")
         .unwrap();
-    let c = other.get_credential(&v2, p.credential_id.unwrap()).unwrap();
+    let c = other
+        .get_credential(
+            &v2,
+            vip_engine::CredentialRef((p.credential_id.unwrap()) as u64),
+        )
+        .unwrap();
     assert_eq!((c.username.expose(), c.password.expose()), ("us:er", "p/w"));
     let csv = porting::export(&store, None, ExportFormat::Csv, false, None).unwrap();
     assert!(csv.starts_with("host,port,protocol,country,"));

@@ -128,7 +128,7 @@ fn sticky_mappings_move_into_their_configs_base_scope() {
         }
     }
     let store = Store::open(&path).unwrap();
-    let grouped = store.load_sticky(1).unwrap();
+    let grouped = store.load_sticky(vip_engine::ConfigId(1_u64)).unwrap();
     assert_eq!(grouped.len(), 1);
     assert_eq!(
         (
@@ -138,7 +138,7 @@ fn sticky_mappings_move_into_their_configs_base_scope() {
         ),
         (Some("res"), None, 2)
     );
-    let whole = store.load_sticky(2).unwrap();
+    let whole = store.load_sticky(vip_engine::ConfigId(2_u64)).unwrap();
     assert_eq!((whole.len(), whole[0].scope.group.as_deref()), (1, None));
     // And back: the rollback keeps them.
     migrate::migrate_to(store.conn(), &path, 6).unwrap();

@@ -112,16 +112,36 @@ fn sticky_lookup_prefers_exact_then_the_closest_wildcard() {
     );
     let future = now_ms() + 60_000;
     store
-        .upsert_sticky(cfg, "*.example.com", p1, future)
+        .upsert_sticky(
+            vip_engine::ConfigId(cfg as u64),
+            "*.example.com",
+            p1,
+            future,
+        )
         .unwrap();
     store
-        .upsert_sticky(cfg, "*.shop.example.com", p2, future)
+        .upsert_sticky(
+            vip_engine::ConfigId(cfg as u64),
+            "*.shop.example.com",
+            p2,
+            future,
+        )
         .unwrap();
     store
-        .upsert_sticky(cfg, "exact.shop.example.com", p3, future)
+        .upsert_sticky(
+            vip_engine::ConfigId(cfg as u64),
+            "exact.shop.example.com",
+            p3,
+            future,
+        )
         .unwrap();
     store
-        .upsert_sticky(cfg, "*.old.test", p3, now_ms() - 1)
+        .upsert_sticky(
+            vip_engine::ConfigId(cfg as u64),
+            "*.old.test",
+            p3,
+            now_ms() - 1,
+        )
         .unwrap();
     let find = |d: &str| store.find_sticky(cfg, d).unwrap().map(|m| m.proxy_id);
     assert_eq!(find("exact.shop.example.com"), Some(p3));
@@ -179,15 +199,22 @@ fn sticky_mappings_round_trip_with_their_scopes() {
         mapping(Some("res"), Some("DE"), "shop.test", p3),
         mapping(None, Some("DE"), "shop.test", p3),
     ];
-    store.save_sticky(cfg, &saved).unwrap();
-    let mut loaded = store.load_sticky(cfg).unwrap();
+    store
+        .save_sticky(vip_engine::ConfigId(cfg as u64), &saved)
+        .unwrap();
+    let mut loaded = store.load_sticky(vip_engine::ConfigId(cfg as u64)).unwrap();
     loaded.sort_by(|a, b| a.scope.cmp(&b.scope));
     let mut want = saved[..3].to_vec();
     want.sort_by(|a, b| a.scope.cmp(&b.scope));
     assert_eq!(loaded, want);
     // Saving again replaces them.
-    store.save_sticky(cfg, &saved[..1]).unwrap();
-    assert_eq!(store.load_sticky(cfg).unwrap(), saved[..1].to_vec());
+    store
+        .save_sticky(vip_engine::ConfigId(cfg as u64), &saved[..1])
+        .unwrap();
+    assert_eq!(
+        store.load_sticky(vip_engine::ConfigId(cfg as u64)).unwrap(),
+        saved[..1].to_vec()
+    );
 }
 
 #[test]
@@ -197,7 +224,7 @@ fn usage_statistics_aggregate_by_hour_with_success_rate_and_p95() {
     let mut events = Vec::new();
     for i in 0..100 {
         events.push(UsageEvent {
-            proxy_id: 1,
+            proxy: vip_engine::ProxyId(1_u64),
             at_ms: now - (i % 2) * 3_600_000,
             ok: i % 4 != 0,
             error_kind: if i % 4 == 0 {
@@ -211,7 +238,7 @@ fn usage_statistics_aggregate_by_hour_with_success_rate_and_p95() {
         });
     }
     events.push(UsageEvent {
-        proxy_id: 2,
+        proxy: vip_engine::ProxyId(2_u64),
         at_ms: now - 48 * 3_600_000,
         ok: true,
         error_kind: None,
@@ -302,7 +329,7 @@ fn events_breakers_weights_and_maintenance() {
     store
         .record_usage(&[
             UsageEvent {
-                proxy_id: p,
+                proxy: vip_engine::ProxyId(p as u64),
                 at_ms: now - 8 * 86_400_000,
                 ok: true,
                 error_kind: None,
@@ -311,7 +338,7 @@ fn events_breakers_weights_and_maintenance() {
                 bytes_received: 0,
             },
             UsageEvent {
-                proxy_id: p,
+                proxy: vip_engine::ProxyId(p as u64),
                 at_ms: now - 6 * 86_400_000,
                 ok: true,
                 error_kind: None,
@@ -320,7 +347,7 @@ fn events_breakers_weights_and_maintenance() {
                 bytes_received: 0,
             },
             UsageEvent {
-                proxy_id: p,
+                proxy: vip_engine::ProxyId(p as u64),
                 at_ms: now,
                 ok: true,
                 error_kind: None,

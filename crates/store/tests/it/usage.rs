@@ -15,7 +15,7 @@ const CHILD_ENV: &str = "VIP_TEST_USAGE_CHILD_DB";
 
 fn event(i: u64) -> UsageEvent {
     UsageEvent {
-        proxy_id: (i % 50) as i64 + 1,
+        proxy: vip_engine::ProxyId(i % 50 + 1),
         at_ms: now_ms(),
         ok: !i.is_multiple_of(7),
         error_kind: if i.is_multiple_of(7) {

@@ -47,7 +47,9 @@ fn credentials_round_trip_and_never_hit_the_disk_in_plaintext() {
     let id = store
         .create_credential(&vault, &user, &pass, Some("acme"))
         .unwrap();
-    let back = store.get_credential(&vault, id).unwrap();
+    let back = store
+        .get_credential(&vault, vip_engine::CredentialRef(id as u64))
+        .unwrap();
     assert_eq!(
         (back.username.expose(), back.password.expose()),
         (user.expose(), pass.expose())
@@ -71,7 +73,11 @@ fn credentials_round_trip_and_never_hit_the_disk_in_plaintext() {
     // Unlocking again with the right password reads it; a fresh vault object works.
     let again = Vault::unlock(store.conn(), &master).unwrap();
     assert_eq!(
-        store.get_credential(&again, id).unwrap().password.expose(),
+        store
+            .get_credential(&again, vip_engine::CredentialRef(id as u64))
+            .unwrap()
+            .password
+            .expose(),
         pass.expose()
     );
 }
@@ -93,7 +99,9 @@ fn ciphertexts_cannot_be_swapped_between_rows_or_columns() {
             [a, b],
         )
         .unwrap();
-    let err = store.get_credential(&vault, b).unwrap_err();
+    let err = store
+        .get_credential(&vault, vip_engine::CredentialRef(b as u64))
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::Vault(VaultError::Tampered { .. })),
         "{err}"
@@ -104,7 +112,7 @@ fn ciphertexts_cannot_be_swapped_between_rows_or_columns() {
         .unwrap();
     assert!(
         store
-            .get_credential(&vault, a)
+            .get_credential(&vault, vip_engine::CredentialRef(a as u64))
             .unwrap_err()
             .to_string()
             .contains("altered or belongs to another row")
@@ -196,7 +204,7 @@ fn key_rotation_reencrypts_everything_and_retires_the_old_key() {
         let cred_id = store.get_proxy(*id).unwrap().credential_id.unwrap();
         assert_eq!(
             store
-                .get_credential(&reopened, cred_id)
+                .get_credential(&reopened, vip_engine::CredentialRef(cred_id as u64))
                 .unwrap()
                 .password
                 .expose(),
@@ -233,7 +241,11 @@ fn change_password_rewraps_keys() {
     );
     let v = Vault::unlock(store.conn(), &Secret::new("new staple password")).unwrap();
     assert_eq!(
-        store.get_credential(&v, id).unwrap().password.expose(),
+        store
+            .get_credential(&v, vip_engine::CredentialRef(id as u64))
+            .unwrap()
+            .password
+            .expose(),
         "p-value"
     );
     assert_eq!(Vault::status(store.conn()).unwrap().credentials, 1);

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
-use vip_engine::CredentialRef;
 use vip_gateway::health::{CheckSettings, check_all};
 use vip_store::now_ms;
 
@@ -43,9 +42,10 @@ pub fn run(
     } else {
         let mut out = Vec::new();
         for id in ids {
+            let wanted = u64::try_from(*id).ok().map(vip_engine::ProxyId);
             let p = pool
                 .iter()
-                .find(|p| p.id.0 as i64 == *id)
+                .find(|p| Some(p.id) == wanted)
                 .ok_or_else(|| InvalidInput(format!("proxy {id} does not exist")))?;
             out.push(p.clone());
         }
@@ -59,8 +59,8 @@ pub fn run(
     let mut batch = Vec::with_capacity(chosen.len());
     for p in chosen {
         let login = match (p.credential, &vault) {
-            (Some(CredentialRef(c)), Some(v)) => {
-                let cred = store.get_credential(v, c as i64)?;
+            (Some(credential), Some(v)) => {
+                let cred = store.get_credential(v, credential)?;
                 Some((cred.username, cred.password))
             }
             _ => None,
@@ -84,7 +84,7 @@ pub fn run(
         let ip = r.exit_ip.map(|i| i.to_string());
         let latency = r.latency.map(|d| d.as_secs_f64() * 1000.0);
         store.record_check(
-            r.proxy.0 as i64,
+            r.proxy,
             Some(if r.ok { "up" } else { "down" }),
             latency,
             (ip.as_deref(), r.exit_country.as_deref()),

@@ -240,7 +240,7 @@ async fn the_shared_listeners_sticky_mappings_survive_a_restart() {
     let db = dir.path().join(vip_store::DATABASE_FILE);
     let store = vip_store::Store::open(&db).unwrap();
     let id = store.list_rotations().unwrap()[0].id;
-    let stored = store.load_sticky(id).unwrap();
+    let stored = store.load_sticky(vip_engine::ConfigId(id as u64)).unwrap();
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].key, "localhost");
     // Point the stored mapping at the other proxy: after a restart the

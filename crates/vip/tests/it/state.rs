@@ -122,7 +122,9 @@ async fn breakers_and_sticky_mappings_survive_kill_9() {
         "{breakers:?}"
     );
     let sticky_id = store.find_rotation("st").unwrap().id;
-    let mappings = store.load_sticky(sticky_id).unwrap();
+    let mappings = store
+        .load_sticky(vip_engine::ConfigId(sticky_id as u64))
+        .unwrap();
     assert!(
         mappings
             .iter()
