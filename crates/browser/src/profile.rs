@@ -118,6 +118,13 @@ const SCREENS: &[(u32, u32)] = &[
     (1280, 800),
 ];
 
+/// A WebRTC policy name that is none of the four.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown WebRTC policy {0:?}: use one of disable, disable_non_proxied_udp, default_public_interface_only, default"
+)]
+pub struct UnknownWebRtcPolicy(pub String);
+
 /// WebRTC IP handling for an identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum WebRtcPolicy {
@@ -152,16 +159,11 @@ impl WebRtcPolicy {
     }
 
     /// Parses a policy name.
-    pub fn parse(s: &str) -> Result<WebRtcPolicy, String> {
+    pub fn parse(s: &str) -> Result<WebRtcPolicy, UnknownWebRtcPolicy> {
         WebRtcPolicy::ALL
             .into_iter()
             .find(|p| p.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!(
-                    "unknown WebRTC policy {s:?}: use one of {}",
-                    WebRtcPolicy::ALL.map(|p| p.as_str()).join(", ")
-                )
-            })
+            .ok_or_else(|| UnknownWebRtcPolicy(s.to_string()))
     }
 
     /// The `webrtc.ip_handling_policy` preference Chromium needs (the
@@ -452,6 +454,7 @@ mod tests {
         assert!(
             WebRtcPolicy::parse("nope")
                 .unwrap_err()
+                .to_string()
                 .contains("disable_non_proxied_udp")
         );
     }

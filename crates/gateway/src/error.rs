@@ -109,3 +109,29 @@ pub enum GatewayError {
         addr: String,
     },
 }
+
+/// Input the gateway was given that it cannot use: files of trust roots
+/// and geolocation, target addresses. Each says what was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A PEM file whose certificates do not parse.
+    #[error("cannot read the PEM certificates: {0}")]
+    Pem(String),
+    /// A PEM file with no certificate in it.
+    #[error("no certificate in the PEM file")]
+    NoCertificate,
+    /// Bytes that are not a MaxMind-format database.
+    #[error("not a MaxMind database: {0}")]
+    NotGeoDb(String),
+    /// A file that could not be read or used.
+    #[error("{path}: {why}", path = .path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A target that is not `host:port`.
+    #[error("{0}")]
+    Target(String),
+}

@@ -43,16 +43,20 @@ struct GeoCountry {
 
 impl GeoDb {
     /// Reads a database from bytes.
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<GeoDb, String> {
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<GeoDb, crate::InputError> {
         maxminddb::Reader::from_source(bytes)
             .map(|reader| GeoDb { reader })
-            .map_err(|e| format!("not a MaxMind database: {e}"))
+            .map_err(|e| crate::InputError::NotGeoDb(e.to_string()))
     }
 
     /// Reads a database file; errors name the file.
-    pub fn open(path: &std::path::Path) -> Result<GeoDb, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        GeoDb::from_bytes(bytes).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn open(path: &std::path::Path) -> Result<GeoDb, crate::InputError> {
+        let in_file = |why: String| crate::InputError::File {
+            path: path.to_path_buf(),
+            why,
+        };
+        let bytes = std::fs::read(path).map_err(|e| in_file(e.to_string()))?;
+        GeoDb::from_bytes(bytes).map_err(|e| in_file(e.to_string()))
     }
 
     /// The ISO country code of an address, when the database knows it.
@@ -128,10 +132,10 @@ fn failed(proxy: ProxyId, connect: Option<Duration>, e: &DialError) -> CheckRepo
     }
 }
 
-fn parse_url(url: &str) -> Result<(Target, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("check URL {url:?} must start with http://"))?;
+fn parse_url(url: &str) -> Result<(Target, String), crate::InputError> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        crate::InputError::Target(format!("check URL {url:?} must start with http://"))
+    })?;
     let split = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
     let target = Target::parse_authority(authority, Some(80))?;
@@ -198,7 +202,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
                 Some(connect),
                 &DialError::Unusable {
                     proxy: addr,
-                    detail: e,
+                    detail: e.to_string(),
                 },
             );
         }

@@ -21,7 +21,7 @@ mod stall;
 mod target;
 pub mod upstream;
 
-pub use error::{DialError, GatewayError};
+pub use error::{DialError, GatewayError, InputError};
 pub use gateway::{
     Assignment, ClientAuth, Credentials, Gateway, GatewaySettings, ListenerHandle, ListenerSpec,
     NoCredentials,

@@ -16,11 +16,15 @@ pub struct Target {
 
 impl Target {
     /// Parses `host:port` or `[v6]:port`; `default_port` when the port is absent.
-    pub fn parse_authority(s: &str, default_port: Option<u16>) -> Result<Target, String> {
+    pub fn parse_authority(
+        s: &str,
+        default_port: Option<u16>,
+    ) -> Result<Target, crate::InputError> {
+        let bad = |why: String| crate::InputError::Target(why);
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
             let (h, after) = rest
                 .split_once(']')
-                .ok_or_else(|| format!("unclosed '[' in {s:?}"))?;
+                .ok_or_else(|| bad(format!("unclosed '[' in {s:?}")))?;
             (h, after.strip_prefix(':'))
         } else {
             match s.rsplit_once(':') {
@@ -33,19 +37,19 @@ impl Target {
                 .parse::<u16>()
                 .ok()
                 .filter(|p| *p > 0)
-                .ok_or_else(|| format!("bad port {p:?}"))?,
+                .ok_or_else(|| bad(format!("bad port {p:?}")))?,
             (None, Some(d)) => d,
-            (None, None) => return Err(format!("missing port in {s:?}")),
+            (None, None) => return Err(bad(format!("missing port in {s:?}"))),
         };
         if host.is_empty() || host.len() > 253 {
-            return Err(format!("bad host in {s:?}"));
+            return Err(bad(format!("bad host in {s:?}")));
         }
         if host.parse::<IpAddr>().is_err()
             && !host
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
         {
-            return Err(format!("bad host {host:?}"));
+            return Err(bad(format!("bad host {host:?}")));
         }
         Ok(Target {
             host: host.to_ascii_lowercase(),

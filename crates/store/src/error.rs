@@ -7,6 +7,25 @@ use thiserror::Error;
 
 use crate::vault::VaultError;
 
+/// A value in an import entry or proxy that cannot be used: the message
+/// says which and how to fix it (it becomes that entry's verdict, or a
+/// [`StoreError::Invalid`] for the field).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+impl From<String> for InvalidValue {
+    fn from(message: String) -> InvalidValue {
+        InvalidValue(message)
+    }
+}
+
+impl From<&str> for InvalidValue {
+    fn from(message: &str) -> InvalidValue {
+        InvalidValue(message.to_string())
+    }
+}
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -26,7 +26,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use clock::now_ms;
-pub use error::StoreError;
+pub use error::{InvalidValue, StoreError};
 
 /// Result type of this crate.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

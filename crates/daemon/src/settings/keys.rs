@@ -262,7 +262,7 @@ pub fn accepted(kind: Kind) -> String {
 }
 
 /// Parses `text` as `kind`; the error says what is accepted.
-pub fn parse(kind: Kind, text: &str) -> Result<Value, String> {
+pub(crate) fn parse(kind: Kind, text: &str) -> Result<Value, String> {
     let bad = || accepted(kind);
     Ok(match kind {
         Kind::Addr => Value::Addr(text.trim().parse().map_err(|_| bad())?),

@@ -159,13 +159,29 @@ impl StrategyName {
     }
 
     /// Parses a canonical name or alias.
-    pub fn parse(s: &str) -> Result<StrategyName, String> {
-        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-            let names: Vec<&str> = StrategyName::ALL.iter().map(|n| n.as_str()).collect();
-            format!("unknown strategy {s:?}: use one of {}", names.join(", "))
-        })
+    pub fn parse(s: &str) -> Result<StrategyName, UnknownStrategy> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| UnknownStrategy(s.to_string()))
     }
 }
+
+/// A strategy name that is none of the eleven (nor an alias).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownStrategy(pub String);
+
+impl fmt::Display for UnknownStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = StrategyName::ALL.iter().map(|n| n.as_str()).collect();
+        write!(
+            f,
+            "unknown strategy {:?}: use one of {}",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownStrategy {}
 
 impl fmt::Display for StrategyName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

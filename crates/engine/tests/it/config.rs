@@ -194,6 +194,7 @@ fn valid_documents_parse_into_strategy_settings() {
     assert!(
         StrategyName::parse("nope")
             .unwrap_err()
+            .to_string()
             .contains("round-robin")
     );
 }

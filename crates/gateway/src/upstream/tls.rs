@@ -60,12 +60,12 @@ impl Tls {
     }
 
     /// Mozilla's roots plus the certificates in a PEM file's bytes.
-    pub fn with_pem_roots(pem: &[u8]) -> Result<Tls, String> {
+    pub fn with_pem_roots(pem: &[u8]) -> Result<Tls, crate::InputError> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("cannot read the PEM certificates: {e}"))?;
+            .map_err(|e| crate::InputError::Pem(e.to_string()))?;
         if certs.is_empty() {
-            return Err("no certificate in the PEM file".into());
+            return Err(crate::InputError::NoCertificate);
         }
         Ok(Tls::with_roots(certs))
     }

@@ -60,6 +60,7 @@ async fn checks_measure_latency_find_the_exit_ip_and_classify_failures() {
     assert!(
         GeoDb::from_bytes(b"not a database".to_vec())
             .unwrap_err()
+            .to_string()
             .contains("not a MaxMind database")
     );
     let r = check(

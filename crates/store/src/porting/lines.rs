@@ -12,11 +12,11 @@ use crate::vault::Secret;
 /// Longest line accepted.
 pub const MAX_LINE: usize = 4096;
 
-fn scheme(s: &str) -> Result<Protocol, String> {
+fn scheme(s: &str) -> Result<Protocol, crate::InvalidValue> {
     match s.to_ascii_lowercase().as_str() {
         "socks5h" | "socks" => Ok(Protocol::Socks5),
         other => other.parse().map_err(|_| {
-            format!("unknown scheme {s:?}: use http, https, socks4, socks4a or socks5")
+            format!("unknown scheme {s:?}: use http, https, socks4, socks4a or socks5").into()
         }),
     }
 }
@@ -26,7 +26,7 @@ fn decode(s: &str) -> Secret {
 }
 
 /// Splits `host:port` or `[v6]:port`.
-pub fn host_port(s: &str) -> Result<(String, u16), String> {
+pub fn host_port(s: &str) -> Result<(String, u16), crate::InvalidValue> {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (h, after) = rest.split_once(']').ok_or("unclosed '[' in IPv6 host")?;
         (
@@ -42,13 +42,13 @@ pub fn host_port(s: &str) -> Result<(String, u16), String> {
     check_host(host)?;
     let port: u16 = match port.parse::<u32>() {
         Ok(p) if (1..=65535).contains(&p) => p as u16,
-        _ => return Err(format!("bad port {port:?}: use 1 to 65535")),
+        _ => return Err(format!("bad port {port:?}: use 1 to 65535").into()),
     };
     Ok((host.to_string(), port))
 }
 
 /// Parses one line.
-pub fn parse_line(line: &str) -> Result<NewProxy, String> {
+pub fn parse_line(line: &str) -> Result<NewProxy, crate::InvalidValue> {
     let line = line.trim();
     let (protocol, rest) = match line.split_once("://") {
         Some((s, rest)) => (Some(scheme(s)?), rest.trim_end_matches('/')),
@@ -87,7 +87,8 @@ pub fn parse_line(line: &str) -> Result<NewProxy, String> {
         return Err(format!(
             "cannot read {} fields separated by ':'; use host:port or host:port:user:pass",
             parts.len()
-        ));
+        )
+        .into());
     }
     (proxy.host, proxy.port) = host_port(hostport)?;
     Ok(proxy)
@@ -119,15 +120,22 @@ mod tests {
         assert!(
             parse_line("ftp://x:1")
                 .unwrap_err()
+                .0
                 .contains("unknown scheme \"ftp\"")
         );
         assert!(
             parse_line("x:99999")
                 .unwrap_err()
+                .0
                 .contains("bad port \"99999\"")
         );
-        assert!(parse_line(":80").unwrap_err().contains("missing host"));
-        assert!(parse_line("hostonly").unwrap_err().contains("missing port"));
-        assert!(parse_line("a:1:2").unwrap_err().contains("3 fields"));
+        assert!(parse_line(":80").unwrap_err().0.contains("missing host"));
+        assert!(
+            parse_line("hostonly")
+                .unwrap_err()
+                .0
+                .contains("missing port")
+        );
+        assert!(parse_line("a:1:2").unwrap_err().0.contains("3 fields"));
     }
 }

@@ -48,7 +48,7 @@ pub struct Entry {
     /// Line (or entry) number, from 1.
     pub at: usize,
     /// The proxy, or why it could not be read.
-    pub result: Result<NewProxy, String>,
+    pub result: Result<NewProxy, crate::InvalidValue>,
 }
 
 /// A parsed input.
@@ -126,7 +126,8 @@ fn parse_lines(input: &[u8]) -> Vec<Entry> {
                     "line is {} bytes long; at most {} are read",
                     raw.len(),
                     lines::MAX_LINE
-                )),
+                )
+                .into()),
             });
             continue;
         }
@@ -144,7 +145,7 @@ fn parse_lines(input: &[u8]) -> Vec<Entry> {
         if let Some(c) = line.chars().find(|c| c.is_control()) {
             out.push(Entry {
                 at,
-                result: Err(format!("contains the control character {:?}", c)),
+                result: Err(format!("contains the control character {:?}", c).into()),
             });
             continue;
         }
@@ -234,7 +235,7 @@ pub fn apply(
                 Err(reason) => {
                     verdicts.push(Verdict::Invalid {
                         at,
-                        reason: reason.clone(),
+                        reason: reason.to_string(),
                     });
                     continue;
                 }

@@ -18,7 +18,11 @@ fn non_empty(s: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn finish(mut p: NewProxy, host: Option<String>, port: Option<String>) -> Result<NewProxy, String> {
+fn finish(
+    mut p: NewProxy,
+    host: Option<String>,
+    port: Option<String>,
+) -> Result<NewProxy, crate::InvalidValue> {
     let host = host.ok_or("missing host")?;
     let port = port.ok_or("missing port")?;
     (p.host, p.port) = host_port(&format!(
@@ -49,7 +53,7 @@ pub fn csv(text: &str) -> Vec<Entry> {
         Err(e) => {
             return vec![Entry {
                 at: 1,
-                result: Err(format!("unreadable CSV header: {e}")),
+                result: Err(format!("unreadable CSV header: {e}").into()),
             }];
         }
     };
@@ -71,12 +75,12 @@ pub fn csv(text: &str) -> Vec<Entry> {
         let (at, result) = match record {
             Err(e) => (
                 e.position().map_or(0, |p| p.line() as usize),
-                Err(format!("unreadable CSV record: {e}")),
+                Err(format!("unreadable CSV record: {e}").into()),
             ),
             Ok(r) => {
                 let at = r.position().map_or(0, |p| p.line() as usize);
                 let get = |c: Option<usize>| non_empty(c.and_then(|i| r.get(i)));
-                let parse = || -> Result<NewProxy, String> {
+                let parse = || -> Result<NewProxy, crate::InvalidValue> {
                     let mut p = NewProxy {
                         protocol: get(c_proto)
                             .map(|s| s.parse::<Protocol>().map_err(|e| e.to_string()))
@@ -154,7 +158,8 @@ pub fn foxyproxy(value: &Value) -> Vec<Entry> {
                         _ => {
                             return Err(format!(
                                 "FoxyProxy type {n} is not a proxy (direct, PAC or system)"
-                            ));
+                            )
+                            .into());
                         }
                     },
                     Some(Value::String(s)) => s.parse::<Protocol>().map_err(|e| e.to_string())?,
@@ -195,7 +200,7 @@ pub fn clash(text: &str) -> Vec<Entry> {
         Err(e) => {
             return vec![Entry {
                 at: e.marker().line(),
-                result: Err(format!("not valid YAML: {e}")),
+                result: Err(format!("not valid YAML: {e}").into()),
             }];
         }
     };
@@ -220,7 +225,8 @@ pub fn clash(text: &str) -> Vec<Entry> {
                     other => {
                         return Err(format!(
                             "Clash type {other:?} is not supported: only http and socks5 proxies"
-                        ));
+                        )
+                        .into());
                     }
                 };
                 let p = NewProxy {

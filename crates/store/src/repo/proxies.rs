@@ -142,7 +142,7 @@ fn record(r: &Row<'_>) -> rusqlite::Result<ProxyRecord> {
 }
 
 /// Checks a host name or address: non-empty, no spaces or URL syntax.
-pub fn check_host(host: &str) -> Result<(), String> {
+pub fn check_host(host: &str) -> Result<(), crate::InvalidValue> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if bare.is_empty() {
         return Err("missing host".into());
@@ -154,16 +154,16 @@ pub fn check_host(host: &str) -> Result<(), String> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')))
     {
-        return Err(format!(
-            "host {host:?} contains {c:?}; use a host name or an IP address"
-        ));
+        return Err(
+            format!("host {host:?} contains {c:?}; use a host name or an IP address").into(),
+        );
     }
     Ok(())
 }
 
 impl NewProxy {
     fn validate(&self) -> Result<()> {
-        check_host(&self.host).map_err(|m| StoreError::invalid("host", m))?;
+        check_host(&self.host).map_err(|m| StoreError::invalid("host", m.0))?;
         if self.port == 0 {
             return Err(StoreError::invalid(
                 "port",

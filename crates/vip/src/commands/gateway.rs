@@ -91,7 +91,7 @@ pub fn run(
         tls,
         blocking,
     } = options;
-    let strategy = StrategyName::parse(strategy).map_err(InvalidInput)?;
+    let strategy = StrategyName::parse(strategy).map_err(|e| InvalidInput(e.to_string()))?;
     let mut proxies = Vec::new();
     let mut logins = HashMap::new();
     for (i, text) in upstreams.iter().enumerate() {

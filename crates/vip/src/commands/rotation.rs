@@ -48,8 +48,8 @@ pub fn run(ctx: &Ctx, cmd: RotationCommand) -> anyhow::Result<ExitCode> {
             let doc = match (file, name, strategy) {
                 (Some(file), _, _) => read_json(&file)?,
                 (None, Some(name), Some(strategy)) => {
-                    let strategy =
-                        vip_engine::StrategyName::parse(&strategy).map_err(InvalidInput)?;
+                    let strategy = vip_engine::StrategyName::parse(&strategy)
+                        .map_err(|e| InvalidInput(e.to_string()))?;
                     let mut doc =
                         serde_json::json!({ "name": name, "strategy": strategy.as_str() });
                     if let Some(g) = group {
