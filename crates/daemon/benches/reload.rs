@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
-use vip_daemon::{ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, UpkeepConfig};
+use vip_daemon::DaemonConfig;
 use vip_engine::{PoolSnapshot, RotationConfig, SelectionRequest};
 
 const PROXIES: usize = 100_000;
@@ -80,27 +80,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let config = DaemonConfig {
-        data_dir: data.clone(),
-        gateway: GatewayConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            client_auth: None,
-            blocklist: None,
-            tls: vip_gateway::upstream::Tls::default(),
-        },
-        health: None,
-        upkeep: UpkeepConfig::default(),
-        browser: BrowserConfig {
-            disabled: true,
-            chromium: None,
-            headless: true,
-            devtools_port: None,
-            blocklist: None,
-        },
-        api: ApiConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-        },
-    };
+    let config = DaemonConfig::local(&data);
     let started = Instant::now();
     let daemon = runtime.block_on(vip_daemon::start(config, None)).unwrap();
     let start_time = started.elapsed();

@@ -29,6 +29,34 @@ pub struct DaemonConfig {
     pub api: ApiConfig,
 }
 
+impl DaemonConfig {
+    /// A daemon on `data_dir` with both listeners on 127.0.0.1 port 0, no
+    /// browser, no health checks and no tracker blocking: for tests,
+    /// benchmarks and embedding (set what else you need).
+    pub fn local(data_dir: impl Into<PathBuf>) -> DaemonConfig {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        DaemonConfig {
+            data_dir: data_dir.into(),
+            gateway: GatewayConfig {
+                listen: any_port,
+                client_auth: None,
+                blocklist: None,
+                tls: vip_gateway::upstream::Tls::default(),
+            },
+            health: None,
+            upkeep: UpkeepConfig::default(),
+            browser: BrowserConfig {
+                disabled: true,
+                chromium: None,
+                headless: true,
+                devtools_port: None,
+                blocklist: None,
+            },
+            api: ApiConfig { listen: any_port },
+        }
+    }
+}
+
 /// The gateway's shared listener and upstream settings.
 pub struct GatewayConfig {
     /// Shared listener address.

@@ -41,11 +41,14 @@ pub(crate) fn read(store: &Store) -> Result<Loaded, vip_store::StoreError> {
     Ok(loaded)
 }
 
-/// Marks the loaded active configs active in `engine` (a fresh one).
+/// Marks the loaded active configs active in `engine` (a fresh one, not
+/// yet shared: the built-in rotation, when the pool needs it, is built
+/// here rather than under the lock at the first selection).
 pub(crate) fn activate(engine: &mut Engine, active: &[(Option<String>, ConfigId)]) {
     for (group, id) in active {
         engine.set_active(group.as_deref(), Some(*id));
     }
+    engine.prepare_built_in();
 }
 
 /// Whether `id` is a stored config (not the engine's built-in rotation):

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use vip_daemon::{ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, UpkeepConfig};
+use vip_daemon::DaemonConfig;
 use vip_store::Store;
 use vip_store::repo::proxies::{AddOutcome, NewProxy};
 use vip_store::vault::{Secret, Vault};
@@ -53,27 +53,7 @@ pub fn add_socks(
 
 /// A config for `dir`: no browser, no health checks, everything on port 0.
 pub fn config(dir: &Path) -> DaemonConfig {
-    DaemonConfig {
-        data_dir: dir.to_path_buf(),
-        gateway: GatewayConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            client_auth: None,
-            blocklist: None,
-            tls: vip_gateway::upstream::Tls::default(),
-        },
-        health: None,
-        upkeep: UpkeepConfig::default(),
-        browser: BrowserConfig {
-            disabled: true,
-            chromium: None,
-            headless: true,
-            devtools_port: None,
-            blocklist: None,
-        },
-        api: ApiConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-        },
-    }
+    DaemonConfig::local(dir)
 }
 
 /// Waits (at most 10 s) until `check` holds.

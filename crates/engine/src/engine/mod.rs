@@ -87,30 +87,40 @@ impl Engine {
             tabs: HashMap::new(),
             rebuilding: None,
         }
-        .with_built_in()
     }
 
     /// The id of the engine's own round-robin over the whole pool, what
-    /// [`Engine::select_active`] runs when no config is active. Stored
-    /// configs never have it (their ids start at 1).
+    /// [`Engine::select_active`] runs when no config is active for the
+    /// pool. Stored configs never have it (their ids start at 1). It is
+    /// built only while it can be used (an index kept up to date costs on
+    /// every outcome), on first use or ahead of time with
+    /// [`Engine::prepare_built_in`].
     pub const BUILT_IN: ConfigId = ConfigId(0);
 
-    fn with_built_in(mut self) -> Engine {
+    /// Builds the built-in rotation now, if the pool has no active config
+    /// (so the first selection does not build it under the caller's lock).
+    pub fn prepare_built_in(&mut self) {
+        if self.active.contains_key(&None) || self.rotations.contains_key(&Engine::BUILT_IN) {
+            return;
+        }
         let config = RotationConfig::new(Engine::BUILT_IN.0, crate::StrategyName::RoundRobin, None);
         let rotation = self.build_rotation(config, Vec::new(), Timestamp::EPOCH);
         self.rotations.insert(Engine::BUILT_IN, rotation);
-        self
     }
 
     /// Makes `config` the active one of `group` (`None`: the whole pool),
     /// or clears it. Selections through [`Engine::select_active`] follow at
     /// once; each config keeps its own state (sticky mappings included).
     pub fn set_active(&mut self, group: Option<&str>, config: Option<ConfigId>) {
+        let whole_pool = group.is_none();
         let group = group.map(str::to_string);
         match config {
             Some(id) => self.active.insert(group, id),
             None => self.active.remove(&group),
         };
+        if whole_pool && config.is_some() {
+            self.rotations.remove(&Engine::BUILT_IN);
+        }
     }
 
     /// The active config of `group`, if one is set.

@@ -35,6 +35,7 @@ impl Engine {
             return self.select(own, req, rng);
         }
         let id = self.active.get(&None).copied().unwrap_or(Engine::BUILT_IN);
+        self.prepare_built_in();
         let narrowed = SelectionRequest {
             group: group.or(req.group),
             ..*req
