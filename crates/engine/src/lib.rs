@@ -32,7 +32,9 @@ mod strategy;
 mod time;
 
 pub use breaker::{BreakerPhase, BreakerSettings, BreakerState, RollingWindow};
-pub use config::{CommonConfig, ConfigError, RotationConfig, StrategyConfig, StrategyName};
+pub use config::{
+    CommonConfig, ConfigError, RotationConfig, RotationDocument, StrategyConfig, StrategyName,
+};
 pub use engine::{BreakerTransition, Engine, RebuildStart, RuntimeCopy};
 pub use events::{RotationEvent, RotationKey, RotationReason};
 pub use health::{FailureKind, Fault, Feedback, HealthSettings, ProxyStatus};
@@ -40,5 +42,6 @@ pub use ids::{ConfigId, CredentialRef, ProxyId, RuleId, TabId};
 pub use pool::{PoolError, PoolSnapshot};
 pub use proxy::{CountryCode, HealthSnapshot, Protocol, Proxy};
 pub use request::{Reason, Route, SelectError, Selection, SelectionRequest, StickyOutcome};
+pub use rules::RuleSpec;
 pub use strategy::sticky_session::{StickyMapping, StickyScope};
 pub use time::{LocalTime, Timestamp};

@@ -258,6 +258,43 @@ struct RawConfig {
     rules: Vec<serde_json::Value>,
 }
 
+/// A config document in its canonical form: what the store keeps and
+/// shows. It is built from validated parts (the store checks every
+/// document with [`RotationConfig::from_value`] first), and its rules are
+/// the engine's own [`RuleSpec`]s, so their defaults are the parser's.
+#[derive(Clone, Debug, Serialize)]
+pub struct RotationDocument {
+    /// Store id.
+    pub id: u64,
+    /// Unique name.
+    pub name: String,
+    /// The strategy's canonical name.
+    pub strategy: StrategyName,
+    /// Target group; `None` is the whole pool.
+    pub target_group: Option<String>,
+    /// `common_config` as given (an object).
+    pub common_config: serde_json::Value,
+    /// `strategy_config` as given (an object).
+    pub strategy_config: serde_json::Value,
+    /// Rules in evaluation order.
+    pub rules: Vec<RuleSpec>,
+}
+
+impl RotationDocument {
+    /// The document as JSON.
+    pub fn to_value(&self) -> serde_json::Value {
+        // Invariant: every field serializes (strings, numbers, JSON values).
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl RuleSpec {
+    /// Parses one rule as written (errors carry the JSON path under `at`).
+    pub fn from_value(value: &serde_json::Value, at: &str) -> Result<RuleSpec, ConfigError> {
+        parse_part(value, at)
+    }
+}
+
 impl RotationConfig {
     /// A config with default settings for `strategy`, over `target_group`.
     pub fn new(id: u64, strategy: StrategyName, target_group: Option<&str>) -> RotationConfig {

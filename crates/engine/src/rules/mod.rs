@@ -8,7 +8,7 @@
 mod condition;
 mod regex_sets;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
 use crate::ids::{ProxyId, RuleId};
@@ -17,8 +17,9 @@ use crate::proxy::{CountryCode, Proxy};
 pub use condition::{Condition, Field};
 pub use regex_sets::{RegexMemo, RegexSets};
 
-/// A rule as written in JSON (or stored in `proxy_rotation_rules`).
-#[derive(Clone, Debug, Deserialize)]
+/// A rule as written in JSON (or stored in `proxy_rotation_rules`). Its
+/// serde defaults are the only ones: the store writes what this parses to.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Store id.
@@ -51,7 +52,7 @@ fn yes() -> bool {
 }
 
 /// How conditions combine.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Logic {
     /// Every condition must hold.
@@ -64,7 +65,7 @@ pub enum Logic {
 }
 
 /// A condition as written.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionSpec {
     /// domain, url, path, tab, hour, weekday, proxy_country, proxy_group, tag.
@@ -76,7 +77,7 @@ pub struct ConditionSpec {
 }
 
 /// An action as written.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
     /// use_proxy, use_proxy_group, use_country, exclude_proxy, exclude_country,

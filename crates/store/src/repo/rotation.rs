@@ -7,7 +7,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::{Value, json};
-use vip_engine::RotationConfig;
+use vip_engine::{RotationConfig, RotationDocument, RuleSpec, StrategyName};
 
 use crate::{Result, Store, StoreError, now_ms};
 
@@ -95,11 +95,28 @@ fn invalid(e: vip_engine::ConfigError) -> StoreError {
     StoreError::invalid(e.location(), e.to_string())
 }
 
+/// A part of a stored rule as the engine's type (what was stored passed
+/// the engine's parser, so a failure means the row was damaged).
+fn stored_part<T: serde::de::DeserializeOwned>(
+    config: i64,
+    rule: i64,
+    what: &str,
+    value: Value,
+) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "rotation config {config}, rule {rule}: {what}: {e}"
+        ))
+    })
+}
+
+/// Stores one rule as the engine parses it (its defaults are the
+/// parser's: nothing is re-implemented here).
 fn insert_rule(conn: &Connection, config_id: i64, rule: &Value) -> Result<i64> {
-    let text = |k: &str| {
-        rule.get(k)
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "[]".into())
+    let spec = RuleSpec::from_value(rule, "rule").map_err(invalid)?;
+    let logic = match spec.condition_logic {
+        vip_engine::rules::Logic::And => "and",
+        vip_engine::rules::Logic::Or => "or",
     };
     conn.execute(
         "INSERT INTO proxy_rotation_rules (config_id, name, priority, condition_logic, conditions, actions,
@@ -107,13 +124,13 @@ fn insert_rule(conn: &Connection, config_id: i64, rule: &Value) -> Result<i64> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             config_id,
-            rule.get("name").and_then(Value::as_str).unwrap_or(""),
-            rule.get("priority").and_then(Value::as_i64).unwrap_or(0),
-            rule.get("condition_logic").or_else(|| rule.get("conditionLogic")).and_then(Value::as_str).unwrap_or("and").to_ascii_lowercase(),
-            text("conditions"),
-            text("actions"),
-            rule.get("stop_on_match").or_else(|| rule.get("stopOnMatch")).and_then(Value::as_bool).unwrap_or(false),
-            rule.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+            spec.name,
+            spec.priority,
+            logic,
+            serde_json::to_string(&spec.conditions).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&spec.actions).unwrap_or_else(|_| "[]".into()),
+            spec.stop_on_match,
+            spec.enabled,
             now_ms(),
         ],
     )?;
@@ -301,24 +318,39 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The full document (settings and rules) of a stored config.
+    /// The full document (settings and rules) of a stored config, in the
+    /// engine's canonical form.
     pub fn rotation_document(&self, id: i64) -> Result<Value> {
         let r = self.find_rotation(&id.to_string())?;
-        let rules: Vec<Value> = self
-            .list_rules(id)?
-            .into_iter()
-            .map(|rule| {
-                json!({
-                    "id": rule.id, "name": rule.name, "priority": rule.priority,
-                    "condition_logic": rule.condition_logic, "conditions": rule.conditions,
-                    "actions": rule.actions, "stop_on_match": rule.stop_on_match, "enabled": rule.enabled,
-                })
-            })
-            .collect();
-        Ok(json!({
-            "id": r.id, "name": r.name, "strategy": r.strategy, "target_group": r.target_group,
-            "common_config": r.common_config, "strategy_config": r.strategy_config, "rules": rules,
-        }))
+        let corrupt = |what: String| StoreError::Corrupt(format!("rotation config {id}: {what}"));
+        let mut rules = Vec::new();
+        for rule in self.list_rules(id)? {
+            rules.push(RuleSpec {
+                id: rule.id as u64,
+                name: rule.name.clone(),
+                priority: i32::try_from(rule.priority).unwrap_or(0),
+                enabled: rule.enabled,
+                condition_logic: stored_part(
+                    id,
+                    rule.id,
+                    "condition_logic",
+                    Value::String(rule.condition_logic.clone()),
+                )?,
+                conditions: stored_part(id, rule.id, "conditions", rule.conditions.clone())?,
+                actions: stored_part(id, rule.id, "actions", rule.actions.clone())?,
+                stop_on_match: rule.stop_on_match,
+            });
+        }
+        let document = RotationDocument {
+            id: r.id as u64,
+            name: r.name,
+            strategy: StrategyName::parse(&r.strategy).map_err(|e| corrupt(e.to_string()))?,
+            target_group: r.target_group,
+            common_config: r.common_config,
+            strategy_config: r.strategy_config,
+            rules,
+        };
+        Ok(document.to_value())
     }
 
     /// A stored config as the engine loads it.

@@ -373,3 +373,33 @@ fn events_breakers_weights_and_maintenance() {
     );
     assert_eq!(store.recent_events(10).unwrap().len(), 1);
 }
+
+#[test]
+fn rules_are_stored_in_the_engines_canonical_form() {
+    let (_dir, store) = store();
+    let doc = serde_json::json!({
+        "name": "canon", "strategy": "round-robin",
+        "rules": [{
+            "name": "de", "priority": 5, "conditionLogic": "OR", "stopOnMatch": true,
+            "conditions": [{"field": "domain", "operator": "ends_with", "value": ".de"}],
+            "actions": [{"action": "use_country", "value": "DE"}]
+        }]
+    });
+    let id = store.create_rotation(&doc).unwrap();
+    let added = serde_json::json!({"actions": [{"type": "block"}]});
+    store.add_rule(id, &added).unwrap();
+    let stored = store.rotation_document(id).unwrap();
+    let rules = stored["rules"].as_array().unwrap();
+    // The aliases and the defaults are the engine parser's.
+    assert_eq!(rules[0]["condition_logic"], "or");
+    assert_eq!(rules[0]["stop_on_match"], true);
+    assert_eq!(rules[0]["enabled"], true);
+    assert_eq!(rules[0]["actions"][0]["type"], "use_country");
+    assert_eq!(rules[1]["name"], "");
+    assert_eq!(rules[1]["priority"], 0);
+    assert_eq!(rules[1]["condition_logic"], "and");
+    assert_eq!(stored["strategy"], "round-robin");
+    // What is stored loads again, as the same rules.
+    let config = store.engine_rotation(id).unwrap();
+    assert_eq!(config.rules.len(), 2);
+}
