@@ -35,7 +35,16 @@ pub struct Event {
     pub session: Option<String>,
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
+/// What Chromium answered to one command: its result, or the error
+/// message it sent.
+pub type Reply = Result<Value, Refused>;
+
+/// A command Chromium refused, with its message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>>;
 
 /// A connection; cheap to clone.
 #[derive(Clone)]
@@ -77,11 +86,12 @@ impl Cdp {
                 };
                 if let Some(id) = value.get("id").and_then(Value::as_u64) {
                     let reply = match value.get_mut("error") {
-                        Some(err) => Err(err
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .unwrap_or("unknown error")
-                            .to_string()),
+                        Some(err) => Err(Refused(
+                            err.get("message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("unknown error")
+                                .to_string(),
+                        )),
                         None => Ok(value.get_mut("result").map(Value::take).unwrap_or_default()),
                     };
                     let waiter = replies.lock().ok().and_then(|mut p| p.remove(&id));
@@ -132,7 +142,7 @@ impl Cdp {
         let rx = self.send(session, method, params)?;
         match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
             Ok(Ok(Ok(v))) => Ok(v),
-            Ok(Ok(Err(message))) => Err(BrowserError::Command {
+            Ok(Ok(Err(Refused(message)))) => Err(BrowserError::Command {
                 method: method.to_string(),
                 message,
             }),
@@ -156,7 +166,7 @@ impl Cdp {
         session: Option<&str>,
         method: &str,
         params: Value,
-    ) -> Result<oneshot::Receiver<Result<Value, String>>, BrowserError> {
+    ) -> Result<oneshot::Receiver<Reply>, BrowserError> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending

@@ -261,9 +261,14 @@ pub fn accepted(kind: Kind) -> String {
     }
 }
 
+/// A value a kind does not take; says what it does take.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("use {0}")]
+pub(crate) struct Rejected(pub String);
+
 /// Parses `text` as `kind`; the error says what is accepted.
-pub(crate) fn parse(kind: Kind, text: &str) -> Result<Value, String> {
-    let bad = || accepted(kind);
+pub(crate) fn parse(kind: Kind, text: &str) -> Result<Value, Rejected> {
+    let bad = || Rejected(accepted(kind));
     Ok(match kind {
         Kind::Addr => Value::Addr(text.trim().parse().map_err(|_| bad())?),
         Kind::Text => Value::Text(text.to_string()),

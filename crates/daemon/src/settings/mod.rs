@@ -101,11 +101,11 @@ impl Settings {
         for key in KEYS {
             if let Some(default) = key.default {
                 let value =
-                    keys::parse(key.kind, default).map_err(|accepted| SettingsError::Invalid {
+                    keys::parse(key.kind, default).map_err(|rejected| SettingsError::Invalid {
                         source_name: "built-in default".into(),
                         key: key.name,
                         value: default.into(),
-                        accepted,
+                        accepted: rejected.0,
                     })?;
                 settings.values.insert(key.name, (value, Source::Default));
             }
@@ -130,7 +130,7 @@ impl Settings {
     }
 
     fn set(&mut self, key: &'static Key, text: &str, source: Source) -> Result<(), SettingsError> {
-        let value = keys::parse(key.kind, text).map_err(|accepted| SettingsError::Invalid {
+        let value = keys::parse(key.kind, text).map_err(|rejected| SettingsError::Invalid {
             source_name: source.to_string(),
             key: key.name,
             value: if key.kind == Kind::Secret {
@@ -138,7 +138,7 @@ impl Settings {
             } else {
                 text.into()
             },
-            accepted,
+            accepted: rejected.0,
         })?;
         self.values.insert(key.name, (value, source));
         Ok(())

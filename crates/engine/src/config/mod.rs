@@ -33,6 +33,30 @@ pub use strategy::{
     StrategyConfig, WeightedConfig,
 };
 
+/// What is wrong with one value of a config document, and how to fix it;
+/// the caller adds where (a [`ConfigError`] with the JSON path).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct Problem(pub String);
+
+impl From<String> for Problem {
+    fn from(message: String) -> Problem {
+        Problem(message)
+    }
+}
+
+impl From<&str> for Problem {
+    fn from(message: &str) -> Problem {
+        Problem(message.to_string())
+    }
+}
+
+impl From<Problem> for String {
+    fn from(p: Problem) -> String {
+        p.0
+    }
+}
+
 /// A config document that cannot be used, and where.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ConfigError {
@@ -66,7 +90,8 @@ impl ConfigError {
     }
 }
 
-pub(crate) fn field_error(path: &str, message: String) -> ConfigError {
+pub(crate) fn field_error(path: &str, message: impl Into<String>) -> ConfigError {
+    let message = message.into();
     ConfigError::Field {
         path: path.to_string(),
         message,
@@ -337,11 +362,11 @@ impl RotationConfig {
         {
             return Err(field_error(
                 "common_config",
-                "time-based rotation needs \"interval\" (ms) or \"maxRequestsPerProxy\"".into(),
+                "time-based rotation needs \"interval\" (ms) or \"maxRequestsPerProxy\"",
             ));
         }
         if raw.name.trim().is_empty() {
-            return Err(field_error("name", "must not be empty".into()));
+            return Err(field_error("name", "must not be empty"));
         }
         let mut rules = Vec::with_capacity(raw.rules.len());
         for (i, value) in raw.rules.iter().enumerate() {
@@ -365,19 +390,19 @@ fn check_common(c: &CommonConfig) -> Result<(), ConfigError> {
     if c.interval.is_some_and(|d| d.is_zero()) {
         return Err(field_error(
             "common_config.interval",
-            "must be at least 1 ms".into(),
+            "must be at least 1 ms",
         ));
     }
     if c.max_requests_per_proxy == Some(0) {
         return Err(field_error(
             "common_config.maxRequestsPerProxy",
-            "must be at least 1".into(),
+            "must be at least 1",
         ));
     }
     if c.failure_threshold == 0 {
         return Err(field_error(
             "common_config.failureThreshold",
-            "must be at least 1".into(),
+            "must be at least 1",
         ));
     }
     if !(-840..=840).contains(&c.utc_offset_minutes) {

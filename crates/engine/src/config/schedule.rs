@@ -95,7 +95,7 @@ pub(crate) fn parse_time_based(
 }
 
 /// Parses `mon`…`sun` (any case, full names too) or `1`…`7` into an ISO weekday.
-pub(crate) fn parse_weekday(s: &str) -> Result<u8, String> {
+pub(crate) fn parse_weekday(s: &str) -> Result<u8, crate::config::Problem> {
     let lower = s.trim().to_ascii_lowercase();
     const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     if let Ok(n) = lower.parse::<u8>()
@@ -107,11 +107,17 @@ pub(crate) fn parse_weekday(s: &str) -> Result<u8, String> {
         .iter()
         .position(|n| lower.len() >= 3 && lower.starts_with(n))
         .map(|i| i as u8 + 1)
-        .ok_or_else(|| format!("{s:?} is not a weekday: use mon…sun or 1 (Monday)…7 (Sunday)"))
+        .ok_or_else(|| {
+            format!("{s:?} is not a weekday: use mon…sun or 1 (Monday)…7 (Sunday)").into()
+        })
 }
 
-fn parse_clock(s: &str) -> Result<u16, String> {
-    let bad = || format!("{s:?} is not a time of day: use HH:MM from 00:00 to 24:00");
+fn parse_clock(s: &str) -> Result<u16, crate::config::Problem> {
+    let bad = || {
+        crate::config::Problem(format!(
+            "{s:?} is not a time of day: use HH:MM from 00:00 to 24:00"
+        ))
+    };
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
     let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     if m >= 60 || h > 24 || (h == 24 && m > 0) {

@@ -294,10 +294,7 @@ pub(crate) fn parse(
         StrategyName::StickySession => {
             let c: StickyConfig = parse_part(value, path)?;
             if c.ttl.is_zero() {
-                return Err(field_error(
-                    &format!("{path}.ttl"),
-                    "must be at least 1 ms".into(),
-                ));
+                return Err(field_error(&format!("{path}.ttl"), "must be at least 1 ms"));
             }
             for (i, pin) in c.mappings.iter().enumerate() {
                 crate::strategy::sticky_session::check_pattern(&pin.pattern)
@@ -314,7 +311,7 @@ pub(crate) fn parse(
             if raw.fallback_strategy == StrategyName::CustomRules {
                 return Err(field_error(
                     &format!("{path}.fallbackStrategy"),
-                    "custom-rules cannot fall back to itself: name another strategy, e.g. \"round-robin\"".into(),
+                    "custom-rules cannot fall back to itself: name another strategy, e.g. \"round-robin\"",
                 ));
             }
             let inner = serde_json::Value::Object(raw.fallback_config);

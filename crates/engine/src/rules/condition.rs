@@ -45,7 +45,7 @@ impl Field {
         ("tag", Field::Tag),
     ];
 
-    fn parse(s: &str) -> Result<Field, String> {
+    fn parse(s: &str) -> Result<Field, crate::config::Problem> {
         let key = s.trim().to_ascii_lowercase().replace('-', "_");
         let key = match key.as_str() {
             "country" => "proxy_country",
@@ -59,7 +59,7 @@ impl Field {
             .map(|(_, f)| *f)
             .ok_or_else(|| {
                 let names: Vec<&str> = Self::NAMES.iter().map(|(n, _)| *n).collect();
-                format!("unknown field {s:?}: use one of {}", names.join(", "))
+                format!("unknown field {s:?}: use one of {}", names.join(", ")).into()
             })
     }
 
@@ -110,9 +110,9 @@ impl Condition {
         operator: &str,
         value: &serde_json::Value,
     ) -> Result<Condition, (String, String)> {
-        let field = Field::parse(field).map_err(|m| ("field".to_string(), m))?;
+        let field = Field::parse(field).map_err(|m| ("field".to_string(), m.0))?;
         let op = operator.trim().to_ascii_lowercase();
-        let value_err = |m: String| ("value".to_string(), m);
+        let value_err = |m: crate::config::Problem| ("value".to_string(), m.0);
         let (negate, base) = match op.as_str() {
             "not_equals" => (true, "equals"),
             "not_in_list" => (true, "in_list"),
@@ -155,7 +155,9 @@ impl Condition {
                         .size_limit(1 << 20)
                         .dfa_size_limit(1 << 20)
                         .build()
-                        .map_err(|e| value_err(format!("invalid regular expression: {e}")))?;
+                        .map_err(|e| {
+                            value_err(format!("invalid regular expression: {e}").into())
+                        })?;
                     Test::Regex(regex, None)
                 }
                 "in_list" => {
@@ -269,18 +271,18 @@ fn normalise(field: Field, s: &str) -> String {
     }
 }
 
-fn text(value: &serde_json::Value) -> Result<String, String> {
+fn text(value: &serde_json::Value) -> Result<String, crate::config::Problem> {
     match value {
         serde_json::Value::String(s) => Ok(s.clone()),
-        other => Err(format!("expected a string, found {other}")),
+        other => Err(format!("expected a string, found {other}").into()),
     }
 }
 
-fn number(field: Field, value: &serde_json::Value) -> Result<i64, String> {
+fn number(field: Field, value: &serde_json::Value) -> Result<i64, crate::config::Problem> {
     let n = match value {
         serde_json::Value::Number(n) => n
             .as_i64()
-            .ok_or_else(|| format!("expected a whole number, found {n}"))?,
+            .ok_or_else(|| crate::config::Problem(format!("expected a whole number, found {n}")))?,
         serde_json::Value::String(s) if field == Field::Weekday => {
             i64::from(crate::config::parse_weekday(s)?)
         }
@@ -288,7 +290,7 @@ fn number(field: Field, value: &serde_json::Value) -> Result<i64, String> {
             .trim()
             .parse()
             .map_err(|_| format!("expected a whole number, found {s:?}"))?,
-        other => return Err(format!("expected a number, found {other}")),
+        other => return Err(format!("expected a number, found {other}").into()),
     };
     let (lo, hi) = match field {
         Field::Hour => (0, 23),
@@ -296,26 +298,22 @@ fn number(field: Field, value: &serde_json::Value) -> Result<i64, String> {
         _ => (0, i64::MAX),
     };
     if n < lo || n > hi {
-        return Err(format!(
-            "{n} is out of range for {field:?}: use {lo} to {hi}"
-        ));
+        return Err(format!("{n} is out of range for {field:?}: use {lo} to {hi}").into());
     }
     Ok(n)
 }
 
 fn list<T>(
     value: &serde_json::Value,
-    item: impl Fn(&serde_json::Value) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
+    item: impl Fn(&serde_json::Value) -> Result<T, crate::config::Problem>,
+) -> Result<Vec<T>, crate::config::Problem> {
     match value {
         serde_json::Value::Array(items) if !items.is_empty() => items
             .iter()
             .enumerate()
-            .map(|(i, v)| item(v).map_err(|m| format!("item {i}: {m}")))
+            .map(|(i, v)| item(v).map_err(|m| format!("item {i}: {m}").into()))
             .collect(),
         serde_json::Value::Array(_) => Err("the list is empty: give at least one value".into()),
-        other => Err(format!(
-            "expected a list, e.g. [\"a\", \"b\"], found {other}"
-        )),
+        other => Err(format!("expected a list, e.g. [\"a\", \"b\"], found {other}").into()),
     }
 }

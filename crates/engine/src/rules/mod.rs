@@ -172,7 +172,7 @@ impl Rule {
         let mut actions = Vec::with_capacity(spec.actions.len());
         for (i, a) in spec.actions.iter().enumerate() {
             let action = compile_action(a, filters_candidates)
-                .map_err(|p| err(format!("actions[{i}]"), p))?;
+                .map_err(|p| err(format!("actions[{i}]"), p.0))?;
             actions.push(action);
         }
         if actions.iter().filter(|a| a.is_terminal()).count() > 1 {
@@ -207,14 +207,19 @@ impl Rule {
     }
 }
 
-fn compile_action(a: &ActionSpec, filters_candidates: bool) -> Result<Action, String> {
+fn compile_action(
+    a: &ActionSpec,
+    filters_candidates: bool,
+) -> Result<Action, crate::config::Problem> {
     let kind = a.kind.trim().to_ascii_lowercase();
     let v = &a.value;
     let action = match kind.as_str() {
         "use_proxy" => Action::UseProxy(ProxyId(proxy_id(v)?)),
         "use_proxy_group" | "use_group" => Action::UseProxyGroup(match v {
             serde_json::Value::String(g) if !g.is_empty() => g.clone(),
-            other => return Err(format!("use_proxy_group needs a group name, found {other}")),
+            other => {
+                return Err(format!("use_proxy_group needs a group name, found {other}").into());
+            }
         }),
         "use_country" => Action::UseCountry(country(v)?),
         "exclude_proxy" if v.is_null() && filters_candidates => Action::ExcludeMatching,
@@ -227,7 +232,7 @@ fn compile_action(a: &ActionSpec, filters_candidates: bool) -> Result<Action, St
             return Err(format!(
                 "unknown action {:?}: use one of use_proxy, use_proxy_group, use_country, exclude_proxy, exclude_country, direct, block, skip_rotation",
                 a.kind
-            ));
+            ).into());
         }
     };
     if filters_candidates && action != Action::ExcludeMatching {
@@ -236,30 +241,30 @@ fn compile_action(a: &ActionSpec, filters_candidates: bool) -> Result<Action, St
     Ok(action)
 }
 
-fn proxy_id(v: &serde_json::Value) -> Result<u64, String> {
+fn proxy_id(v: &serde_json::Value) -> Result<u64, crate::config::Problem> {
     match v {
-        serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| format!("{n} is not a proxy id")),
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| crate::config::Problem(format!("{n} is not a proxy id"))),
         serde_json::Value::String(s) => s
             .trim()
             .parse()
-            .map_err(|_| format!("{s:?} is not a proxy id")),
-        other => Err(format!("expected a proxy id, found {other}")),
+            .map_err(|_| crate::config::Problem(format!("{s:?} is not a proxy id"))),
+        other => Err(format!("expected a proxy id, found {other}").into()),
     }
 }
 
-fn country(v: &serde_json::Value) -> Result<CountryCode, String> {
+fn country(v: &serde_json::Value) -> Result<CountryCode, crate::config::Problem> {
     match v {
-        serde_json::Value::String(s) => CountryCode::parse(s).map_err(|e| e.to_string()),
-        other => Err(format!(
-            "expected a country code such as \"DE\", found {other}"
-        )),
+        serde_json::Value::String(s) => CountryCode::parse(s).map_err(|e| e.to_string().into()),
+        other => Err(format!("expected a country code such as \"DE\", found {other}").into()),
     }
 }
 
 fn one_or_many<T>(
     v: &serde_json::Value,
-    item: impl Fn(&serde_json::Value) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
+    item: impl Fn(&serde_json::Value) -> Result<T, crate::config::Problem>,
+) -> Result<Vec<T>, crate::config::Problem> {
     match v {
         serde_json::Value::Array(items) if !items.is_empty() => items.iter().map(item).collect(),
         serde_json::Value::Array(_) | serde_json::Value::Null => {

@@ -57,7 +57,7 @@ pub struct StickyMapping {
 }
 
 /// Checks a fixed mapping pattern: `host.name` or `*.host.name`.
-pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
+pub(crate) fn check_pattern(pattern: &str) -> Result<(), crate::config::Problem> {
     let rest = pattern.strip_prefix("*.").unwrap_or(pattern);
     let ok = !rest.is_empty()
         && !rest.starts_with('.')
@@ -71,7 +71,8 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "{pattern:?} is not a domain pattern: use \"example.com\" or \"*.example.com\""
-        ))
+        )
+        .into())
     }
 }
 
