@@ -219,16 +219,8 @@ async fn the_shared_listeners_sticky_mappings_survive_a_restart() {
     import_both(dir.path(), &http, &socks);
     activate(dir.path(), r#"{"name":"st","strategy":"sticky-session"}"#);
     let listen = format!("127.0.0.1:{}", free_port());
-    let args = [
-        "--listen",
-        &listen,
-        "--no-browser",
-        "--no-blocking",
-        "--check-interval",
-        "0",
-        "--api-listen",
-        "127.0.0.1:0",
-    ];
+    let args = serve_args(&listen);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let gateway: std::net::SocketAddr = listen.parse().unwrap();
     let port = origin.addr.port();
 

@@ -10,21 +10,6 @@ use std::time::Duration;
 use crate::common::*;
 use vip_testkit::*;
 
-fn serve_args(listen: &str) -> Vec<String> {
-    [
-        "--listen",
-        listen,
-        "--no-browser",
-        "--no-blocking",
-        "--check-interval",
-        "0",
-        "--api-listen",
-        "127.0.0.1:0",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_added_with_the_cli_is_usable_when_the_command_returns() {
     let dir = tempfile::tempdir().unwrap();

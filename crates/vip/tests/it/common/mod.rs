@@ -60,6 +60,23 @@ pub fn activate(dir: &Path, json: &str) {
     );
 }
 
+/// `vip serve` flags for a quiet daemon: the shared listener on `listen`,
+/// no browser, no blocking, no health checks, the API on a free port.
+pub fn serve_args(listen: &str) -> Vec<String> {
+    [
+        "--listen",
+        listen,
+        "--no-browser",
+        "--no-blocking",
+        "--check-interval",
+        "0",
+        "--api-listen",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
