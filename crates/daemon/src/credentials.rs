@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use vip_engine::{CredentialRef, PoolSnapshot};
+use vip_engine::CredentialRef;
 use vip_gateway::Credentials;
 use vip_store::Store;
 use vip_store::vault::{Secret, Vault};
@@ -27,12 +27,12 @@ impl VaultCredentials {
         }
     }
 
-    /// Decrypts the logins `pool` refers to and publishes them; returns how
+    /// Decrypts the logins `proxies` refer to and publishes them; returns how
     /// many could not be read (no vault, or a row that does not decrypt).
-    pub fn refresh(&self, store: &Store, pool: &PoolSnapshot) -> usize {
+    pub fn refresh(&self, store: &Store, proxies: &[vip_engine::Proxy]) -> usize {
         let mut logins = Logins::new();
         let mut missing = 0;
-        for proxy in pool.proxies() {
+        for proxy in proxies {
             let Some(credential) = proxy.credential else {
                 continue;
             };

@@ -22,12 +22,13 @@
 //! - `upkeep`: reloads (asked for, or noticed through `PRAGMA data_version`),
 //!   health reports and state saves on one thread;
 //! - `persist`: what a save writes;
-//! - `health`: the periodic health-check rounds;
+//! - `health`: the periodic health-check rounds; `checks`: on-demand ones;
 //! - `control`: the control API's view of the daemon;
 //! - `shutdown`: the drain and its report;
 //! - `browse`: identities, tabs and sessions.
 
 mod browse;
+mod checks;
 mod config;
 mod control;
 mod credentials;
@@ -41,6 +42,7 @@ mod sink;
 mod start;
 mod upkeep;
 
+pub use checks::check_stored;
 pub use config::{
     ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, UpkeepConfig,
 };

@@ -104,7 +104,7 @@ pub async fn start(
     let pool =
         PoolSnapshot::new(store.engine_pool()?).map_err(|e| DaemonError::Pool(e.to_string()))?;
     let credentials = Arc::new(VaultCredentials::new(vault.clone()));
-    let missing = credentials.refresh(&store, &pool);
+    let missing = credentials.refresh(&store, pool.proxies());
     if missing > 0 {
         tracing::warn!(
             missing,

@@ -71,7 +71,7 @@ impl Upkeep {
             .map_err(|e| StoreError::Corrupt(format!("the stored pool: {e}")))?;
         let loaded = rotations::read(&self.store)?;
         let name = loaded.active_name.clone();
-        let missing = self.credentials.refresh(&self.store, &pool);
+        let missing = self.credentials.refresh(&self.store, pool.proxies());
         if missing > 0 {
             tracing::warn!(
                 missing,

@@ -183,6 +183,32 @@ impl StrategyName {
         }
     }
 
+    /// What the strategy does, in one line (`vip strategies`, the
+    /// dashboard).
+    pub fn description(self) -> &'static str {
+        match self {
+            StrategyName::RoundRobin => "next available proxy in pool order",
+            StrategyName::Random => "uniformly random available proxy",
+            StrategyName::Weighted => "random in proportion to weight 0-100 (0 is never picked)",
+            StrategyName::Fastest => "lowest connect-latency EWMA, with anti-flap tolerance",
+            StrategyName::LeastUsed => "fewest active connections, then fewest recent requests",
+            StrategyName::Geographic => {
+                "preferred countries and regions first, excluded countries never"
+            }
+            StrategyName::StickySession => "same proxy per domain for a TTL (consistent hashing)",
+            StrategyName::Failover => {
+                "first healthy proxy in a fixed order; returns after k successes"
+            }
+            StrategyName::TimeBased => "hold one proxy for an interval or request count",
+            StrategyName::FailureAware => {
+                "avoid proxies with recent failures; bench after a threshold"
+            }
+            StrategyName::CustomRules => {
+                "rules on domain/url/tab/time/proxy, then a fallback strategy"
+            }
+        }
+    }
+
     /// Parses a canonical name or alias.
     pub fn parse(s: &str) -> Result<StrategyName, UnknownStrategy> {
         serde_json::from_value(serde_json::Value::String(s.to_string()))

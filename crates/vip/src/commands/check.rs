@@ -1,12 +1,11 @@
-//! `vip proxy check`: on-demand health checks with a progress bar, recorded
-//! in the store (latency, exit IP, up/down).
+//! `vip proxy check`: which proxies, the vault, a progress bar and the
+//! table; the checks and their recording are `vip_daemon::check_stored`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
-use vip_gateway::health::{CheckSettings, check_all};
-use vip_store::now_ms;
+use vip_gateway::health::CheckSettings;
 
 use super::{Ctx, InvalidInput};
 use crate::{master, output};
@@ -56,17 +55,6 @@ pub fn run(
     } else {
         None
     };
-    let mut batch = Vec::with_capacity(chosen.len());
-    for p in chosen {
-        let login = match (p.credential, &vault) {
-            (Some(credential), Some(v)) => {
-                let cred = store.get_credential(v, credential)?;
-                Some((cred.username, cred.password))
-            }
-            _ => None,
-        };
-        batch.push((p, login));
-    }
     let settings = CheckSettings {
         url,
         timeout: Duration::from_secs(timeout.max(1)),
@@ -74,23 +62,17 @@ pub fn run(
         tls: vip_gateway::upstream::Tls::default(),
         geo: geo_db(geoip)?,
     };
-    let bar = ProgressBar::new(batch.len() as u64);
+    let bar = ProgressBar::new(chosen.len() as u64);
     let ticker = bar.clone();
     let runtime = tokio::runtime::Runtime::new()?;
-    let reports = runtime.block_on(check_all(batch, &settings, move |_| ticker.inc(1)));
+    let reports = runtime.block_on(vip_daemon::check_stored(
+        &store,
+        vault,
+        chosen,
+        &settings,
+        move |_| ticker.inc(1),
+    ))?;
     bar.finish_and_clear();
-    let now = now_ms();
-    for r in &reports {
-        let ip = r.exit_ip.map(|i| i.to_string());
-        let latency = r.latency.map(|d| d.as_secs_f64() * 1000.0);
-        store.record_check(
-            r.proxy,
-            Some(if r.ok { "up" } else { "down" }),
-            latency,
-            (ip.as_deref(), r.exit_country.as_deref()),
-            now,
-        )?;
-    }
     let failed = reports.iter().filter(|r| !r.ok).count();
     if json {
         let v: Vec<_> = reports

@@ -263,36 +263,18 @@ fn summary(store: &Store) -> anyhow::Result<Vec<String>> {
     ])
 }
 
-fn describe(name: StrategyName) -> &'static str {
-    match name {
-        StrategyName::RoundRobin => "next available proxy in pool order",
-        StrategyName::Random => "uniformly random available proxy",
-        StrategyName::Weighted => "random in proportion to weight 0-100 (0 is never picked)",
-        StrategyName::Fastest => "lowest connect-latency EWMA, with anti-flap tolerance",
-        StrategyName::LeastUsed => "fewest active connections, then fewest recent requests",
-        StrategyName::Geographic => {
-            "preferred countries and regions first, excluded countries never"
-        }
-        StrategyName::StickySession => "same proxy per domain for a TTL (consistent hashing)",
-        StrategyName::Failover => "first healthy proxy in a fixed order; returns after k successes",
-        StrategyName::TimeBased => "hold one proxy for an interval or request count",
-        StrategyName::FailureAware => "avoid proxies with recent failures; bench after a threshold",
-        StrategyName::CustomRules => "rules on domain/url/tab/time/proxy, then a fallback strategy",
-    }
-}
-
 fn strategies(json: bool) {
     if json {
         let list: Vec<_> = StrategyName::ALL
             .iter()
-            .map(|n| serde_json::json!({ "name": n.as_str(), "description": describe(*n) }))
+            .map(|n| serde_json::json!({ "name": n.as_str(), "description": n.description() }))
             .collect();
         output::json(&list);
         return;
     }
     let rows: Vec<Vec<String>> = StrategyName::ALL
         .iter()
-        .map(|n| vec![n.as_str().to_string(), describe(*n).to_string()])
+        .map(|n| vec![n.as_str().to_string(), n.description().to_string()])
         .collect();
     output::table(&["STRATEGY", "DESCRIPTION"], &rows);
 }
