@@ -15,7 +15,6 @@ pub mod client;
 pub mod server;
 pub mod types;
 
-pub use axum::Router;
 pub use client::Client;
 pub use server::{Control, ENDPOINT_FILE, TOKEN_FILE, router, serve, write_files};
 pub use types::*;

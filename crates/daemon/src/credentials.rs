@@ -1,7 +1,8 @@
 //! `VaultCredentials`: the logins of the pool's proxies, decrypted from the
-//! vault once per change (at start and on every reload, on the upkeep
-//! thread) into an in-memory map of `Secret`s, zeroized when dropped. The
-//! gateway's connect path only reads the map: no SQLite, no AES there.
+//! vault once each (at start, and on a reload only the ones new to the
+//! pool, on the upkeep thread) into an in-memory map of `Secret`s,
+//! zeroized when dropped. The gateway's connect path only reads the map:
+//! no SQLite, no AES there.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -27,9 +28,13 @@ impl VaultCredentials {
         }
     }
 
-    /// Decrypts the logins `proxies` refer to and publishes them; returns how
-    /// many could not be read (no vault, or a row that does not decrypt).
+    /// Publishes the logins `proxies` refer to, decrypting only those not
+    /// held already (a credential row never changes what it holds: a new
+    /// login is a new row, key rotation re-encrypts the same text), and
+    /// dropping the rest; returns how many could not be read (no vault, or
+    /// a row that does not decrypt).
     pub fn refresh(&self, store: &Store, proxies: &[vip_engine::Proxy]) -> usize {
+        let held = self.logins.read().map(|l| l.clone()).unwrap_or_default();
         let mut logins = Logins::new();
         let mut missing = 0;
         for proxy in proxies {
@@ -37,6 +42,10 @@ impl VaultCredentials {
                 continue;
             };
             if logins.contains_key(&credential) {
+                continue;
+            }
+            if let Some(login) = held.get(&credential) {
+                logins.insert(credential, login.clone());
                 continue;
             }
             let found = self

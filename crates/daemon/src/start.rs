@@ -71,17 +71,6 @@ impl DaemonHandle {
     pub async fn reload(&self) -> Result<String, vip_api::ApiError> {
         self.control.reload_now().await
     }
-
-    /// The control API's router over this daemon (the token given), for
-    /// in-process tests of the routes.
-    pub fn router(&self, token: String) -> vip_api::Router {
-        vip_api::router(self.control.clone(), token)
-    }
-
-    /// Tasks still running on the daemon's tracker.
-    pub fn running_tasks(&self) -> usize {
-        self.tracker.len()
-    }
 }
 
 /// Starts the daemon. `vault` is the unlocked vault, when there is one

@@ -58,6 +58,19 @@ async fn starts_reloads_and_drains_with_a_tunnel_in_flight() {
         reloaded.rotation,
         "built-in round-robin over the whole pool"
     );
+    // Each login was decrypted once: the reload decrypted only the new
+    // proxy's (the vault counts reads per credential row).
+    let reads: Vec<i64> = {
+        let mut stmt = store_2
+            .conn()
+            .prepare("SELECT access_count FROM encrypted_credentials ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(reads, vec![1, 1], "decryptions per credential");
     for _ in 0..3 {
         assert_eq!(
             via_connect(gateway, "127.0.0.1", port).await.unwrap(),

@@ -49,8 +49,11 @@ pub struct Engine {
     /// Open-breaker deadlines, soonest first (entries may be stale).
     deadlines: BinaryHeap<Reverse<(Timestamp, Slot)>>,
     rotations: HashMap<ConfigId, Rotation>,
-    /// The active config of each group (`None`: the whole pool).
-    active: HashMap<Option<String>, ConfigId>,
+    /// The whole pool's active config.
+    active_pool: Option<ConfigId>,
+    /// Each group's own active config (looked up by `&str` on every
+    /// selection of a group identity, so no key is built per call).
+    active_groups: HashMap<String, ConfigId>,
     tabs: HashMap<TabId, ProxyId>,
     /// Proxies whose runtime state changed since `begin_rebuild`, while a
     /// rebuild is under way (replayed into the new engine at the swap).
@@ -83,7 +86,8 @@ impl Engine {
             runtime,
             deadlines: BinaryHeap::new(),
             rotations: HashMap::new(),
-            active: HashMap::new(),
+            active_pool: None,
+            active_groups: HashMap::new(),
             tabs: HashMap::new(),
             rebuilding: None,
         }
@@ -100,7 +104,7 @@ impl Engine {
     /// Builds the built-in rotation now, if the pool has no active config
     /// (so the first selection does not build it under the caller's lock).
     pub fn prepare_built_in(&mut self) {
-        if self.active.contains_key(&None) || self.rotations.contains_key(&Engine::BUILT_IN) {
+        if self.active_pool.is_some() || self.rotations.contains_key(&Engine::BUILT_IN) {
             return;
         }
         let config = RotationConfig::new(Engine::BUILT_IN.0, crate::StrategyName::RoundRobin, None);
@@ -112,27 +116,28 @@ impl Engine {
     /// or clears it. Selections through [`Engine::select_active`] follow at
     /// once; each config keeps its own state (sticky mappings included).
     pub fn set_active(&mut self, group: Option<&str>, config: Option<ConfigId>) {
-        let whole_pool = group.is_none();
-        let group = group.map(str::to_string);
-        match config {
-            Some(id) => self.active.insert(group, id),
-            None => self.active.remove(&group),
-        };
-        if whole_pool && config.is_some() {
-            self.rotations.remove(&Engine::BUILT_IN);
+        match (group, config) {
+            (None, config) => {
+                self.active_pool = config;
+                if config.is_some() {
+                    self.rotations.remove(&Engine::BUILT_IN);
+                }
+            }
+            (Some(g), Some(id)) => {
+                self.active_groups.insert(g.to_string(), id);
+            }
+            (Some(g), None) => {
+                self.active_groups.remove(g);
+            }
         }
     }
 
-    /// The active config of `group`, if one is set.
+    /// The active config of `group` (`None`: the whole pool), if one is set.
     pub fn active(&self, group: Option<&str>) -> Option<ConfigId> {
-        self.active.get(&group.map(str::to_string)).copied()
-    }
-
-    /// Every (group, config) made active.
-    pub fn actives(&self) -> Vec<(Option<String>, ConfigId)> {
-        let mut all: Vec<_> = self.active.iter().map(|(g, c)| (g.clone(), *c)).collect();
-        all.sort();
-        all
+        match group {
+            None => self.active_pool,
+            Some(g) => self.active_groups.get(g).copied(),
+        }
     }
 
     /// The current pool snapshot.

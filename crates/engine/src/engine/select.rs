@@ -31,11 +31,16 @@ impl Engine {
         req: &SelectionRequest<'_>,
         rng: &mut dyn RngCore,
     ) -> Result<Selection, SelectError> {
-        if let Some(own) = group.and_then(|g| self.active.get(&Some(g.to_string())).copied()) {
+        if let Some(own) = group.and_then(|g| self.active_groups.get(g).copied()) {
             return self.select(own, req, rng);
         }
-        let id = self.active.get(&None).copied().unwrap_or(Engine::BUILT_IN);
-        self.prepare_built_in();
+        let id = match self.active_pool {
+            Some(id) => id,
+            None => {
+                self.prepare_built_in();
+                Engine::BUILT_IN
+            }
+        };
         let narrowed = SelectionRequest {
             group: group.or(req.group),
             ..*req
