@@ -13,7 +13,8 @@
 //! gateway.
 //!
 //! - `settings`: file, environment and flags, validated once, with
-//!   where each value came from (`vip config show`);
+//!   where each value came from (`vip config show`), and turned into a
+//!   [`DaemonConfig`]; `inputs`: the files they name, loaded and checked;
 //! - `config`: [`DaemonConfig`] and one sub-config per component;
 //! - `sink`: usage records to the batched writer, rotation events buffered;
 //! - `credentials`: the pool's logins decrypted once per change;
@@ -25,7 +26,9 @@
 //! - `health`: the periodic health-check rounds; `checks`: on-demand ones;
 //! - `control`: the control API's view of the daemon;
 //! - `shutdown`: the drain and its report;
-//! - `browse`: identities, tabs and sessions.
+//! - `browse`: identities, tabs and sessions;
+//! - `standalone`: `vip gateway`, a gateway over upstreams given as
+//!   arguments, with no database.
 
 mod browse;
 mod checks;
@@ -34,11 +37,13 @@ mod control;
 mod credentials;
 mod error;
 mod health;
+pub mod inputs;
 mod persist;
 mod rotations;
 pub mod settings;
 mod shutdown;
 mod sink;
+pub mod standalone;
 mod start;
 mod upkeep;
 

@@ -95,16 +95,20 @@ impl Default for CheckSettings {
     }
 }
 
-/// The outcome of one check.
-#[derive(Clone, Debug, PartialEq)]
+/// The outcome of one check. Serialized as `vip proxy check --json` and
+/// the API print it: durations in milliseconds, the proxy as `id`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CheckReport {
     /// The proxy.
+    #[serde(rename = "id")]
     pub proxy: ProxyId,
     /// Whether every stage passed.
     pub ok: bool,
     /// TCP connect time.
+    #[serde(rename = "connect_ms", serialize_with = "millis")]
     pub connect: Option<Duration>,
     /// Connect + handshake (+ request) time, the latency fed to the engine.
+    #[serde(rename = "latency_ms", serialize_with = "millis")]
     pub latency: Option<Duration>,
     /// HTTP status of the check URL.
     pub http_status: Option<u16>,
@@ -116,6 +120,10 @@ pub struct CheckReport {
     pub failure: Option<FailureKind>,
     /// What failed, for people.
     pub error: Option<String>,
+}
+
+fn millis<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_some(&d.map(|d| d.as_secs_f64() * 1000.0))
 }
 
 fn failed(proxy: ProxyId, connect: Option<Duration>, e: &DialError) -> CheckReport {

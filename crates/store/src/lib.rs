@@ -17,6 +17,7 @@ mod error;
 pub mod migrate;
 pub mod porting;
 pub mod repo;
+mod summary;
 pub mod usage;
 pub mod vault;
 
@@ -27,6 +28,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use clock::now_ms;
 pub use error::{InvalidValue, StoreError};
+pub use summary::Summary;
 
 /// Result type of this crate.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

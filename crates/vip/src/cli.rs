@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use vip_daemon::settings::{KEYS, Kind};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 failure at run time (I/O, database); 2 invalid input
@@ -116,7 +117,7 @@ pub enum Command {
     /// says something could not be saved, and the log says what. A second
     /// signal exits at once. Logs go to standard error (--log-level,
     /// --log-format json).
-    Serve(Box<ServeArgs>),
+    Serve(ServeArgs),
     /// The effective settings of `vip serve`: every key of the
     /// configuration file, its value and where it came from (default, file,
     /// environment).
@@ -148,83 +149,73 @@ pub enum Command {
     },
 }
 
-/// Options of `vip serve`. Each has a key in the configuration file and
-/// an environment variable (`vip config show` lists them); a flag wins over
-/// both.
-#[derive(Debug, Args)]
+/// Options of `vip serve`: `--config FILE` and one flag per setting of
+/// `vip_daemon::settings::KEYS`, so every setting has a flag, a key in the
+/// configuration file and an environment variable (`vip config show` lists
+/// them), and a flag wins over both.
+#[derive(Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// The configuration file [default: $XDG_CONFIG_HOME/vip/config.toml,
-    /// when it exists].
-    #[arg(long, value_name = "FILE")]
+    /// The configuration file.
     pub config: Option<PathBuf>,
-    /// Shared listener address [default: 127.0.0.1:8899].
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Require USER:PASS from clients (required for non-loopback addresses).
-    #[arg(long, value_name = "USER:PASS")]
-    pub client_auth: Option<String>,
-    #[command(flatten)]
-    pub blocking: BlockingArgs,
-    /// http:// URL the periodic health checks fetch through each proxy
-    /// (without it they only test that the proxy accepts connections).
-    #[arg(long)]
-    pub check_url: Option<String>,
-    /// Seconds between health-check rounds, 0 to 86400 (0 turns them
-    /// off) [default: 60].
-    #[arg(long, value_name = "SECONDS")]
-    pub check_interval: Option<String>,
-    /// Limit for each stage of a health check, 1 to 300 seconds [default: 10].
-    #[arg(long, value_name = "SECONDS")]
-    pub check_timeout: Option<String>,
-    /// Health checks at once, 1 to 10000 [default: 8].
-    #[arg(long, value_name = "N")]
-    pub check_concurrency: Option<String>,
-    /// How often changes made by other means than `vip` commands are
-    /// looked for, 10 to 60000 ms [default: 250].
-    #[arg(long, value_name = "MS")]
-    pub poll_ms: Option<String>,
-    /// How long a breaker or sticky-mapping change may wait before it is
-    /// saved, 10 to 60000 ms [default: 100].
-    #[arg(long, value_name = "MS")]
-    pub save_ms: Option<String>,
-    /// How long draining may take after Ctrl-C or SIGTERM, 1 to 600
-    /// seconds [default: 10].
-    #[arg(long, value_name = "SECONDS")]
-    pub grace: Option<String>,
-    /// PEM file of extra CA certificates trusted for HTTPS upstream proxies.
-    #[arg(long, value_name = "PEM")]
-    pub proxy_ca: Option<PathBuf>,
-    /// MaxMind-format database for the exit IP's country in health checks.
-    #[arg(long, value_name = "MMDB")]
-    pub geoip: Option<PathBuf>,
-    #[command(flatten)]
-    pub browser: BrowserArgs,
+    /// The flags given, as (setting, value) pairs.
+    pub flags: Vec<(&'static str, String)>,
 }
 
-/// Browser options of `vip serve`.
-#[derive(Debug, Args, Clone)]
-pub struct BrowserArgs {
-    /// Start no browser: gateway and API only (`vip tab` is refused).
-    #[arg(long)]
-    pub no_browser: bool,
-    /// The Chromium binary [default: VIP_CHROMIUM, else chromium,
-    /// chromium-browser or google-chrome on PATH].
-    #[arg(long, value_name = "PATH")]
-    pub chromium: Option<PathBuf>,
-    /// Run Chromium headless even when a display is available.
-    #[arg(long)]
-    pub headless: bool,
-    /// Expose Chromium's DevTools endpoint on 127.0.0.1:PORT for your own
-    /// tools (Playwright connectOverCDP, Puppeteer); off by default. Tabs
-    /// they drive keep their identities' protections; open new tabs with
-    /// `vip tab open` (pages opened outside an identity are refused).
-    #[arg(long, value_name = "PORT")]
-    pub devtools_port: Option<String>,
-    /// Address of the control API `vip tab` and `vip session` use (its token
-    /// is written to the data directory, readable only by you)
-    /// [default: 127.0.0.1:8898].
-    #[arg(long, value_name = "ADDR")]
-    pub api_listen: Option<String>,
+const CONFIG_HELP: &str =
+    "The configuration file [default: $XDG_CONFIG_HOME/vip/config.toml, when it exists]";
+
+impl clap::Args for ServeArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let config = clap::Arg::new("config")
+            .long("config")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help(CONFIG_HELP);
+        KEYS.iter().fold(cmd.arg(config), |cmd, key| {
+            let arg = clap::Arg::new(key.name).long(key.flag.trim_start_matches("--"));
+            let usage = key.usage.trim_end_matches('.');
+            let arg = match (key.kind, key.default) {
+                (Kind::Bool, _) => arg.action(clap::ArgAction::SetTrue).help(usage),
+                (Kind::List, _) => arg.action(clap::ArgAction::Append).help(usage),
+                (_, Some(d)) => arg.help(format!("{usage} [default: {d}]")),
+                (_, None) => arg.help(usage),
+            };
+            cmd.arg(if key.value.is_empty() {
+                arg
+            } else {
+                arg.value_name(key.value)
+            })
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for ServeArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Vec::new();
+        for key in KEYS {
+            let value = match key.kind {
+                // A switch sets the opposite of what its name negates.
+                Kind::Bool => m
+                    .get_flag(key.name)
+                    .then(|| (!key.flag.starts_with("--no-")).to_string()),
+                _ => m
+                    .get_many::<String>(key.name)
+                    .map(|v| v.cloned().collect::<Vec<_>>().join(",")),
+            };
+            flags.extend(value.map(|v| (key.name, v)));
+        }
+        let config = m.get_one::<PathBuf>("config").cloned();
+        Ok(ServeArgs { config, flags })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
 }
 
 /// Where an identity's traffic goes (at most one; default: the active
@@ -387,60 +378,11 @@ pub enum ProxyCommand {
     },
     /// Change a proxy's country, region, city, group, weight, tags, or
     /// enable/disable it ("" clears a text field).
-    Set {
-        /// Proxy id.
-        id: i64,
-        /// Exit country (ISO 3166-1 alpha-2).
-        #[arg(long)]
-        country: Option<String>,
-        /// Exit region.
-        #[arg(long)]
-        region: Option<String>,
-        /// Exit city.
-        #[arg(long)]
-        city: Option<String>,
-        /// Rotation group.
-        #[arg(long)]
-        group: Option<String>,
-        /// Weight 0–100.
-        #[arg(long)]
-        weight: Option<u8>,
-        /// Replace the tags (repeatable).
-        #[arg(long = "tag")]
-        tags: Option<Vec<String>>,
-        /// Enable it.
-        #[arg(long, conflicts_with = "disable")]
-        enable: bool,
-        /// Disable it (kept, never selected).
-        #[arg(long)]
-        disable: bool,
-        #[command(flatten)]
-        out: Output,
-    },
+    Set(SetArgs),
     /// Check proxies now: TCP connect, handshake and (with --url) an HTTP GET
     /// through each, recording latency, exit IP and up/down. Exit code 3 when
     /// any check failed.
-    Check {
-        /// Proxy ids (or --all).
-        ids: Vec<i64>,
-        /// Check every proxy.
-        #[arg(long, conflicts_with = "ids")]
-        all: bool,
-        /// http:// URL fetched through each proxy; an IP-address body is recorded as the exit IP.
-        #[arg(long)]
-        url: Option<String>,
-        /// Seconds allowed for each stage.
-        #[arg(long, default_value_t = 10)]
-        timeout: u64,
-        /// Checks at once.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// MaxMind-format database (GeoLite2/GeoIP2 Country or City) for the exit IP's country.
-        #[arg(long, value_name = "MMDB")]
-        geoip: Option<PathBuf>,
-        #[command(flatten)]
-        out: Output,
-    },
+    Check(CheckArgs),
     /// Remove proxies (with their credentials and statistics).
     Rm {
         /// Proxy ids.
@@ -636,4 +578,61 @@ pub enum VaultCommand {
     RotateKey(Output),
     /// Change the master password (new one from VIP_NEW_MASTER_PASSWORD or a prompt).
     ChangePassword,
+}
+
+/// `vip proxy check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Proxy ids (or --all).
+    pub ids: Vec<i64>,
+    /// Check every proxy.
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+    /// http:// URL fetched through each proxy; an IP-address body is recorded as the exit IP.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Seconds allowed for each stage.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// Checks at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// MaxMind-format database (GeoLite2/GeoIP2 Country or City) for the exit IP's country.
+    #[arg(long, value_name = "MMDB")]
+    pub geoip: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `vip proxy set`.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Proxy id.
+    pub id: i64,
+    /// Exit country (ISO 3166-1 alpha-2).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Exit region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Exit city.
+    #[arg(long)]
+    pub city: Option<String>,
+    /// Rotation group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Weight 0–100.
+    #[arg(long)]
+    pub weight: Option<u8>,
+    /// Replace the tags (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Option<Vec<String>>,
+    /// Enable it.
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Disable it (kept, never selected).
+    #[arg(long)]
+    pub disable: bool,
+    #[command(flatten)]
+    pub out: Output,
 }

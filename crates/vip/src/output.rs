@@ -1,12 +1,60 @@
-//! Output helpers: aligned plain-text tables for people, JSON for scripts.
+//! Output: JSON for scripts, aligned plain-text tables for people. A table
+//! is a view of the same JSON: each column names a field of the records'
+//! JSON form, so `--json` and the table can never disagree.
 
 use serde::Serialize;
+use serde_json::Value;
 
 /// Prints `value` as one line of JSON.
 pub fn json<T: Serialize>(value: &T) {
     match serde_json::to_string(value) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: cannot render JSON: {e}"),
+    }
+}
+
+/// Prints `items` as JSON, or as a table with one column per
+/// `(header, field)`. A field may end in a format: `|%` a fraction as a
+/// percentage, `|0` a number rounded, `|set` "yes" when present, `|up` a boolean as
+/// up/down. Missing
+/// and null values show as "-", booleans as yes/no.
+pub fn records<T: Serialize>(items: &[T], as_json: bool, columns: &[(&str, &str)]) {
+    if as_json {
+        json(&items);
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| {
+            let value = serde_json::to_value(item).unwrap_or(Value::Null);
+            columns
+                .iter()
+                .map(|(_, field)| cell(&value, field))
+                .collect()
+        })
+        .collect();
+    let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    table(&headers, &rows);
+}
+
+/// One record's cell for `field` (see [`records`]).
+fn cell(record: &Value, field: &str) -> String {
+    let (name, format) = field.split_once('|').unwrap_or((field, ""));
+    let value = record.get(name).unwrap_or(&Value::Null);
+    match (format, value) {
+        ("set", v) => if v.is_null() { "no" } else { "yes" }.into(),
+        ("up", v) => if v == &Value::Bool(true) {
+            "up"
+        } else {
+            "down"
+        }
+        .into(),
+        (_, Value::Null) => "-".into(),
+        ("%", v) => format!("{:.1}%", v.as_f64().unwrap_or_default() * 100.0),
+        ("0", v) => format!("{:.0}", v.as_f64().unwrap_or_default()),
+        (_, Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
+        (_, Value::String(s)) => s.clone(),
+        (_, v) => v.to_string(),
     }
 }
 
@@ -35,4 +83,25 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
 /// `Some(x)` as text, `None` as "-".
 pub fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn cells_follow_their_format() {
+        let r =
+            serde_json::json!({"n": 3, "f": 0.256, "ms": 12.6, "s": "x", "b": false, "z": null});
+        let cells: Vec<String> = [
+            "n", "f|%", "ms|0", "s", "b", "z", "z|set", "s|set", "gone", "b|up",
+        ]
+        .iter()
+        .map(|f| cell(&r, f))
+        .collect();
+        assert_eq!(
+            cells,
+            ["3", "25.6%", "13", "x", "no", "-", "no", "yes", "-", "down"]
+        );
+    }
 }

@@ -46,8 +46,12 @@ pub struct Key {
     pub default: Option<&'static str>,
     /// The `vip serve` flag that sets it.
     pub flag: &'static str,
-    /// What it does.
+    /// What it does, in a few words (`vip config show`).
     pub help: &'static str,
+    /// What the flag's value is, in `vip serve --help` (empty: a switch).
+    pub value: &'static str,
+    /// The flag's help: what it does, in full (the default is added).
+    pub usage: &'static str,
 }
 
 const fn number(min: u64, max: u64, unit: &'static str) -> Kind {
@@ -62,6 +66,8 @@ pub const KEYS: &[Key] = &[
         default: Some("127.0.0.1:8899"),
         flag: "--listen",
         help: "the shared listener (HTTP and SOCKS5)",
+        value: "ADDR",
+        usage: "Shared listener address (HTTP and SOCKS5).",
     },
     Key {
         name: "gateway.client_auth",
@@ -69,6 +75,8 @@ pub const KEYS: &[Key] = &[
         default: None,
         flag: "--client-auth",
         help: "USER:PASS clients must give (required off loopback)",
+        value: "USER:PASS",
+        usage: "Require USER:PASS from clients (required for non-loopback addresses).",
     },
     Key {
         name: "gateway.proxy_ca",
@@ -76,6 +84,8 @@ pub const KEYS: &[Key] = &[
         default: None,
         flag: "--proxy-ca",
         help: "PEM file of extra CAs for HTTPS upstream proxies",
+        value: "PEM",
+        usage: "PEM file of extra CA certificates trusted for HTTPS upstream proxies.",
     },
     Key {
         name: "blocking.enabled",
@@ -83,6 +93,8 @@ pub const KEYS: &[Key] = &[
         default: Some("true"),
         flag: "--no-blocking",
         help: "tracker blocking",
+        value: "",
+        usage: "Turn tracker blocking off.",
     },
     Key {
         name: "blocking.filter_lists",
@@ -90,6 +102,8 @@ pub const KEYS: &[Key] = &[
         default: Some(""),
         flag: "--filter-list",
         help: "filter lists (empty: Debian's EasyList and EasyPrivacy)",
+        value: "PATH",
+        usage: "Filter list in Adblock Plus syntax (repeatable) [default: EasyList and EasyPrivacy from Debian's webext-ublock-origin-chromium, when installed].",
     },
     Key {
         name: "blocking.allow_domains",
@@ -97,6 +111,8 @@ pub const KEYS: &[Key] = &[
         default: Some(""),
         flag: "--allow-domain",
         help: "domains never blocked",
+        value: "DOMAIN",
+        usage: "Never block this domain or its subdomains (repeatable).",
     },
     Key {
         name: "health.interval",
@@ -104,6 +120,8 @@ pub const KEYS: &[Key] = &[
         default: Some("60"),
         flag: "--check-interval",
         help: "seconds between health-check rounds (0: off)",
+        value: "SECONDS",
+        usage: "Seconds between health-check rounds, 0 to 86400 (0 turns them off).",
     },
     Key {
         name: "health.check_url",
@@ -111,6 +129,8 @@ pub const KEYS: &[Key] = &[
         default: None,
         flag: "--check-url",
         help: "http:// URL fetched through each proxy",
+        value: "URL",
+        usage: "http:// URL the periodic health checks fetch through each proxy (without it they only test that the proxy accepts connections).",
     },
     Key {
         name: "health.geoip",
@@ -118,6 +138,8 @@ pub const KEYS: &[Key] = &[
         default: None,
         flag: "--geoip",
         help: "MaxMind-format database for exit countries",
+        value: "MMDB",
+        usage: "MaxMind-format database for the exit IP's country in health checks.",
     },
     Key {
         name: "health.timeout",
@@ -125,6 +147,8 @@ pub const KEYS: &[Key] = &[
         default: Some("10"),
         flag: "--check-timeout",
         help: "limit for each stage of a check",
+        value: "SECONDS",
+        usage: "Limit for each stage of a health check, 1 to 300 seconds.",
     },
     Key {
         name: "health.concurrency",
@@ -132,6 +156,8 @@ pub const KEYS: &[Key] = &[
         default: Some("8"),
         flag: "--check-concurrency",
         help: "checks at once",
+        value: "N",
+        usage: "Health checks at once, 1 to 10000.",
     },
     Key {
         name: "browser.enabled",
@@ -139,6 +165,8 @@ pub const KEYS: &[Key] = &[
         default: Some("true"),
         flag: "--no-browser",
         help: "run Chromium for vip tab",
+        value: "",
+        usage: "Start no browser: gateway and API only (`vip tab` is refused).",
     },
     Key {
         name: "browser.chromium",
@@ -146,6 +174,8 @@ pub const KEYS: &[Key] = &[
         default: None,
         flag: "--chromium",
         help: "the Chromium binary (else VIP_CHROMIUM, then PATH)",
+        value: "PATH",
+        usage: "The Chromium binary [default: VIP_CHROMIUM, else chromium, chromium-browser or google-chrome on PATH].",
     },
     Key {
         name: "browser.headless",
@@ -153,6 +183,8 @@ pub const KEYS: &[Key] = &[
         default: Some("false"),
         flag: "--headless",
         help: "headless even with a display",
+        value: "",
+        usage: "Run Chromium headless even when a display is available.",
     },
     Key {
         name: "browser.devtools_port",
@@ -160,6 +192,8 @@ pub const KEYS: &[Key] = &[
         default: None,
         flag: "--devtools-port",
         help: "DevTools on 127.0.0.1:PORT for your tools",
+        value: "PORT",
+        usage: "Expose Chromium's DevTools endpoint on 127.0.0.1:PORT for your own tools (Playwright connectOverCDP, Puppeteer); off by default. Tabs they drive keep their identities' protections; open new tabs with `vip tab open` (pages opened outside an identity are refused).",
     },
     Key {
         name: "api.listen",
@@ -167,6 +201,8 @@ pub const KEYS: &[Key] = &[
         default: Some("127.0.0.1:8898"),
         flag: "--api-listen",
         help: "the control API (loopback only)",
+        value: "ADDR",
+        usage: "Address of the control API `vip tab` and `vip session` use (its token is written to the data directory, readable only by you).",
     },
     Key {
         name: "upkeep.poll_ms",
@@ -174,6 +210,8 @@ pub const KEYS: &[Key] = &[
         default: Some("250"),
         flag: "--poll-ms",
         help: "how often changes made by other means are looked for",
+        value: "MS",
+        usage: "How often changes made by other means than `vip` commands are looked for, 10 to 60000 ms.",
     },
     Key {
         name: "upkeep.save_ms",
@@ -181,6 +219,8 @@ pub const KEYS: &[Key] = &[
         default: Some("100"),
         flag: "--save-ms",
         help: "how long a breaker or sticky change may wait to be saved",
+        value: "MS",
+        usage: "How long a breaker or sticky-mapping change may wait before it is saved, 10 to 60000 ms.",
     },
     Key {
         name: "shutdown.grace",
@@ -188,6 +228,8 @@ pub const KEYS: &[Key] = &[
         default: Some("10"),
         flag: "--grace",
         help: "how long draining may take",
+        value: "SECONDS",
+        usage: "How long draining may take after Ctrl-C or SIGTERM, 1 to 600 seconds.",
     },
 ];
 

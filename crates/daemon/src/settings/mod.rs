@@ -6,15 +6,19 @@
 //! a bad value is refused naming the file, variable or flag, the key and
 //! what is accepted; nothing starts.
 //!
-//! The binary turns [`Settings`] into a [`crate::DaemonConfig`] (loading
-//! the files the settings name).
+//! [`Settings::daemon_config`] turns them into a [`crate::DaemonConfig`]
+//! (loading the files they name); [`Settings::shown`] is `vip config show`.
 
+mod assemble;
 mod keys;
+mod show;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use assemble::Served;
 pub use keys::{KEYS, Key, Kind, Value, env_name};
+pub use show::Shown;
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -201,15 +201,42 @@ pub struct ImportReport {
     pub verdicts: Vec<Verdict>,
 }
 
-/// Defaults applied to entries that do not set them.
+/// Attributes given for every entry (`vip proxy add` and `import` flags):
+/// each fills what an entry does not set itself; tags are added.
 #[derive(Clone, Debug, Default)]
 pub struct ImportDefaults {
     /// Rotation group.
     pub group: Option<String>,
     /// Country.
     pub country: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Weight 0-100.
+    pub weight: Option<u8>,
     /// Tags added to every entry.
     pub tags: Vec<String>,
+    /// Store every entry disabled.
+    pub disabled: bool,
+}
+
+impl ImportDefaults {
+    /// Fills what `proxy` does not set.
+    pub fn apply(&self, proxy: &mut NewProxy) {
+        let fill = |field: &mut Option<String>, default: &Option<String>| {
+            if field.is_none() {
+                field.clone_from(default);
+            }
+        };
+        fill(&mut proxy.group, &self.group);
+        fill(&mut proxy.country, &self.country);
+        fill(&mut proxy.region, &self.region);
+        fill(&mut proxy.city, &self.city);
+        proxy.weight = proxy.weight.or(self.weight);
+        proxy.tags.extend(self.tags.iter().cloned());
+        proxy.disabled |= self.disabled;
+    }
 }
 
 const CHUNK: usize = 500;
@@ -241,13 +268,7 @@ pub fn apply(
                 }
                 Ok(p) => p.clone(),
             };
-            if proxy.group.is_none() {
-                proxy.group.clone_from(&defaults.group);
-            }
-            if proxy.country.is_none() {
-                proxy.country.clone_from(&defaults.country);
-            }
-            proxy.tags.extend(defaults.tags.iter().cloned());
+            defaults.apply(&mut proxy);
             tx.execute_batch("SAVEPOINT entry")?;
             match insert_proxy(&tx, vault, &proxy) {
                 Ok(AddOutcome::Added(id)) => {
@@ -272,12 +293,47 @@ pub fn apply(
         progress(((chunk_index + 1) * CHUNK).min(total), total);
     }
     let count = |f: fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count();
-    Ok(ImportReport {
+    let report = ImportReport {
         format: parsed.format,
         unit: parsed.format.unit(),
         imported: count(|v| matches!(v, Verdict::Imported { .. })),
         duplicates: count(|v| matches!(v, Verdict::Duplicate { .. })),
         invalid: count(|v| matches!(v, Verdict::Invalid { .. })),
         verdicts,
-    })
+    };
+    // The activity log is a convenience: the import itself is committed.
+    let _ = store.log_activity(
+        "info",
+        "import",
+        &format!(
+            "imported {} proxies ({} duplicate, {} invalid)",
+            report.imported, report.duplicates, report.invalid
+        ),
+        None,
+    );
+    Ok(report)
+}
+
+/// Every verdict on its own line, then the totals.
+impl std::fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = self.unit;
+        for v in &self.verdicts {
+            match v {
+                Verdict::Imported { at, id } => writeln!(f, "{unit} {at}: imported as proxy {id}")?,
+                Verdict::Duplicate { at, id } => {
+                    writeln!(f, "{unit} {at}: duplicate of proxy {id}")?
+                }
+                Verdict::Invalid { at, reason } => writeln!(f, "{unit} {at}: invalid: {reason}")?,
+            }
+        }
+        write!(
+            f,
+            "{} format: {} imported, {} duplicate, {} invalid",
+            format!("{:?}", self.format).to_lowercase(),
+            self.imported,
+            self.duplicates,
+            self.invalid
+        )
+    }
 }

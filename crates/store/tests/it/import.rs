@@ -229,3 +229,38 @@ fn export_formats() {
     );
     assert!(porting::export(&store, Some(&vault), ExportFormat::Pac, true, None).is_err());
 }
+
+#[test]
+fn defaults_fill_what_entries_leave_unset_and_the_report_reads_per_line() {
+    let (_d, store, vault) = setup();
+    let input = b"region,host,port\nwest,10.0.0.7,8080\n,10.0.0.8,8080\n";
+    let defaults = ImportDefaults {
+        group: Some("g".into()),
+        country: Some("DE".into()),
+        region: Some("east".into()),
+        city: Some("Berlin".into()),
+        weight: Some(7),
+        tags: vec!["t".into()],
+        disabled: true,
+    };
+    let parsed = porting::parse(input);
+    let report = porting::apply(&store, Some(&vault), parsed, &defaults, &mut |_, _| {}).unwrap();
+    assert_eq!(report.imported, 2, "{report}");
+    let proxies = store.list_proxies(None).unwrap();
+    let regions: Vec<_> = proxies.iter().map(|p| p.region.clone()).collect();
+    assert_eq!(regions, [Some("west".into()), Some("east".into())]);
+    for p in &proxies {
+        assert_eq!(
+            (p.group.as_deref(), p.country.as_deref(), p.city.as_deref()),
+            (Some("g"), Some("DE"), Some("Berlin"))
+        );
+        assert_eq!(
+            (p.weight, p.enabled, p.tags.clone()),
+            (7, false, vec!["t".to_string()])
+        );
+    }
+    assert_eq!(
+        report.to_string(),
+        "line 2: imported as proxy 1\nline 3: imported as proxy 2\ncsv format: 2 imported, 0 duplicate, 0 invalid"
+    );
+}

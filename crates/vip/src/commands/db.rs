@@ -73,53 +73,30 @@ pub fn run(ctx: &Ctx, cmd: DbCommand) -> anyhow::Result<ExitCode> {
 }
 
 pub fn stats(ctx: &Ctx, proxy: Option<i64>, hours: u32, out: Output) -> anyhow::Result<ExitCode> {
+    let columns = [
+        ("PROXY", "proxy_id"),
+        ("REQUESTS", "total_requests"),
+        ("SUCCESS", "success_rate|%"),
+        ("AVG MS", "avg_latency_ms|0"),
+        ("P95 MS", "p95_latency_ms|0"),
+        ("SENT", "bytes_sent"),
+        ("RECEIVED", "bytes_received"),
+    ];
     let stats = ctx.store()?.usage_stats(proxy, hours)?;
-    if out.json {
-        output::json(&stats);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rows: Vec<Vec<String>> = stats
-        .iter()
-        .map(|s| {
-            vec![
-                s.proxy_id.to_string(),
-                s.total_requests.to_string(),
-                format!("{:.1}%", s.success_rate * 100.0),
-                output::opt(s.avg_latency_ms.map(|v| format!("{v:.0}"))),
-                output::opt(s.p95_latency_ms.map(|v| format!("{v:.0}"))),
-                s.bytes_sent.to_string(),
-                s.bytes_received.to_string(),
-            ]
-        })
-        .collect();
-    output::table(
-        &[
-            "PROXY", "REQUESTS", "SUCCESS", "AVG MS", "P95 MS", "SENT", "RECEIVED",
-        ],
-        &rows,
-    );
+    output::records(&stats, out.json, &columns);
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn events(ctx: &Ctx, limit: usize, out: Output) -> anyhow::Result<ExitCode> {
-    let events = ctx.store()?.recent_events(limit)?;
-    if out.json {
-        output::json(&events);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rows: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| {
-            vec![
-                e.created_at.to_string(),
-                output::opt(e.config_id),
-                format!("{} {}", e.key_kind, e.key_value.as_deref().unwrap_or("")),
-                output::opt(e.previous_proxy_id),
-                output::opt(e.new_proxy_id),
-                e.reason.clone(),
-            ]
-        })
-        .collect();
-    output::table(&["AT (MS)", "CONFIG", "KEY", "FROM", "TO", "REASON"], &rows);
+    let columns = [
+        ("AT (MS)", "created_at"),
+        ("CONFIG", "config_id"),
+        ("KIND", "key_kind"),
+        ("KEY", "key_value"),
+        ("FROM", "previous_proxy_id"),
+        ("TO", "new_proxy_id"),
+        ("REASON", "reason"),
+    ];
+    output::records(&ctx.store()?.recent_events(limit)?, out.json, &columns);
     Ok(ExitCode::SUCCESS)
 }

@@ -70,7 +70,7 @@ fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
         Some(Command::Tab(cmd)) => tab::run(ctx, cmd),
         Some(Command::Session(cmd)) => tab::session(ctx, cmd),
         Some(Command::Identity(cmd)) => tab::identity(ctx, cmd),
-        Some(Command::Serve(args)) => serve::serve(ctx, *args),
+        Some(Command::Serve(args)) => serve::serve(ctx, args),
         Some(Command::Config(crate::cli::ConfigCommand::Show { config, out })) => {
             serve::show(config.as_deref(), out.json)
         }
@@ -81,16 +81,14 @@ fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
             client_auth,
             proxy_ca,
             blocking,
-        }) => {
-            let tls = gateway::proxy_tls(proxy_ca.as_deref())?;
-            let options = gateway::Options {
-                strategy: &strategy,
-                client_auth: client_auth.as_deref(),
-                tls,
-                blocking: &blocking,
-            };
-            gateway::run(listen, &upstreams, options)
-        }
+        }) => gateway::run(vip_daemon::standalone::StandaloneConfig {
+            listen,
+            upstreams,
+            strategy,
+            client_auth,
+            proxy_ca,
+            blocking: blocking.blocking(),
+        }),
     }
 }
 
@@ -115,7 +113,11 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 _ => 1,
             };
         }
-        if cause.downcast_ref::<InvalidInput>().is_some() {
+        if cause.downcast_ref::<InvalidInput>().is_some()
+            || cause
+                .downcast_ref::<vip_daemon::inputs::BadInput>()
+                .is_some()
+        {
             return 2;
         }
         if let Some(e) = cause.downcast_ref::<vip_api::ApiError>() {
@@ -163,8 +165,8 @@ pub fn read_json(file: &Path) -> anyhow::Result<serde_json::Value> {
 fn overview(ctx: &Ctx) {
     println!("vip {} — Virtual IP Browser", env!("CARGO_PKG_VERSION"));
     println!("data directory: {}", ctx.data_dir.display());
-    match ctx.store().and_then(|s| summary(&s)) {
-        Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+    match ctx.store().and_then(|s| Ok(s.summary()?)) {
+        Ok(summary) => println!("{summary}"),
         Err(e) => println!("database: unavailable: {e:#}"),
     }
     match vip_api::Client::from_data_dir(&ctx.data_dir)
@@ -178,103 +180,25 @@ fn overview(ctx: &Ctx) {
     }
     println!();
     println!("commands:");
-    for (cmd, what) in [
-        (
-            "vip proxy add|import|export|list|rm|weight|normalize-weights",
-            "manage the proxy pool",
-        ),
-        (
-            "vip rotation list|create|show|activate|validate|rule",
-            "rotation configs and rules",
-        ),
-        ("vip strategies", "the eleven rotation strategies"),
-        ("vip stats [--proxy ID] [--hours N]", "usage statistics"),
-        ("vip events [--limit N]", "rotation events"),
-        (
-            "vip db status|migrate|backup|maintenance",
-            "database upkeep",
-        ),
-        (
-            "vip vault init|status|rotate-key|change-password",
-            "the credential vault",
-        ),
-        (
-            "vip serve [--no-browser] [--devtools-port N]",
-            "gateway, browser and control API",
-        ),
-        (
-            "vip config show",
-            "vip serve's settings and where each came from",
-        ),
-        (
-            "vip tab open|list|close, vip identity create|list|rm",
-            "tabs in identities (needs vip serve)",
-        ),
-        ("vip session save|load|list", "saved sets of tabs"),
-    ] {
-        println!("  {cmd:<62} {what}");
+    let cli = <Cli as clap::CommandFactory>::command();
+    for cmd in cli.get_subcommands() {
+        let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+        // Up to the first full stop or colon: `vip COMMAND --help` has the rest.
+        let about = about.split([':', '.']).next().unwrap_or_default();
+        println!("  vip {:<12} {about}", cmd.get_name());
     }
     println!();
     println!("`vip --help` and `vip COMMAND --help` describe every option.");
 }
 
-/// Database, pool, rotation and vault at a glance.
-fn summary(store: &Store) -> anyhow::Result<Vec<String>> {
-    let status = vip_store::migrate::status(store.conn())?;
-    let proxies = store.list_proxies(None)?;
-    let enabled = proxies.iter().filter(|p| p.enabled).count();
-    let active: Vec<String> = store
-        .list_rotations()?
-        .into_iter()
-        .filter(|r| r.is_active)
-        .map(|r| {
-            format!(
-                "{} ({}, {})",
-                r.name,
-                r.strategy,
-                r.target_group.unwrap_or_else(|| "whole pool".into())
-            )
-        })
-        .collect();
-    let vault = vip_store::vault::Vault::status(store.conn())?;
-    Ok(vec![
-        format!(
-            "database: {} (schema version {})",
-            store.path().display(),
-            status.current
-        ),
-        format!("proxies: {} ({enabled} enabled)", proxies.len()),
-        format!(
-            "active rotation: {}",
-            if active.is_empty() {
-                "none".to_string()
-            } else {
-                active.join(", ")
-            }
-        ),
-        format!(
-            "vault: {}",
-            if vault.initialized {
-                "initialised"
-            } else {
-                "not initialised"
-            }
-        ),
-    ])
-}
-
 fn strategies(json: bool) {
-    if json {
-        let list: Vec<_> = StrategyName::ALL
-            .iter()
-            .map(|n| serde_json::json!({ "name": n.as_str(), "description": n.description() }))
-            .collect();
-        output::json(&list);
-        return;
-    }
-    let rows: Vec<Vec<String>> = StrategyName::ALL
+    let list: Vec<_> = StrategyName::ALL
         .iter()
-        .map(|n| vec![n.as_str().to_string(), n.description().to_string()])
+        .map(|n| serde_json::json!({ "name": n.as_str(), "description": n.description() }))
         .collect();
-    output::table(&["STRATEGY", "DESCRIPTION"], &rows);
+    output::records(
+        &list,
+        json,
+        &[("STRATEGY", "name"), ("DESCRIPTION", "description")],
+    );
 }

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use vip_store::porting::{self, ExportFormat, ImportDefaults, Verdict};
-use vip_store::repo::proxies::{AddOutcome, NewProxy, ProxyPatch, ProxyRecord};
+use vip_store::porting::{self, ExportFormat, ImportDefaults};
+use vip_store::repo::proxies::{AddOutcome, ProxyPatch};
 
 use super::{Ctx, InvalidInput, read_input};
 use crate::cli::{ExportKind, ProxyAttrs, ProxyCommand};
@@ -27,62 +27,30 @@ pub fn run(ctx: &Ctx, cmd: ProxyCommand) -> anyhow::Result<ExitCode> {
             group.as_deref(),
             output.as_deref(),
         ),
-        ProxyCommand::List { group, out } => list(ctx, group.as_deref(), out.json),
-        ProxyCommand::Set {
-            id,
-            country,
-            region,
-            city,
-            group,
-            weight,
-            tags,
-            enable,
-            disable,
-            out,
-        } => {
+        ProxyCommand::List { group, out } => {
+            let proxies = ctx.store()?.list_proxies(group.as_deref())?;
+            output::records(&proxies, out.json, COLUMNS);
+            Ok(ExitCode::SUCCESS)
+        }
+        ProxyCommand::Set(args) => {
             let patch = ProxyPatch {
-                country,
-                region,
-                city,
-                group,
-                weight,
-                enabled: if enable {
-                    Some(true)
-                } else if disable {
-                    Some(false)
-                } else {
-                    None
-                },
-                tags,
+                enabled: (args.enable || args.disable).then_some(args.enable),
+                country: args.country,
+                region: args.region,
+                city: args.city,
+                group: args.group,
+                weight: args.weight,
+                tags: args.tags,
             };
-            let record = ctx.store()?.update_proxy(id, &patch)?;
-            if out.json {
+            let record = ctx.store()?.update_proxy(args.id, &patch)?;
+            if args.out.json {
                 output::json(&record);
             } else {
-                output::table(&HEADERS, &[row(&record)]);
+                output::records(&[record], false, COLUMNS);
             }
             Ok(ExitCode::SUCCESS)
         }
-        ProxyCommand::Check {
-            ids,
-            all,
-            url,
-            timeout,
-            concurrency,
-            geoip,
-            out,
-        } => super::check::run(
-            ctx,
-            &ids,
-            all,
-            super::check::CheckOptions {
-                url,
-                timeout,
-                concurrency,
-                geoip: geoip.as_deref(),
-            },
-            out.json,
-        ),
+        ProxyCommand::Check(args) => super::check::run(ctx, args),
         ProxyCommand::Rm { ids } => {
             let store = ctx.store()?;
             for id in &ids {
@@ -102,40 +70,39 @@ pub fn run(ctx: &Ctx, cmd: ProxyCommand) -> anyhow::Result<ExitCode> {
         }
         ProxyCommand::NormalizeWeights { group, out } => {
             let changes = ctx.store()?.normalize_weights(group.as_deref())?;
-            if out.json {
-                let v: Vec<_> = changes
-                    .iter()
-                    .map(|(id, old, new)| serde_json::json!({"id": id, "old": old, "new": new}))
-                    .collect();
-                output::json(&v);
-            } else {
-                let rows: Vec<Vec<String>> = changes
-                    .iter()
-                    .map(|(id, old, new)| vec![id.to_string(), old.to_string(), new.to_string()])
-                    .collect();
-                output::table(&["ID", "OLD", "NEW"], &rows);
-            }
+            let changes: Vec<_> = changes
+                .iter()
+                .map(|(id, old, new)| serde_json::json!({"id": id, "old": old, "new": new}))
+                .collect();
+            output::records(
+                &changes,
+                out.json,
+                &[("ID", "id"), ("OLD", "old"), ("NEW", "new")],
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn apply_attrs(p: &mut NewProxy, attrs: &ProxyAttrs) {
-    if attrs.country.is_some() {
-        p.country.clone_from(&attrs.country);
+impl ProxyAttrs {
+    /// The flags as what every added or imported entry gets.
+    fn defaults(&self) -> ImportDefaults {
+        ImportDefaults {
+            group: self.group.clone(),
+            country: self.country.clone(),
+            region: self.region.clone(),
+            city: self.city.clone(),
+            weight: self.weight,
+            tags: self.tags.clone(),
+            disabled: self.disabled,
+        }
     }
-    p.region = attrs.region.clone().or(p.region.take());
-    p.city = attrs.city.clone().or(p.city.take());
-    p.group = attrs.group.clone().or(p.group.take());
-    p.weight = attrs.weight.or(p.weight);
-    p.tags.extend(attrs.tags.iter().cloned());
-    p.disabled |= attrs.disabled;
 }
 
 fn add(ctx: &Ctx, text: &str, attrs: &ProxyAttrs, json: bool) -> anyhow::Result<ExitCode> {
     let mut proxy =
         porting::parse_line(text).map_err(|e| InvalidInput(format!("{text:?}: {e}")))?;
-    apply_attrs(&mut proxy, attrs);
+    attrs.defaults().apply(&mut proxy);
     let store = ctx.store()?;
     let vault = match proxy.username {
         Some(_) => Some(master::open_vault(&store, &ctx.data_dir, true)?),
@@ -167,11 +134,7 @@ fn import(
     } else {
         None
     };
-    let defaults = ImportDefaults {
-        group: attrs.group.clone(),
-        country: attrs.country.clone(),
-        tags: attrs.tags.clone(),
-    };
+    let defaults = attrs.defaults();
     let total = parsed.entries.len();
     let bar = (total > 1000).then(|| {
         let bar = ProgressBar::new(total as u64);
@@ -191,36 +154,8 @@ fn import(
     if json {
         output::json(&report);
     } else {
-        for v in &report.verdicts {
-            match v {
-                Verdict::Imported { at, id } => {
-                    println!("{} {at}: imported as proxy {id}", report.unit)
-                }
-                Verdict::Duplicate { at, id } => {
-                    println!("{} {at}: duplicate of proxy {id}", report.unit)
-                }
-                Verdict::Invalid { at, reason } => {
-                    println!("{} {at}: invalid: {reason}", report.unit)
-                }
-            }
-        }
-        println!(
-            "{} format: {} imported, {} duplicate, {} invalid",
-            format!("{:?}", report.format).to_lowercase(),
-            report.imported,
-            report.duplicates,
-            report.invalid
-        );
+        println!("{report}");
     }
-    let _ = store.log_activity(
-        "info",
-        "import",
-        &format!(
-            "imported {} proxies ({} duplicate, {} invalid)",
-            report.imported, report.duplicates, report.invalid
-        ),
-        None,
-    );
     Ok(if report.invalid > 0 {
         ExitCode::from(3)
     } else {
@@ -273,42 +208,16 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list(ctx: &Ctx, group: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    let proxies = ctx.store()?.list_proxies(group)?;
-    if json {
-        output::json(&proxies);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rows: Vec<Vec<String>> = proxies.iter().map(row).collect();
-    output::table(
-        &[
-            "ID", "PROTOCOL", "HOST", "PORT", "AUTH", "COUNTRY", "GROUP", "WEIGHT", "ENABLED",
-            "STATUS",
-        ],
-        &rows,
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-const HEADERS: [&str; 10] = [
-    "ID", "PROTOCOL", "HOST", "PORT", "AUTH", "COUNTRY", "GROUP", "WEIGHT", "ENABLED", "STATUS",
+/// The columns of `vip proxy list`.
+const COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("PROTOCOL", "protocol"),
+    ("HOST", "host"),
+    ("PORT", "port"),
+    ("AUTH", "credential_id|set"),
+    ("COUNTRY", "country"),
+    ("GROUP", "group"),
+    ("WEIGHT", "weight"),
+    ("ENABLED", "enabled"),
+    ("STATUS", "status"),
 ];
-
-fn row(p: &ProxyRecord) -> Vec<String> {
-    vec![
-        p.id.to_string(),
-        p.protocol.to_string(),
-        p.host.clone(),
-        p.port.to_string(),
-        if p.credential_id.is_some() {
-            "yes".into()
-        } else {
-            "no".into()
-        },
-        output::opt(p.country.as_ref()),
-        output::opt(p.group.as_ref()),
-        p.weight.to_string(),
-        if p.enabled { "yes".into() } else { "no".into() },
-        p.status.clone(),
-    ]
-}

@@ -13,28 +13,14 @@ use crate::output;
 pub fn run(ctx: &Ctx, cmd: RotationCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RotationCommand::List(out) => {
-            let list = ctx.store()?.list_rotations()?;
-            if out.json {
-                output::json(&list);
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r.id.to_string(),
-                            r.name.clone(),
-                            r.strategy.clone(),
-                            r.target_group.clone().unwrap_or_else(|| "(pool)".into()),
-                            if r.is_active {
-                                "yes".into()
-                            } else {
-                                "no".into()
-                            },
-                        ]
-                    })
-                    .collect();
-                output::table(&["ID", "NAME", "STRATEGY", "GROUP", "ACTIVE"], &rows);
-            }
+            let columns = [
+                ("ID", "id"),
+                ("NAME", "name"),
+                ("STRATEGY", "strategy"),
+                ("GROUP", "target_group"),
+                ("ACTIVE", "is_active"),
+            ];
+            output::records(&ctx.store()?.list_rotations()?, out.json, &columns);
             Ok(ExitCode::SUCCESS)
         }
         RotationCommand::Create {
@@ -106,7 +92,7 @@ pub fn run(ctx: &Ctx, cmd: RotationCommand) -> anyhow::Result<ExitCode> {
                 );
                 println!("common_config: {}", record.common_config);
                 println!("strategy_config: {}", record.strategy_config);
-                print_rules(&store.list_rules(id)?);
+                output::records(&store.list_rules(id)?, false, RULE_COLUMNS);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -135,50 +121,23 @@ pub fn run(ctx: &Ctx, cmd: RotationCommand) -> anyhow::Result<ExitCode> {
         RotationCommand::Rule(RuleCommand::List { config, out }) => {
             let store = ctx.store()?;
             let rules = store.list_rules(store.find_rotation(&config)?.id)?;
-            if out.json {
-                output::json(&rules);
-            } else {
-                print_rules(&rules);
-            }
+            output::records(&rules, out.json, RULE_COLUMNS);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn print_rules(rules: &[vip_store::repo::rotation::RuleRecord]) {
-    let rows: Vec<Vec<String>> = rules
-        .iter()
-        .map(|r| {
-            vec![
-                r.id.to_string(),
-                r.priority.to_string(),
-                r.name.clone(),
-                r.condition_logic.clone(),
-                r.conditions.to_string(),
-                r.actions.to_string(),
-                if r.stop_on_match {
-                    "stop".into()
-                } else {
-                    "-".into()
-                },
-                if r.enabled { "yes".into() } else { "no".into() },
-            ]
-        })
-        .collect();
-    output::table(
-        &[
-            "ID",
-            "PRIORITY",
-            "NAME",
-            "LOGIC",
-            "CONDITIONS",
-            "ACTIONS",
-            "STOP",
-            "ENABLED",
-        ],
-        &rows,
-    );
-}
+/// The columns of a rule table.
+const RULE_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("PRIORITY", "priority"),
+    ("NAME", "name"),
+    ("LOGIC", "condition_logic"),
+    ("CONDITIONS", "conditions"),
+    ("ACTIONS", "actions"),
+    ("STOP", "stop_on_match"),
+    ("ENABLED", "enabled"),
+];
 
 fn validate(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let text = read_input(file)?;

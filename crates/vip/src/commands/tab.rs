@@ -148,15 +148,12 @@ pub fn session(ctx: &Ctx, cmd: SessionCommand) -> anyhow::Result<ExitCode> {
         }
         SessionCommand::List(out) => {
             let sessions: Vec<SessionInfo> = client.get("/v1/sessions")?;
-            if out.json {
-                output::json(&sessions);
-            } else {
-                let rows: Vec<Vec<String>> = sessions
-                    .iter()
-                    .map(|s| vec![s.name.clone(), s.tabs.to_string(), s.saved_at.to_string()])
-                    .collect();
-                output::table(&["NAME", "TABS", "SAVED_AT_MS"], &rows);
-            }
+            let columns = [
+                ("NAME", "name"),
+                ("TABS", "tabs"),
+                ("SAVED_AT_MS", "saved_at"),
+            ];
+            output::records(&sessions, out.json, &columns);
         }
     }
     Ok(ExitCode::SUCCESS)

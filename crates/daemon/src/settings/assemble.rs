@@ -1,0 +1,95 @@
+//! Validated settings turned into the daemon's [`DaemonConfig`]: the files
+//! they name (filter lists, TLS roots, GeoIP) are loaded here, so a missing
+//! one is refused before anything starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Settings;
+use crate::inputs::{self, BadInput, Blocking};
+use crate::{ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, UpkeepConfig};
+
+/// What `vip serve` runs with: the daemon's config and the grace period of
+/// its drain.
+pub struct Served {
+    /// The daemon's configuration.
+    pub config: DaemonConfig,
+    /// How long draining may take.
+    pub grace: Duration,
+}
+
+impl Settings {
+    /// The tracker-blocking settings.
+    pub fn blocking(&self) -> Blocking {
+        Blocking {
+            filter_lists: self
+                .list("blocking.filter_lists")
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            allow_domains: self.list("blocking.allow_domains"),
+            off: !self.flag("blocking.enabled"),
+        }
+    }
+
+    /// The daemon's config on `data_dir`, with every file loaded.
+    pub fn daemon_config(&self, data_dir: PathBuf) -> Result<Served, BadInput> {
+        let secs = |k: &str| Duration::from_secs(self.number(k).unwrap_or_default());
+        let millis = |k: &str| Duration::from_millis(self.number(k).unwrap_or_default());
+        let addr = |k: &str| {
+            self.addr(k).ok_or_else(|| {
+                BadInput::new(k, "is not set; give an address such as 127.0.0.1:8898")
+            })
+        };
+        let api_listen = addr("api.listen")?;
+        if !api_listen.ip().is_loopback() {
+            return Err(BadInput::new(
+                format!("api.listen {api_listen} ({})", self.source("api.listen")),
+                "the control API is plain HTTP and stays on this machine; use a 127.0.0.1 address",
+            ));
+        }
+        let tls = inputs::upstream_tls(self.path("gateway.proxy_ca").as_deref())?;
+        let blocklist = self.blocking().load("vip serve")?;
+        let interval = secs("health.interval");
+        let health = if interval.is_zero() {
+            None
+        } else {
+            Some(HealthConfig {
+                settings: vip_gateway::health::CheckSettings {
+                    url: self.text("health.check_url"),
+                    timeout: secs("health.timeout"),
+                    concurrency: self.number("health.concurrency").unwrap_or(8) as usize,
+                    tls: tls.clone(),
+                    geo: inputs::geo_db(self.path("health.geoip").as_deref())?,
+                },
+                every: interval,
+            })
+        };
+        let config = DaemonConfig {
+            data_dir,
+            gateway: GatewayConfig {
+                listen: addr("gateway.listen")?,
+                client_auth: inputs::client_auth(self.text("gateway.client_auth").as_deref())?,
+                blocklist: blocklist.clone(),
+                tls,
+            },
+            health,
+            upkeep: UpkeepConfig {
+                poll_every: millis("upkeep.poll_ms"),
+                save_within: millis("upkeep.save_ms"),
+            },
+            browser: BrowserConfig {
+                disabled: !self.flag("browser.enabled"),
+                chromium: self.path("browser.chromium"),
+                headless: self.flag("browser.headless"),
+                devtools_port: self.number("browser.devtools_port").map(|p| p as u16),
+                blocklist,
+            },
+            api: ApiConfig { listen: api_listen },
+        };
+        Ok(Served {
+            config,
+            grace: secs("shutdown.grace"),
+        })
+    }
+}
