@@ -636,3 +636,43 @@ pub struct SetArgs {
     #[command(flatten)]
     pub out: Output,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn serve_flags_become_settings() {
+        let cli = Cli::try_parse_from([
+            "vip",
+            "serve",
+            "--no-browser",
+            "--headless",
+            "--filter-list",
+            "a",
+            "--filter-list",
+            "b",
+            "--grace",
+            "5",
+            "--config",
+            "c.toml",
+        ])
+        .unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.config.as_deref(), Some(std::path::Path::new("c.toml")));
+        let flags: Vec<(&str, &str)> = args.flags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            flags,
+            [
+                ("blocking.filter_lists", "a,b"),
+                ("browser.enabled", "false"),
+                ("browser.headless", "true"),
+                ("shutdown.grace", "5"),
+            ]
+        );
+    }
+}

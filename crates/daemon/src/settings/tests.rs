@@ -176,3 +176,47 @@ fn other_programs_variables_are_left_alone() {
     .unwrap();
     assert_eq!(s.number("upkeep.poll_ms"), Some(250));
 }
+
+#[test]
+fn the_daemon_config_takes_every_setting_and_refuses_what_cannot_be_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        ("gateway.listen", "127.0.0.1:7001".to_string()),
+        ("blocking.enabled", "false".into()),
+        ("health.interval", "0".into()),
+        ("browser.enabled", "false".into()),
+        ("browser.devtools_port", "9333".into()),
+        ("upkeep.poll_ms", "40".into()),
+        ("shutdown.grace", "3".into()),
+    ];
+    let s = Settings::load(None, env(&[]), &flags).unwrap();
+    let served = s.daemon_config(dir.path().into()).unwrap();
+    let c = &served.config;
+    assert_eq!(c.gateway.listen.port(), 7001);
+    assert!(c.gateway.blocklist.is_none() && c.health.is_none());
+    assert!(c.browser.disabled);
+    assert_eq!(c.browser.devtools_port, Some(9333));
+    assert_eq!(c.upkeep.poll_every, std::time::Duration::from_millis(40));
+    assert_eq!(served.grace, std::time::Duration::from_secs(3));
+
+    let refused = |flags: &[(&'static str, String)]| {
+        let s = Settings::load(None, env(&[]), flags).unwrap();
+        match s.daemon_config(dir.path().into()) {
+            Ok(_) => panic!("{flags:?} accepted"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = refused(&[("api.listen", "0.0.0.0:8898".into())]);
+    assert!(
+        e.contains("api.listen 0.0.0.0:8898 (flag --api-listen)"),
+        "{e}"
+    );
+    let missing = dir.path().join("no-such-list.txt").display().to_string();
+    let e = refused(&[("blocking.filter_lists", missing.clone())]);
+    assert!(
+        e.starts_with("--filter-list") && e.contains(&missing),
+        "{e}"
+    );
+    let e = refused(&[("gateway.proxy_ca", missing.clone())]);
+    assert!(e.starts_with(&format!("--proxy-ca {missing}")), "{e}");
+}
