@@ -1,0 +1,239 @@
+//! The router on a real loopback socket over a `Control` that records what
+//! it was asked: the token guards every route, unknown routes and methods
+//! and bad bodies or ids are refused as JSON before the control is called,
+//! path segments arrive decoded, and the control's own refusals reach the
+//! client with their status and message. The same routes over a real
+//! daemon are in `crates/daemon/tests/it/api.rs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use vip_api::{
+    ApiError, AssignmentSpec, Client, Control, Identity, NewIdentity, OpenTab, Reloaded,
+    SessionInfo, Status, Tab,
+};
+
+/// A control that answers with fixed values and records each call.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn note(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+fn tab(id: i64, url: &str) -> Tab {
+    Tab {
+        id,
+        identity: None,
+        anonymous: Some("a1".into()),
+        url: url.into(),
+        assignment: AssignmentSpec::Direct,
+        country: None,
+        timezone: "UTC".into(),
+        webrtc: "disable_non_proxied_udp".into(),
+        blocked: 0,
+        state: "open".into(),
+    }
+}
+
+impl Control for Recorder {
+    async fn status(&self) -> Status {
+        self.note("status".into());
+        Status {
+            browser: "off".into(),
+            tabs: 0,
+            devtools: None,
+        }
+    }
+    async fn open_tab(&self, req: OpenTab) -> Result<Tab, ApiError> {
+        self.note(format!("open_tab {}", req.url));
+        Ok(tab(1, &req.url))
+    }
+    async fn tabs(&self) -> Vec<Tab> {
+        self.note("tabs".into());
+        Vec::new()
+    }
+    async fn close_tab(&self, id: i64) -> Result<(), ApiError> {
+        self.note(format!("close_tab {id}"));
+        if id == 404 {
+            return Err(ApiError::not_found(
+                "tab 404 is not open: see `vip tab list`",
+            ));
+        }
+        Ok(())
+    }
+    async fn save_session(&self, name: String) -> Result<SessionInfo, ApiError> {
+        self.note(format!("save_session {name}"));
+        Ok(SessionInfo {
+            name,
+            tabs: 0,
+            saved_at: 1,
+        })
+    }
+    async fn load_session(&self, name: String) -> Result<Vec<Tab>, ApiError> {
+        self.note(format!("load_session {name}"));
+        Ok(Vec::new())
+    }
+    async fn sessions(&self) -> Result<Vec<SessionInfo>, ApiError> {
+        self.note("sessions".into());
+        Ok(Vec::new())
+    }
+    async fn identities(&self) -> Result<Vec<Identity>, ApiError> {
+        self.note("identities".into());
+        Ok(Vec::new())
+    }
+    async fn create_identity(&self, req: NewIdentity) -> Result<Identity, ApiError> {
+        self.note(format!("create_identity {}", req.name));
+        Err(ApiError::conflict(format!("identity {} exists", req.name)))
+    }
+    async fn delete_identity(&self, name: String) -> Result<(), ApiError> {
+        self.note(format!("delete_identity {name}"));
+        Ok(())
+    }
+    async fn reload(&self) -> Result<Reloaded, ApiError> {
+        self.note("reload".into());
+        Err(ApiError::internal(
+            "internal error e-17: see the vip serve log",
+        ))
+    }
+}
+
+/// A raw request: status and JSON body.
+fn raw(base: &str, method: &str, route: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = format!("{base}{route}");
+    let auth = format!("Bearer {}", token.unwrap_or(""));
+    let reply = match method {
+        "GET" => agent.get(&url).header("Authorization", &auth).call(),
+        "DELETE" => agent.delete(&url).header("Authorization", &auth).call(),
+        _ => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(body),
+    };
+    let mut reply = reply.unwrap();
+    let status = reply.status().as_u16();
+    let text = reply.body_mut().read_to_string().unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{method} {route}: not JSON ({e}): {text}"));
+    (
+        status,
+        json["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_guard_refuse_decode_and_pass_refusals_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = vip_api::write_files(dir.path(), addr).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let router = vip_api::router(recorder.clone(), token.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(vip_api::serve(listener, router, async {
+        let _ = stopped.await;
+    }));
+    let data_dir = dir.path().to_path_buf();
+    let base = format!("http://{addr}");
+
+    let refusals = tokio::task::spawn_blocking(move || {
+        let t = Some(token.as_str());
+        [
+            raw(&base, "GET", "/v1/status", None, ""),
+            raw(&base, "GET", "/v1/status", Some("0000"), ""),
+            raw(&base, "GET", "/v1/nothing", t, ""),
+            raw(&base, "DELETE", "/v1/status", t, ""),
+            raw(&base, "POST", "/v1/tabs", t, "{not json"),
+            raw(&base, "POST", "/v1/tabs", t, "{}"),
+            raw(&base, "DELETE", "/v1/tabs/abc", t, ""),
+            raw(&base, "POST", "/v1/identities", t, r#"{"name": 5}"#),
+        ]
+    })
+    .await
+    .unwrap();
+    let expected: [(u16, &str); 8] = [
+        (401, "api-token file"),
+        (401, "api-token file"),
+        (404, "no route GET /v1/nothing"),
+        (405, "/v1/status does not take DELETE"),
+        (400, "request body"),
+        (400, "url"),
+        (400, "tab id \"abc\" is not a number"),
+        (400, "name"),
+    ];
+    for ((status, message), (want, part)) in refusals.iter().zip(expected) {
+        assert_eq!(*status, want, "{message}");
+        assert!(
+            message.contains(part),
+            "{status}: {message:?} lacks {part:?}"
+        );
+    }
+    assert!(
+        recorder.calls.lock().unwrap().is_empty(),
+        "a refused request reached the control: {:?}",
+        recorder.calls.lock().unwrap()
+    );
+
+    let answers = tokio::task::spawn_blocking(move || {
+        let client = Client::from_data_dir(&data_dir).unwrap();
+        let opened: Tab = client
+            .post(
+                "/v1/tabs",
+                &serde_json::json!({"url": "https://example.com/"}),
+            )
+            .unwrap();
+        let closed: serde_json::Value = client.delete("/v1/tabs/7").unwrap();
+        let gone = client
+            .delete::<serde_json::Value>("/v1/tabs/404")
+            .unwrap_err();
+        let deleted: serde_json::Value = client.delete("/v1/identities/a%20b%2Fc").unwrap();
+        let saved: SessionInfo = client.post("/v1/sessions/s%C3%A9ance", &()).unwrap();
+        let exists = client
+            .post::<_, Identity>("/v1/identities", &serde_json::json!({"name": "x"}))
+            .unwrap_err();
+        let internal = client
+            .post::<_, Reloaded>("/v1/reload", &serde_json::json!({}))
+            .unwrap_err();
+        (opened, closed, gone, deleted, saved, exists, internal)
+    })
+    .await
+    .unwrap();
+    let (opened, closed, gone, deleted, saved, exists, internal) = answers;
+    assert_eq!(opened.url, "https://example.com/");
+    assert_eq!(closed, serde_json::json!({"closed": 7}));
+    assert_eq!(
+        (gone.status, gone.message.contains("vip tab list")),
+        (404, true)
+    );
+    assert_eq!(deleted, serde_json::json!({"deleted": "a b/c"}));
+    assert_eq!(saved.name, "séance");
+    assert_eq!(
+        (exists.status, exists.message.as_str()),
+        (409, "identity x exists")
+    );
+    assert_eq!(internal.status, 500);
+    assert_eq!(
+        *recorder.calls.lock().unwrap(),
+        [
+            "open_tab https://example.com/",
+            "close_tab 7",
+            "close_tab 404",
+            "delete_identity a b/c",
+            "save_session séance",
+            "create_identity x",
+            "reload",
+        ]
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
