@@ -289,32 +289,45 @@ fn body(response: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Why a request through the gateway got no origin body.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// A socket error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The gateway closed before its answer was complete (what came).
+    #[error("closed: {0}")]
+    Closed(String),
+    /// The gateway answered CONNECT with this non-200 response.
+    #[error("{0}")]
+    Http(String),
+    /// The gateway's SOCKS5 reply code.
+    #[error("SOCKS5 reply {0}")]
+    Socks(u8),
+}
+
 /// GET through the gateway's HTTP CONNECT; returns the origin's body.
-pub async fn via_connect(gateway: SocketAddr, host: &str, port: u16) -> Result<String, String> {
-    let mut s = TcpStream::connect(gateway)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn via_connect(gateway: SocketAddr, host: &str, port: u16) -> Result<String, Refused> {
+    let mut s = TcpStream::connect(gateway).await?;
     s.write_all(
         format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n").as_bytes(),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte).await.map_err(|e| e.to_string())? == 0 {
-            return Err(format!("closed: {}", String::from_utf8_lossy(&head)));
+        if s.read(&mut byte).await? == 0 {
+            return Err(Refused::Closed(String::from_utf8_lossy(&head).into_owned()));
         }
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).into_owned();
     if !head.starts_with("HTTP/1.1 200") {
         let rest = read_all(&mut s).await;
-        return Err(format!("{head}{rest}"));
+        return Err(Refused::Http(format!("{head}{rest}")));
     }
     s.write_all(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(body(&read_all(&mut s).await))
 }
 
@@ -328,13 +341,11 @@ pub async fn via_forward(gateway: SocketAddr, host: &str, port: u16) -> String {
 }
 
 /// GET through the gateway's SOCKS5 (host sent as a name unless an IP).
-pub async fn via_socks5(gateway: SocketAddr, host: &str, port: u16) -> Result<String, String> {
-    let mut s = TcpStream::connect(gateway)
-        .await
-        .map_err(|e| e.to_string())?;
-    s.write_all(&[5, 1, 0]).await.map_err(|e| e.to_string())?;
+pub async fn via_socks5(gateway: SocketAddr, host: &str, port: u16) -> Result<String, Refused> {
+    let mut s = TcpStream::connect(gateway).await?;
+    s.write_all(&[5, 1, 0]).await?;
     let mut choice = [0u8; 2];
-    s.read_exact(&mut choice).await.map_err(|e| e.to_string())?;
+    s.read_exact(&mut choice).await?;
     let mut req = vec![5, 1, 0];
     match host.parse::<std::net::Ipv4Addr>() {
         Ok(ip) => {
@@ -348,15 +359,14 @@ pub async fn via_socks5(gateway: SocketAddr, host: &str, port: u16) -> Result<St
         }
     }
     req.extend_from_slice(&port.to_be_bytes());
-    s.write_all(&req).await.map_err(|e| e.to_string())?;
+    s.write_all(&req).await?;
     let mut reply = [0u8; 10];
-    s.read_exact(&mut reply).await.map_err(|e| e.to_string())?;
+    s.read_exact(&mut reply).await?;
     if reply[1] != 0 {
-        return Err(format!("SOCKS5 reply {}", reply[1]));
+        return Err(Refused::Socks(reply[1]));
     }
     s.write_all(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(body(&read_all(&mut s).await))
 }
 

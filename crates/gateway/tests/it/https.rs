@@ -116,7 +116,10 @@ async fn tls_to_the_proxy_verified_against_the_configured_roots() {
         .listen("127.0.0.1:0".parse().unwrap(), spec)
         .await
         .unwrap();
-    let err = via_connect(l.addr, "127.0.0.1", port).await.unwrap_err();
+    let err = via_connect(l.addr, "127.0.0.1", port)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("502") && err.contains("TLS handshake failed"),
         "{err}"

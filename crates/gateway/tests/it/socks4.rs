@@ -97,7 +97,10 @@ async fn socks4_takes_addresses_socks4a_takes_names() {
         via_connect(four.addr, "127.0.0.1", port).await.unwrap(),
         "127.0.0.1"
     );
-    let refused = via_connect(four.addr, "localhost", port).await.unwrap_err();
+    let refused = via_connect(four.addr, "localhost", port)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         refused.contains("SOCKS4 takes only IPv4 addresses") && refused.contains("use socks4a"),
         "{refused}"

@@ -69,7 +69,8 @@ async fn gateway_blocks_from_its_lists_and_allows_the_allowlist() {
     let blocking = start(&upstream, &["--filter-list", &list]).await;
     let refused = via_connect(blocking.addr, "localhost", port)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
     assert!(refused.contains("tracker"), "{refused}");
     let exit = via_connect(blocking.addr, "127.0.0.1", port).await.unwrap();
