@@ -131,6 +131,10 @@ impl DaemonHandle {
             .await;
         match flushed {
             Some(Ok(Ok(total))) => report.usage_written = total,
+            Some(Ok(Err(e @ vip_store::usage::FlushError::Failed { .. }))) => {
+                report.usage_written = before;
+                problems.push(format!("usage statistics: {e}"));
+            }
             Some(_) => {
                 report.usage_written = before;
                 problems.push("usage statistics: the writer failed; recent usage not saved".into());

@@ -42,7 +42,23 @@ impl Default for UsageWriterConfig {
 
 enum Msg {
     Event(UsageEvent),
-    Flush(SyncSender<u64>),
+    Flush(SyncSender<Result<u64, FlushError>>),
+}
+
+/// Why a flush did not see everything committed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FlushError {
+    /// The writer has stopped.
+    #[error(transparent)]
+    Closed(#[from] Closed),
+    /// The database refused the batch (it is kept and tried again).
+    #[error("{pending} usage events not saved yet: {why}")]
+    Failed {
+        /// Events waiting to be committed.
+        pending: u64,
+        /// The database's error.
+        why: String,
+    },
 }
 
 /// The writer was closed.
@@ -73,10 +89,10 @@ impl UsageSender {
 
     /// Waits until every event sent before this call is committed; returns
     /// the number of events committed so far.
-    pub fn flush(&self) -> Result<u64, Closed> {
+    pub fn flush(&self) -> Result<u64, FlushError> {
         let (ack_tx, ack_rx) = mpsc::sync_channel(1);
         self.tx.send(Msg::Flush(ack_tx)).map_err(|_| Closed)?;
-        ack_rx.recv().map_err(|_| Closed)
+        ack_rx.recv().map_err(|_| Closed)?
     }
 }
 
@@ -145,7 +161,7 @@ fn take(
     msg: Msg,
     buckets: &mut HashMap<(i64, i64), Bucket>,
     pending: &mut u64,
-    waiters: &mut Vec<SyncSender<u64>>,
+    waiters: &mut Vec<SyncSender<Result<u64, FlushError>>>,
 ) {
     match msg {
         Msg::Event(e) => {
@@ -165,7 +181,7 @@ fn run(
 ) -> Result<u64> {
     let mut buckets: HashMap<(i64, i64), Bucket> = HashMap::new();
     let mut pending: u64 = 0;
-    let mut waiters: Vec<SyncSender<u64>> = Vec::new();
+    let mut waiters: Vec<SyncSender<Result<u64, FlushError>>> = Vec::new();
     let mut deadline: Option<Instant> = None;
     let mut open = true;
     while open || pending > 0 || !waiters.is_empty() {
@@ -197,7 +213,13 @@ fn run(
                     if !open {
                         return Err(e);
                     }
-                    // Keep the batch and try again shortly (e.g. a locked database).
+                    // Whoever waits for a flush learns now; the batch is
+                    // kept and tried again shortly (a locked database
+                    // frees, a full disk may be cleared).
+                    for w in waiters.drain(..) {
+                        let why = e.to_string();
+                        let _ = w.send(Err(FlushError::Failed { pending, why }));
+                    }
                     std::thread::sleep(Duration::from_millis(50));
                     continue;
                 }
@@ -208,7 +230,7 @@ fn run(
             deadline = None;
             let total = committed.load(Ordering::Acquire);
             for w in waiters.drain(..) {
-                let _ = w.send(total);
+                let _ = w.send(Ok(total));
             }
         }
     }

@@ -7,6 +7,7 @@
 mod browse;
 mod cli;
 mod common;
+mod full;
 mod gateway;
 mod serve;
 mod state;
