@@ -323,9 +323,10 @@ pub struct RotationDocument {
     pub strategy: StrategyName,
     /// Target group; `None` is the whole pool.
     pub target_group: Option<String>,
-    /// `common_config` as given (an object).
+    /// `common_config` (an object; the store writes it in canonical form).
     pub common_config: serde_json::Value,
-    /// `strategy_config` as given (an object).
+    /// `strategy_config` (an object; the store writes it in canonical form,
+    /// [`StrategyConfig::to_value`]).
     pub strategy_config: serde_json::Value,
     /// Rules in evaluation order.
     pub rules: Vec<RuleSpec>,

@@ -125,3 +125,22 @@ fn parse_clock(s: &str) -> Result<u16, crate::config::Problem> {
     }
     Ok(h * 60 + m)
 }
+
+/// A time-based config in the JSON form [`parse_time_based`] reads.
+pub(crate) fn time_based_value(c: &TimeBasedConfig) -> serde_json::Value {
+    const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let clock = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    let windows: Vec<serde_json::Value> = c
+        .schedule_windows
+        .iter()
+        .map(|w| {
+            let days: Vec<&str> = w
+                .days
+                .iter()
+                .filter_map(|d| NAMES.get(usize::from(*d).wrapping_sub(1)).copied())
+                .collect();
+            serde_json::json!({"days": days, "start": clock(w.start_minute), "end": clock(w.end_minute)})
+        })
+        .collect();
+    serde_json::json!({"jitter": c.jitter, "scheduleWindows": windows})
+}

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::schedule::{self, TimeBasedConfig};
 use super::{ConfigError, StrategyName, field_error, parse_part};
@@ -60,6 +60,35 @@ impl StrategyConfig {
         }
     }
 
+    /// The settings in their canonical JSON form: every field written out
+    /// (defaults included), keys as the parser reads them, so parsing the
+    /// result gives this config back.
+    pub fn to_value(&self) -> serde_json::Value {
+        use serde_json::{Value, json, to_value};
+        // Invariant: these types serialize to JSON without failing (plain
+        // numbers, strings and lists).
+        let plain = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
+        match self {
+            StrategyConfig::RoundRobin
+            | StrategyConfig::Random
+            | StrategyConfig::LeastUsed
+            | StrategyConfig::FailureAware => json!({}),
+            StrategyConfig::Weighted(c) => {
+                let weights: BTreeMap<u64, u8> = c.weights.iter().map(|(p, w)| (p.0, *w)).collect();
+                json!({ "weights": weights })
+            }
+            StrategyConfig::Fastest(c) => plain(to_value(c)),
+            StrategyConfig::Geographic(c) => plain(to_value(c)),
+            StrategyConfig::StickySession(c) => plain(to_value(c)),
+            StrategyConfig::Failover(c) => plain(to_value(c)),
+            StrategyConfig::TimeBased(c) => schedule::time_based_value(c),
+            StrategyConfig::CustomRules { fallback } => json!({
+                "fallbackStrategy": fallback.name(),
+                "fallbackConfig": fallback.to_value(),
+            }),
+        }
+    }
+
     /// The strategy that actually picks proxies (custom rules delegate).
     pub fn picker(&self) -> &StrategyConfig {
         match self {
@@ -88,7 +117,7 @@ pub struct WeightedConfig {
 }
 
 /// Fastest: how much slower the current proxy may be before switching.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct FastestConfig {
     /// Relative tolerance (0.1 = stay while within 10% of the best).
@@ -107,7 +136,7 @@ impl Default for FastestConfig {
 }
 
 /// Geographic preferences.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct GeographicConfig {
     /// Countries to use, most preferred first.
@@ -126,7 +155,7 @@ fn yes() -> bool {
 }
 
 /// Sticky-session expiry: from creation or from last use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expiry {
     /// Each use extends the mapping by the TTL.
@@ -137,7 +166,7 @@ pub enum Expiry {
 }
 
 /// What a sticky mapping is keyed by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StickyKey {
     /// The registrable domain (public suffix list): a.example.co.uk and
@@ -149,7 +178,7 @@ pub enum StickyKey {
 }
 
 /// A fixed mapping from a domain pattern to a proxy.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StickyPin {
     /// `example.com` (exact) or `*.example.com` (any subdomain and the domain).
@@ -159,7 +188,7 @@ pub struct StickyPin {
 }
 
 /// Sticky sessions.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct StickyConfig {
     /// How long a mapping lives.
@@ -188,7 +217,7 @@ impl Default for StickyConfig {
 }
 
 /// Failover order.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct FailoverConfig {
     /// Proxies in order of preference; the rest follow by weight, then id.

@@ -198,3 +198,65 @@ fn valid_documents_parse_into_strategy_settings() {
             .contains("round-robin")
     );
 }
+
+/// Every strategy's settings, written in canonical form and read back,
+/// are the same settings; the canonical form writes defaults out.
+#[test]
+fn canonical_strategy_and_common_settings_read_back_the_same() {
+    let docs = [
+        ("round-robin", "{}"),
+        ("random", "{}"),
+        ("least-used", "{}"),
+        ("failure-aware", "{}"),
+        ("weighted", r#"{"weights": {"3": 70, "12": 0}}"#),
+        ("fastest", r#"{"tolerance": 0.25}"#),
+        (
+            "geographic",
+            r#"{"geographicPreferences": ["DE", "fr"], "excludeCountries": ["US"], "preferredRegions": ["Bavaria"], "fallbackToAny": false}"#,
+        ),
+        (
+            "sticky-session",
+            r#"{"ttl": 5000, "expiry": "fixed", "keyBy": "host", "mappings": [{"pattern": "*.example.com", "proxyId": 2}], "maxMappings": 10}"#,
+        ),
+        (
+            "failover",
+            r#"{"failoverOrder": [4, 2], "returnAfterSuccesses": 9}"#,
+        ),
+        (
+            "time-based",
+            r#"{"jitter": 0.2, "scheduleWindows": [{"days": ["Monday", "7"], "start": "22:30", "end": "06:00"}, {"start": "00:00", "end": "24:00"}]}"#,
+        ),
+        (
+            "custom-rules",
+            r#"{"fallbackStrategy": "sticky-session", "fallbackConfig": {"ttl": 999}}"#,
+        ),
+    ];
+    for (strategy, settings) in docs {
+        let doc = format!(
+            r#"{{"name": "c", "strategy": "{strategy}", "strategy_config": {settings},
+                "common_config": {{"interval": 60000, "failureThreshold": 5, "utcOffsetMinutes": -90}}}}"#
+        );
+        let first = RotationConfig::from_json(&doc).unwrap();
+        let canonical = serde_json::json!({
+            "name": "c",
+            "strategy": strategy,
+            "strategy_config": first.strategy.to_value(),
+            "common_config": serde_json::to_value(&first.common).unwrap(),
+        });
+        let again = RotationConfig::from_value(&canonical)
+            .unwrap_or_else(|e| panic!("{strategy}: {canonical}: {e}"));
+        assert_eq!(again.strategy, first.strategy, "{strategy}: {canonical}");
+        assert_eq!(again.common, first.common, "{strategy}");
+        // Written out again, the canonical form does not change.
+        assert_eq!(again.strategy.to_value(), first.strategy.to_value());
+    }
+    let sticky = RotationConfig::from_json(r#"{"name": "s", "strategy": "sticky-session"}"#)
+        .unwrap()
+        .strategy
+        .to_value();
+    assert_eq!(
+        sticky["ttl"], 1_800_000,
+        "defaults are written out: {sticky}"
+    );
+    assert_eq!(sticky["keyBy"], "registrable-domain");
+}

@@ -164,8 +164,8 @@ impl Store {
                 parsed.name,
                 parsed.strategy.name().as_str(),
                 parsed.target_group,
-                doc.get("common_config").filter(|v| !v.is_null()).unwrap_or(&json!({})).to_string(),
-                doc.get("strategy_config").filter(|v| !v.is_null()).unwrap_or(&json!({})).to_string(),
+                canonical_common(&parsed),
+                parsed.strategy.to_value().to_string(),
                 now,
             ],
         )?;
@@ -194,8 +194,8 @@ impl Store {
                 parsed.name,
                 parsed.strategy.name().as_str(),
                 parsed.target_group,
-                doc.get("common_config").filter(|v| !v.is_null()).unwrap_or(&json!({})).to_string(),
-                doc.get("strategy_config").filter(|v| !v.is_null()).unwrap_or(&json!({})).to_string(),
+                canonical_common(&parsed),
+                parsed.strategy.to_value().to_string(),
                 now_ms(),
                 id,
             ],
@@ -357,4 +357,12 @@ impl Store {
     pub fn engine_rotation(&self, id: i64) -> Result<RotationConfig> {
         RotationConfig::from_value(&self.rotation_document(id)?).map_err(invalid)
     }
+}
+
+/// `common_config` in canonical form: every setting written out.
+fn canonical_common(config: &RotationConfig) -> String {
+    // Invariant: CommonConfig is plain numbers and options.
+    serde_json::to_value(&config.common)
+        .unwrap_or_else(|_| json!({}))
+        .to_string()
 }

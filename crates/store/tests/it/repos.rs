@@ -375,10 +375,12 @@ fn events_breakers_weights_and_maintenance() {
 }
 
 #[test]
-fn rules_are_stored_in_the_engines_canonical_form() {
+fn configs_and_rules_are_stored_in_the_engines_canonical_form() {
     let (_dir, store) = store();
     let doc = serde_json::json!({
-        "name": "canon", "strategy": "round-robin",
+        "name": "canon", "strategy": "custom-rules",
+        "common_config": {"interval": 60000},
+        "strategy_config": {"fallbackStrategy": "fastest"},
         "rules": [{
             "name": "de", "priority": 5, "conditionLogic": "OR", "stopOnMatch": true,
             "conditions": [{"field": "domain", "operator": "ends_with", "value": ".de"}],
@@ -398,7 +400,15 @@ fn rules_are_stored_in_the_engines_canonical_form() {
     assert_eq!(rules[1]["name"], "");
     assert_eq!(rules[1]["priority"], 0);
     assert_eq!(rules[1]["condition_logic"], "and");
-    assert_eq!(stored["strategy"], "round-robin");
+    assert_eq!(stored["strategy"], "custom-rules");
+    // The settings are written out whole, defaults included.
+    assert_eq!(stored["common_config"]["interval"], 60000);
+    assert_eq!(stored["common_config"]["failureThreshold"], 3);
+    assert_eq!(
+        stored["strategy_config"],
+        serde_json::json!({"fallbackStrategy": "fastest",
+            "fallbackConfig": {"tolerance": 0.1, "toleranceMs": 5}})
+    );
     // What is stored loads again, as the same rules.
     let config = store.engine_rotation(id).unwrap();
     assert_eq!(config.rules.len(), 2);
