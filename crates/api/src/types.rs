@@ -118,6 +118,10 @@ pub struct Status {
 pub struct Reloaded {
     /// The active rotation of the whole pool, as `vip serve` shows it.
     pub rotation: String,
+    /// Proxies whose login the daemon cannot read (its vault is locked, or
+    /// was made or re-keyed under a password it cannot find).
+    #[serde(default)]
+    pub unreadable_logins: usize,
 }
 
 /// A refused request: an HTTP status and a message that says how to fix it.

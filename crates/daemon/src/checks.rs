@@ -23,7 +23,8 @@ pub async fn check_stored(
     settings: &CheckSettings,
     done: impl Fn(&CheckReport) + Send + Sync + 'static,
 ) -> Result<Vec<CheckReport>, StoreError> {
-    let credentials = VaultCredentials::new(vault.map(Arc::new));
+    let data_dir = store.path().parent().unwrap_or(store.path()).to_path_buf();
+    let credentials = VaultCredentials::new(vault.map(Arc::new), data_dir);
     credentials.refresh(store, &proxies);
     let batch = proxies
         .into_iter()

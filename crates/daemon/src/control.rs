@@ -27,13 +27,13 @@ impl DaemonControl {
     }
 
     /// Asks the upkeep thread to reload and waits for its answer.
-    pub async fn reload_now(&self) -> Result<String, ApiError> {
+    pub async fn reload_now(&self) -> Result<Reloaded, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         if self.upkeep.send(UpkeepMsg::Reload(reply)).is_err() {
             return Err(ApiError::unavailable("the daemon is stopping"));
         }
         match tokio::time::timeout(RELOAD_WAIT, answer).await {
-            Ok(Ok(Ok(name))) => Ok(name),
+            Ok(Ok(Ok(done))) => Ok(done),
             Ok(Ok(Err(e))) => Err(ApiError::unavailable(format!(
                 "reloading the configuration: {e}"
             ))),
@@ -87,8 +87,6 @@ impl vip_api::Control for DaemonControl {
     }
 
     async fn reload(&self) -> Result<Reloaded, ApiError> {
-        self.reload_now()
-            .await
-            .map(|rotation| Reloaded { rotation })
+        self.reload_now().await
     }
 }

@@ -67,8 +67,8 @@ impl DaemonHandle {
     }
 
     /// Reloads the pool and rotation configs from the store now; answers
-    /// the active rotation's name once they are in the engine.
-    pub async fn reload(&self) -> Result<String, vip_api::ApiError> {
+    /// once they are in the engine.
+    pub async fn reload(&self) -> Result<vip_api::Reloaded, vip_api::ApiError> {
         self.control.reload_now().await
     }
 }
@@ -92,7 +92,7 @@ pub async fn start(
     let store = Store::open(&db)?;
     let pool =
         PoolSnapshot::new(store.engine_pool()?).map_err(|e| DaemonError::Pool(e.to_string()))?;
-    let credentials = Arc::new(VaultCredentials::new(vault.clone()));
+    let credentials = Arc::new(VaultCredentials::new(vault.clone(), data_dir.clone()));
     let missing = credentials.refresh(&store, pool.proxies());
     if missing > 0 {
         tracing::warn!(

@@ -20,6 +20,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
+use vip_api::Reloaded;
 use vip_engine::{Engine, PoolSnapshot, RuntimeCopy};
 use vip_gateway::Gateway;
 use vip_gateway::health::{CheckReport, Hysteresis};
@@ -41,7 +42,7 @@ pub(crate) enum UpkeepMsg {
     /// The wall clock jumped: hysteresis starts afresh.
     ClockJump,
     /// Reload now and answer with the active rotation's name.
-    Reload(tokio::sync::oneshot::Sender<Result<String, StoreError>>),
+    Reload(tokio::sync::oneshot::Sender<Result<Reloaded, StoreError>>),
 }
 
 /// The upkeep thread's state.
@@ -66,7 +67,7 @@ impl Upkeep {
     /// Reads the store and puts the new pool, credentials and configs into
     /// the engine; reading, parsing and building the new engine run outside
     /// its lock, which is only held for short copies and the final swap.
-    pub fn reload(&mut self) -> Result<String, StoreError> {
+    pub fn reload(&mut self) -> Result<Reloaded, StoreError> {
         let pool = PoolSnapshot::new(self.store.engine_pool()?)
             .map_err(|e| StoreError::Corrupt(format!("the stored pool: {e}")))?;
         let loaded = rotations::read(&self.store)?;
@@ -99,7 +100,10 @@ impl Upkeep {
         let old = self.gateway.with_engine(|e| e.finish_rebuild(next, now));
         // Freed here, not under the lock (milliseconds for a large pool).
         drop(old);
-        Ok(name)
+        Ok(Reloaded {
+            rotation: name,
+            unreadable_logins: missing,
+        })
     }
 
     /// Runs until `cancel`; returns what the last save could not write.
@@ -116,8 +120,8 @@ impl Upkeep {
             match rx.recv_timeout(wait.min(turn).max(Duration::from_millis(1))) {
                 Ok(UpkeepMsg::Reload(reply)) => {
                     let result = self.reload();
-                    if let Ok(name) = &result {
-                        tracing::info!("configuration reloaded; rotation: {name}");
+                    if let Ok(done) = &result {
+                        tracing::info!("configuration reloaded; rotation: {}", done.rotation);
                         seen = self.store.config_fingerprint().unwrap_or_default();
                     }
                     let _ = reply.send(result);
@@ -135,7 +139,9 @@ impl Upkeep {
                 match self.changed(&mut version, &mut seen) {
                     Ok(false) => {}
                     Ok(true) => match self.reload() {
-                        Ok(name) => tracing::info!("configuration reloaded; rotation: {name}"),
+                        Ok(done) => {
+                            tracing::info!("configuration reloaded; rotation: {}", done.rotation)
+                        }
                         Err(e) => tracing::warn!("reloading the configuration: {e}"),
                     },
                     Err(e) => tracing::warn!("looking for configuration changes: {e}"),

@@ -32,6 +32,16 @@ pub fn reload_running_daemon(data_dir: &std::path::Path) {
         return;
     };
     match client.post::<_, vip_api::Reloaded>("/v1/reload", &serde_json::json!({})) {
+        Ok(done) if done.unreadable_logins > 0 => eprintln!(
+            "warning: the running vip serve cannot read the logins of {} prox{} (its vault is locked or \
+             has a new password): restart it, or start it with VIP_MASTER_PASSWORD set",
+            done.unreadable_logins,
+            if done.unreadable_logins == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        ),
         Ok(_) => {}
         Err(e) if e.status == 503 && e.message.starts_with("vip serve does not answer") => {}
         Err(e) => eprintln!(

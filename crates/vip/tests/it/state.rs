@@ -10,6 +10,83 @@ use std::time::Duration;
 use crate::common::*;
 use vip_testkit::*;
 
+/// `vip serve` started before any vault exists: the first proxy with a
+/// login makes the vault, and the daemon unlocks it (VIP_MASTER_PASSWORD,
+/// as it was started with) and carries traffic through that proxy with
+/// its login as soon as the command returns; a password change is picked
+/// up the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_made_or_rekeyed_while_serve_runs_is_unlocked_again() {
+    let origin = Origin::start().await;
+    let peer = microsocks("127.0.0.2", "u", "p-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = serve_args(&listen);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let daemon = Daemon::start(dir.path(), &args, &[]).await;
+    let gateway: std::net::SocketAddr = listen.parse().unwrap();
+    let url = format!("socks5://u:p-secret@{}", peer.addr);
+    let added = vip(dir.path(), &["proxy", "add", &url]);
+    let said = String::from_utf8_lossy(&added.stderr);
+    assert!(
+        added.status.success() && !said.contains("warning"),
+        "{said}"
+    );
+    let body = via_connect(gateway, "127.0.0.1", origin.addr.port()).await;
+    assert_eq!(body.unwrap(), "127.0.0.2");
+
+    // A new data key: the next login is encrypted under it, and the
+    // daemon unlocks the vault again with the password it has.
+    let rotated = vip(dir.path(), &["vault", "rotate-key"]);
+    assert!(rotated.status.success(), "{rotated:?}");
+    let url = format!("socks5://u:p-secret@localhost:{}", peer.addr.port());
+    let added = vip(dir.path(), &["proxy", "add", &url, "--json"]);
+    let said = String::from_utf8_lossy(&added.stderr);
+    assert!(
+        added.status.success() && !said.contains("warning"),
+        "{said}"
+    );
+    let id = serde_json::from_slice::<serde_json::Value>(&added.stdout).unwrap()["id"].clone();
+    assert_eq!(id, 2, "a second proxy, with a login under the new key");
+
+    // A new password and a new key: the daemon's password opens nothing
+    // now, so a new login is unreadable to it, and the command says so.
+    let new = "a new and long master password";
+    let as_user = |args: &[&str], password: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vip"))
+            .args(args)
+            .env("VIP_DATA_DIR", dir.path())
+            .env("VIP_MASTER_PASSWORD", password)
+            .env("VIP_NEW_MASTER_PASSWORD", new)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        as_user(&["vault", "change-password"], MASTER)
+            .status
+            .success()
+    );
+    assert!(as_user(&["vault", "rotate-key"], new).status.success());
+    let url = format!("socks5://u2:p2@localhost:{}", peer.addr.port());
+    let second = as_user(&["proxy", "add", &url], new);
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{said}");
+    assert!(
+        said.contains("cannot read the logins of 1 proxy") && said.contains("VIP_MASTER_PASSWORD"),
+        "{said}"
+    );
+    // The logins it had are still in use (a request that meets the third
+    // proxy, whose login it cannot read, fails over).
+    for _ in 0..3 {
+        let body = via_connect(gateway, "127.0.0.1", origin.addr.port()).await;
+        assert_eq!(body.unwrap(), "127.0.0.2");
+    }
+    let (status, log) = daemon.stop().await;
+    assert!(status.success(), "{log}");
+    assert!(log.contains("vault unlocked again"), "{log}");
+    assert!(!log.contains("p-secret"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_added_with_the_cli_is_usable_when_the_command_returns() {
     let dir = tempfile::tempdir().unwrap();
