@@ -9,10 +9,11 @@ use tokio::net::TcpStream;
 use vip_engine::{Feedback, ProxyId, Route, SelectError, SelectionRequest, StickyOutcome};
 
 use crate::error::DialError;
-use crate::gateway::{Assignment, ListenerSpec, Shared};
+use crate::gateway::{ListenerSpec, Shared};
 use crate::sink::ConnectionRecord;
 use crate::target::Target;
 use crate::upstream::{self, Dialed, Login, Mode};
+use vip_model::Assignment;
 
 /// An open path to the target.
 pub enum Opened {

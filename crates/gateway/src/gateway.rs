@@ -13,32 +13,12 @@ use rand::rngs::SmallRng;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use vip_engine::{ConfigId, CountryCode, CredentialRef, Engine, ProxyId, TabId};
-use vip_model::Secret;
+use vip_engine::{CredentialRef, Engine, TabId};
+use vip_model::{Assignment, Secret};
 
 use crate::error::GatewayError;
 use crate::sink::EventSink;
 use crate::upstream::{Login, Timeouts};
-
-/// Where a listener's connections go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Assignment {
-    /// Chosen by this rotation config.
-    Rotation(ConfigId),
-    /// Chosen by the config the engine has active for `group` (`None`: the
-    /// whole pool; see `Engine::select_active`), within `country` when set.
-    /// Activating another config changes what it runs at once.
-    Active {
-        /// The rotation group asked for.
-        group: Option<String>,
-        /// The exit country asked for.
-        country: Option<CountryCode>,
-    },
-    /// Always this proxy.
-    Pinned(ProxyId),
-    /// Without a proxy (explicitly asked for; never a fallback).
-    Direct,
-}
 
 /// Username and password local clients must present.
 #[derive(Clone, Debug)]

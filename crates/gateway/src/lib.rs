@@ -23,11 +23,11 @@ pub mod upstream;
 
 pub use error::{DialError, GatewayError, InputError};
 pub use gateway::{
-    Assignment, ClientAuth, Credentials, Gateway, GatewaySettings, ListenerHandle, ListenerSpec,
-    NoCredentials,
+    ClientAuth, Credentials, Gateway, GatewaySettings, ListenerHandle, ListenerSpec, NoCredentials,
 };
 pub use sink::{ConnectionRecord, EventSink, NullSink};
 pub use target::Target;
+pub use vip_model::Assignment;
 
 /// The current wall-clock time as the engine's [`vip_engine::Timestamp`].
 pub fn now() -> vip_engine::Timestamp {

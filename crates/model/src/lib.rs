@@ -11,14 +11,17 @@
 //! - `time`: `Timestamp`, `LocalTime`;
 //! - `clock`: `Clock`, `SystemClock`, `FixedClock`, `now_ms`;
 //! - `proxy`: `Protocol`, `CountryCode` and their parse errors;
-//! - `secret`: `Secret`.
+//! - `secret`: `Secret`;
+//! - `assignment`: `Assignment`, where a listener's connections go.
 
+pub mod assignment;
 pub mod clock;
 pub mod ids;
 pub mod proxy;
 pub mod secret;
 pub mod time;
 
+pub use assignment::Assignment;
 pub use clock::{Clock, FixedClock, SystemClock, now_ms};
 pub use ids::{ConfigId, CredentialRef, ProxyId, RuleId, TabId};
 pub use proxy::{BadCountryCode, CountryCode, Protocol, UnknownProtocol};
