@@ -5,11 +5,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use vip_gateway::ClientAuth;
 use vip_gateway::health::CheckSettings;
+use vip_gateway::{ClientAuth, GatewaySettings};
 
 pub use crate::browse::BrowseOptions as BrowserConfig;
 
@@ -40,8 +39,7 @@ impl DaemonConfig {
             gateway: GatewayConfig {
                 listen: any_port,
                 client_auth: None,
-                blocklist: None,
-                tls: vip_gateway::upstream::Tls::default(),
+                settings: GatewaySettings::default(),
             },
             health: None,
             upkeep: UpkeepConfig::default(),
@@ -57,16 +55,15 @@ impl DaemonConfig {
     }
 }
 
-/// The gateway's shared listener and upstream settings.
+/// The gateway's shared listener and its settings (timeouts, limits,
+/// tracker blocking, trust for HTTPS upstreams).
 pub struct GatewayConfig {
     /// Shared listener address.
     pub listen: SocketAddr,
     /// Client authentication for the shared listener.
     pub client_auth: Option<ClientAuth>,
-    /// Tracker blocking, when on.
-    pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
-    /// Trust for HTTPS upstream proxies.
-    pub tls: vip_gateway::upstream::Tls,
+    /// Timeouts, limits, tracker blocking and upstream TLS of every listener.
+    pub settings: GatewaySettings,
 }
 
 /// Periodic health checks.
@@ -88,6 +85,8 @@ pub struct UpkeepConfig {
     /// How long a breaker or sticky-mapping change may wait before it is
     /// written (changes are batched).
     pub save_within: Duration,
+    /// What the daily pruning keeps (`None`: nothing is pruned).
+    pub retention: Option<Retention>,
 }
 
 impl Default for UpkeepConfig {
@@ -95,8 +94,19 @@ impl Default for UpkeepConfig {
         UpkeepConfig {
             poll_every: Duration::from_millis(250),
             save_within: Duration::from_millis(100),
+            retention: None,
         }
     }
+}
+
+/// How much history the store keeps: pruned a minute after start and
+/// then every day, as `vip db maintenance` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Days of hourly usage statistics.
+    pub stats_days: u32,
+    /// Days of rotation events and activity.
+    pub events_days: u32,
 }
 
 /// The control API.

@@ -49,7 +49,7 @@ mod upkeep;
 
 pub use checks::check_stored;
 pub use config::{
-    ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, UpkeepConfig,
+    ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, Retention, UpkeepConfig,
 };
 pub use error::DaemonError;
 pub use shutdown::ShutdownReport;

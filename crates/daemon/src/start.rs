@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use vip_engine::{Engine, HealthSettings, PoolSnapshot, RuntimeCopy};
-use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
+use vip_gateway::{Assignment, Gateway, ListenerSpec};
 use vip_store::usage::{UsageWriter, UsageWriterConfig};
 use vip_store::vault::Vault;
 use vip_store::{DATABASE_FILE, Store};
@@ -122,16 +122,12 @@ pub async fn start(
     let pool_size = engine.pool().len();
     let writer = UsageWriter::start(&db, UsageWriterConfig::default())?;
     let sink = Arc::new(StoreSink::new(writer.sender()));
-    let settings = GatewaySettings {
-        blocklist: gateway_config.blocklist.clone(),
-        tls: gateway_config.tls.clone(),
-        ..GatewaySettings::default()
-    };
+    let blocklist = gateway_config.settings.blocklist.clone();
     let gateway = Arc::new(Gateway::new(
         engine,
         credentials.clone(),
         sink.clone(),
-        settings,
+        gateway_config.settings,
     ));
     let shared = gateway
         .listen(
@@ -150,7 +146,6 @@ pub async fn start(
         "gateway on {} (HTTP and SOCKS5), {pool_size} proxies, rotation: {active_name}",
         shared.addr
     );
-    let blocklist = gateway_config.blocklist.clone();
     let browsing = Arc::new(Browsing::new(gateway.clone(), &db, vault, browser)?);
     let api_listener = tokio::net::TcpListener::bind(api.listen)
         .await

@@ -8,6 +8,8 @@
 //!   (`PRAGMA data_version`, no table read) and, only then, whether what
 //!   the engine loads changed (the config fingerprint);
 //! - health reports are recorded as they arrive;
+//! - with a retention set, old statistics, events and activity are pruned
+//!   at start and then daily;
 //! - what changed in the engine (rotation events, breaker transitions,
 //!   sticky mappings learned) is written every `save_within`.
 //!
@@ -26,7 +28,10 @@ use vip_gateway::Gateway;
 use vip_gateway::health::{CheckReport, Hysteresis};
 use vip_store::{Store, StoreError};
 
-use crate::config::UpkeepConfig;
+use crate::config::{Retention, UpkeepConfig};
+
+/// How often history is pruned (the first time at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 use crate::credentials::VaultCredentials;
 use crate::sink::StoreSink;
 use crate::{persist, rotations};
@@ -112,6 +117,7 @@ impl Upkeep {
         let mut version = self.store.data_version().unwrap_or_default();
         let mut seen = self.store.config_fingerprint().unwrap_or_default();
         let (mut next_poll, mut next_save) = (Instant::now(), Instant::now());
+        let mut next_prune = Instant::now();
         let turn = self.config.poll_every.min(self.config.save_within);
         while !cancel.is_cancelled() {
             let wait = next_poll
@@ -147,6 +153,12 @@ impl Upkeep {
                     Err(e) => tracing::warn!("looking for configuration changes: {e}"),
                 }
             }
+            if let Some(kept) = self.config.retention
+                && now >= next_prune
+            {
+                next_prune = now + PRUNE_EVERY;
+                self.prune(kept);
+            }
             if now >= next_save {
                 next_save = now + self.config.save_within;
                 if let Err(e) = persist::save_changes(&self.store, &self.gateway, &self.sink) {
@@ -176,6 +188,25 @@ impl Upkeep {
         }
         *seen = current;
         Ok(true)
+    }
+
+    /// Deletes history older than `kept` allows (no VACUUM).
+    fn prune(&self, kept: Retention) {
+        match self
+            .store
+            .maintenance(kept.stats_days, kept.events_days, false)
+        {
+            Ok(r) => tracing::info!(
+                stats = r.stats_deleted,
+                events = r.events_deleted,
+                activity = r.activity_deleted,
+                sticky = r.sticky_deleted,
+                "pruned history older than {} days (statistics) and {} days (events)",
+                kept.stats_days,
+                kept.events_days
+            ),
+            Err(e) => tracing::warn!("pruning old history: {e} (trying again tomorrow)"),
+        }
     }
 
     fn record(&self, hysteresis: &mut Hysteresis, r: &CheckReport) {

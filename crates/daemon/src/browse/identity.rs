@@ -27,8 +27,8 @@ impl Browsing {
         self.gateway.with_engine(|e| e.forget_tab(tab));
     }
 
-    pub(super) fn vault(&self) -> Result<&Vault, ApiError> {
-        self.vault.as_deref().ok_or_else(vault_locked)
+    pub(super) fn vault(&self) -> Result<std::sync::Arc<Vault>, ApiError> {
+        self.vault.clone().ok_or_else(vault_locked)
     }
 
     /// Stores a new named identity (after checking its assignment).
@@ -38,7 +38,7 @@ impl Browsing {
         spec: &AssignmentSpec,
         policy: WebRtcPolicy,
     ) -> Result<([u8; 32], i64), ApiError> {
-        let vault = self.vault.clone().ok_or_else(vault_locked)?;
+        let vault = self.vault()?;
         // Refuse a bad assignment before storing anything.
         self.resolve(spec).await?;
         let seed = random_seed()?;
@@ -105,9 +105,10 @@ impl Browsing {
         let (seed, spec, webrtc, record, storage) = match &key {
             Key::Named(name) => {
                 let vault = self.vault()?;
+                let wanted = name.clone();
                 let found = self
-                    .store()
-                    .get_identity(vault, name)
+                    .on_store(move |s| s.get_identity(&vault, &wanted))
+                    .await?
                     .map_err(|e| match e {
                         vip_store::StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
                         e => internal(e),
@@ -225,7 +226,7 @@ impl Browsing {
             .await
             .map_err(|e| ApiError::unavailable(format!("reading the identity's storage: {e}")))?;
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&storage).map_err(internal)?);
-        let vault = self.vault.clone().ok_or_else(vault_locked)?;
+        let vault = self.vault()?;
         self.on_store(move |s| s.save_identity_storage(&vault, record, &bytes))
             .await?
             .map_err(internal)?;

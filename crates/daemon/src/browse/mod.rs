@@ -159,10 +159,6 @@ impl Browsing {
         self.options.disabled
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Runs `f` on the store on a blocking-pool thread, so a slow or locked
     /// database never stalls an async worker.
     pub(super) async fn on_store<R: Send + 'static>(

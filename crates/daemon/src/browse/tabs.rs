@@ -106,9 +106,10 @@ impl Browsing {
             )));
         }
         let spec_json = serde_json::to_string(&spec).map_err(internal)?;
+        let (name, url) = (req.identity.clone(), req.url.clone());
         let id = self
-            .store()
-            .insert_tab(req.identity.as_deref(), &req.url, &spec_json, proxy)
+            .on_store(move |s| s.insert_tab(name.as_deref(), &url, &spec_json, proxy))
+            .await?
             .map_err(internal)?;
         inner.tabs.insert(
             id,

@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use super::Settings;
 use crate::inputs::{self, BadInput, Blocking};
-use crate::{ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, UpkeepConfig};
+use vip_gateway::GatewaySettings;
+
+use crate::{
+    ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, Retention, UpkeepConfig,
+};
 
 /// What `vip serve` runs with: the daemon's config and the grace period of
 /// its drain.
@@ -36,6 +40,7 @@ impl Settings {
     pub fn daemon_config(&self, data_dir: PathBuf) -> Result<Served, BadInput> {
         let secs = |k: &str| Duration::from_secs(self.number(k).unwrap_or_default());
         let millis = |k: &str| Duration::from_millis(self.number(k).unwrap_or_default());
+        let days = |k: &str| self.number(k).map_or(30, |d| d as u32);
         let addr = |k: &str| {
             self.addr(k).ok_or_else(|| {
                 BadInput::new(k, "is not set; give an address such as 127.0.0.1:8898")
@@ -70,13 +75,25 @@ impl Settings {
             gateway: GatewayConfig {
                 listen: addr("gateway.listen")?,
                 client_auth: inputs::client_auth(self.text("gateway.client_auth").as_deref())?,
-                blocklist: blocklist.clone(),
-                tls,
+                settings: GatewaySettings {
+                    connect_timeout: secs("gateway.connect_timeout"),
+                    handshake_timeout: secs("gateway.handshake_timeout"),
+                    client_timeout: secs("gateway.client_timeout"),
+                    idle_timeout: secs("gateway.idle_timeout"),
+                    max_head: self.number("gateway.max_head_kib").unwrap_or(32) as usize * 1024,
+                    blocklist: blocklist.clone(),
+                    tls,
+                    ..GatewaySettings::default()
+                },
             },
             health,
             upkeep: UpkeepConfig {
                 poll_every: millis("upkeep.poll_ms"),
                 save_within: millis("upkeep.save_ms"),
+                retention: Some(Retention {
+                    stats_days: days("retention.stats_days"),
+                    events_days: days("retention.events_days"),
+                }),
             },
             browser: BrowserConfig {
                 disabled: !self.flag("browser.enabled"),

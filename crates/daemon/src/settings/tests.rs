@@ -188,12 +188,22 @@ fn the_daemon_config_takes_every_setting_and_refuses_what_cannot_be_used() {
         ("browser.devtools_port", "9333".into()),
         ("upkeep.poll_ms", "40".into()),
         ("shutdown.grace", "3".into()),
+        ("gateway.connect_timeout", "2".into()),
+        ("gateway.max_head_kib", "64".into()),
+        ("retention.stats_days", "7".into()),
     ];
     let s = Settings::load(None, env(&[]), &flags).unwrap();
     let served = s.daemon_config(dir.path().into()).unwrap();
     let c = &served.config;
     assert_eq!(c.gateway.listen.port(), 7001);
-    assert!(c.gateway.blocklist.is_none() && c.health.is_none());
+    assert!(c.gateway.settings.blocklist.is_none() && c.health.is_none());
+    assert_eq!(
+        c.gateway.settings.connect_timeout,
+        std::time::Duration::from_secs(2)
+    );
+    assert_eq!(c.gateway.settings.max_head, 64 * 1024);
+    let kept = c.upkeep.retention.unwrap();
+    assert_eq!((kept.stats_days, kept.events_days), (7, 30));
     assert!(c.browser.disabled);
     assert_eq!(c.browser.devtools_port, Some(9333));
     assert_eq!(c.upkeep.poll_every, std::time::Duration::from_millis(40));

@@ -189,3 +189,34 @@ async fn expired_sticky_mappings_are_swept_and_reported() {
     .await;
     assert!(daemon.shutdown(Duration::from_secs(10)).await.is_clean());
 }
+
+/// With a retention set, history older than it is pruned at start; newer
+/// history stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_history_is_pruned_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _vault) = store_and_vault(dir.path());
+    let day = 86_400_000i64;
+    let now = vip_store::now_ms();
+    for (age_days, reason) in [(40, "failure"), (2, "manual")] {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO rotation_events (key_kind, reason, created_at) VALUES ('tab', ?1, ?2)",
+                (reason, now - age_days * day),
+            )
+            .unwrap();
+    }
+    let mut config = config(dir.path());
+    config.upkeep.retention = Some(vip_daemon::Retention {
+        stats_days: 30,
+        events_days: 30,
+    });
+    let daemon = vip_daemon::start(config, None).await.unwrap();
+    let left = || {
+        let events = store.recent_events(10).unwrap();
+        events.iter().map(|e| e.reason.clone()).collect::<Vec<_>>()
+    };
+    eventually("the old event pruned", || left() == ["manual"]).await;
+    daemon.shutdown(Duration::from_secs(5)).await;
+}
