@@ -406,9 +406,10 @@ pub enum ProxyCommand {
     },
 }
 
-/// Attributes for added or imported proxies.
+/// Where a proxy exits and which group it rotates in ("" clears a field
+/// in `vip proxy set`).
 #[derive(Debug, Args, Clone, Default)]
-pub struct ProxyAttrs {
+pub struct Place {
     /// Exit country (ISO 3166-1 alpha-2).
     #[arg(long)]
     pub country: Option<String>,
@@ -421,6 +422,13 @@ pub struct ProxyAttrs {
     /// Rotation group.
     #[arg(long)]
     pub group: Option<String>,
+}
+
+/// Attributes for added or imported proxies.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProxyAttrs {
+    #[command(flatten)]
+    pub place: Place,
     /// Weight 0–100 (default 50).
     #[arg(long)]
     pub weight: Option<u8>,
@@ -609,18 +617,8 @@ pub struct CheckArgs {
 pub struct SetArgs {
     /// Proxy id.
     pub id: i64,
-    /// Exit country (ISO 3166-1 alpha-2).
-    #[arg(long)]
-    pub country: Option<String>,
-    /// Exit region.
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Exit city.
-    #[arg(long)]
-    pub city: Option<String>,
-    /// Rotation group.
-    #[arg(long)]
-    pub group: Option<String>,
+    #[command(flatten)]
+    pub place: Place,
     /// Weight 0–100.
     #[arg(long)]
     pub weight: Option<u8>,

@@ -35,10 +35,10 @@ pub fn run(ctx: &Ctx, cmd: ProxyCommand) -> anyhow::Result<ExitCode> {
         ProxyCommand::Set(args) => {
             let patch = ProxyPatch {
                 enabled: (args.enable || args.disable).then_some(args.enable),
-                country: args.country,
-                region: args.region,
-                city: args.city,
-                group: args.group,
+                country: args.place.country,
+                region: args.place.region,
+                city: args.place.city,
+                group: args.place.group,
                 weight: args.weight,
                 tags: args.tags,
             };
@@ -88,10 +88,10 @@ impl ProxyAttrs {
     /// The flags as what every added or imported entry gets.
     fn defaults(&self) -> ImportDefaults {
         ImportDefaults {
-            group: self.group.clone(),
-            country: self.country.clone(),
-            region: self.region.clone(),
-            city: self.city.clone(),
+            group: self.place.group.clone(),
+            country: self.place.country.clone(),
+            region: self.place.region.clone(),
+            city: self.place.city.clone(),
             weight: self.weight,
             tags: self.tags.clone(),
             disabled: self.disabled,
