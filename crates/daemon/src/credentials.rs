@@ -7,7 +7,8 @@
 //! A login that cannot be read on a refresh (the vault was made after the
 //! daemon started, or its password changed) makes the daemon unlock the
 //! vault again from the sources that need no prompt: the OS keychain
-//! entry, then `VIP_MASTER_PASSWORD`.
+//! entry, then `VIP_MASTER_PASSWORD`. Named identities are sealed with the
+//! same vault (`current_vault`), so they follow it too.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,6 +40,15 @@ impl VaultCredentials {
 
     fn vault(&self) -> Option<Arc<Vault>> {
         self.vault.read().ok().and_then(|v| v.clone())
+    }
+
+    /// The vault, unlocked again first when the daemon has none (it was
+    /// made after the start). Argon2 runs here: call it off async workers.
+    pub fn current_vault(&self, store: &Store) -> Option<Arc<Vault>> {
+        self.vault().or_else(|| {
+            self.unlock_again(store);
+            self.vault()
+        })
     }
 
     /// Unlocks the stored vault again with a password found without a

@@ -146,7 +146,12 @@ pub async fn start(
         "gateway on {} (HTTP and SOCKS5), {pool_size} proxies, rotation: {active_name}",
         shared.addr
     );
-    let browsing = Arc::new(Browsing::new(gateway.clone(), &db, vault, browser)?);
+    let browsing = Arc::new(Browsing::new(
+        gateway.clone(),
+        &db,
+        credentials.clone(),
+        browser,
+    )?);
     let api_listener = tokio::net::TcpListener::bind(api.listen)
         .await
         .map_err(|source| DaemonError::Bind {

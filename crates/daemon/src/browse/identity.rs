@@ -27,8 +27,13 @@ impl Browsing {
         self.gateway.with_engine(|e| e.forget_tab(tab));
     }
 
-    pub(super) fn vault(&self) -> Result<std::sync::Arc<Vault>, ApiError> {
-        self.vault.clone().ok_or_else(vault_locked)
+    /// The vault named identities are sealed with (unlocked again when it
+    /// was made after the daemon started).
+    pub(super) async fn vault(&self) -> Result<std::sync::Arc<Vault>, ApiError> {
+        let credentials = self.credentials.clone();
+        self.on_store(move |s| credentials.current_vault(s))
+            .await?
+            .ok_or_else(vault_locked)
     }
 
     /// Stores a new named identity (after checking its assignment).
@@ -38,7 +43,7 @@ impl Browsing {
         spec: &AssignmentSpec,
         policy: WebRtcPolicy,
     ) -> Result<([u8; 32], i64), ApiError> {
-        let vault = self.vault()?;
+        let vault = self.vault().await?;
         // Refuse a bad assignment before storing anything.
         self.resolve(spec).await?;
         let seed = random_seed()?;
@@ -104,7 +109,7 @@ impl Browsing {
         // Seed, assignment and storage: stored (named), new (named), or fresh.
         let (seed, spec, webrtc, record, storage) = match &key {
             Key::Named(name) => {
-                let vault = self.vault()?;
+                let vault = self.vault().await?;
                 let wanted = name.clone();
                 let found = self
                     .on_store(move |s| s.get_identity(&vault, &wanted))
@@ -226,7 +231,7 @@ impl Browsing {
             .await
             .map_err(|e| ApiError::unavailable(format!("reading the identity's storage: {e}")))?;
         let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&storage).map_err(internal)?);
-        let vault = self.vault()?;
+        let vault = self.vault().await?;
         self.on_store(move |s| s.save_identity_storage(&vault, record, &bytes))
             .await?
             .map_err(internal)?;

@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::credentials::VaultCredentials;
 use vip_api::{ApiError, AssignmentSpec, Identity, NewIdentity, OpenTab, SessionInfo, Status, Tab};
 use vip_browser::{Browser, ContextId, LaunchOptions, TabId, WebRtcPolicy};
 use vip_gateway::{Gateway, ListenerHandle};
 use vip_store::Store;
-use vip_store::vault::Vault;
 
 use crate::error::DaemonError;
 
@@ -90,7 +90,7 @@ struct Inner {
 pub struct Browsing {
     gateway: Arc<Gateway>,
     store: Arc<Mutex<Store>>,
-    vault: Option<Arc<Vault>>,
+    credentials: Arc<VaultCredentials>,
     options: BrowseOptions,
     refusing: std::net::SocketAddr,
     /// Bound, never listening: connections to it are refused at once.
@@ -118,7 +118,7 @@ impl Browsing {
     pub fn new(
         gateway: Arc<Gateway>,
         db: &Path,
-        vault: Option<Arc<Vault>>,
+        credentials: Arc<VaultCredentials>,
         options: BrowseOptions,
     ) -> Result<Browsing, DaemonError> {
         let store = Store::open(db)?;
@@ -144,7 +144,7 @@ impl Browsing {
             profiles_dir,
             gateway,
             store: Arc::new(Mutex::new(store)),
-            vault,
+            credentials,
             refusing: refusing
                 .local_addr()
                 .map_err(DaemonError::io(refusing_what))?,

@@ -34,6 +34,9 @@ async fn a_vault_made_or_rekeyed_while_serve_runs_is_unlocked_again() {
     );
     let body = via_connect(gateway, "127.0.0.1", origin.addr.port()).await;
     assert_eq!(body.unwrap(), "127.0.0.2");
+    // Named identities are sealed with the same vault.
+    let made = vip(dir.path(), &["identity", "create", "alice", "--direct"]);
+    assert!(made.status.success(), "{made:?}");
 
     // A new data key: the next login is encrypted under it, and the
     // daemon unlocks the vault again with the password it has.
