@@ -176,6 +176,33 @@ fn has_pdeathsig() -> bool {
     })
 }
 
+/// The user agent `executable` sends with a display: Chrome's reduced
+/// Linux agent for its major version (`chromium --version`).
+async fn desktop_user_agent(executable: &Path) -> Option<String> {
+    let out = tokio::process::Command::new(executable)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    let major = major_version(&String::from_utf8_lossy(&out.stdout))?;
+    Some(format!(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
+    ))
+}
+
+/// The major version in `Chromium 156.0.8078.114 built on ...`.
+fn major_version(text: &str) -> Option<u32> {
+    text.split_whitespace().find_map(|word| {
+        word.split('.')
+            .next()?
+            .parse()
+            .ok()
+            .filter(|_| word.contains('.'))
+    })
+}
+
 /// Starts Chromium; returns the process and its DevTools WebSocket URL.
 pub async fn spawn(options: &LaunchOptions) -> Result<(Child, String), BrowserError> {
     let fonts = write_profile(options)?;
@@ -220,6 +247,13 @@ pub async fn spawn(options: &LaunchOptions) -> Result<(Child, String), BrowserEr
         // No GPU without a display: WebGL through SwiftShader (a browser
         // without WebGL would stand out).
         cmd.args(["--headless=new", "--enable-unsafe-swiftshader"]);
+        // Headless Chromium names itself HeadlessChrome, and shared and
+        // service workers take the browser's own agent (no override
+        // reaches them before their first line): the agent of the same
+        // Chromium with a display, for the whole browser.
+        if let Some(agent) = desktop_user_agent(&options.executable).await {
+            cmd.arg(format!("--user-agent={agent}"));
+        }
     }
     if is_root() {
         cmd.arg("--no-sandbox");
@@ -258,4 +292,18 @@ pub async fn spawn(options: &LaunchOptions) -> Result<(Child, String), BrowserEr
     // Keep draining stderr so Chromium never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok((child, url))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_major_version_is_read_from_the_version_line() {
+        let m = super::major_version;
+        assert_eq!(
+            m("Chromium 156.0.8078.114 built on Debian GNU/Linux 12 (bookworm)"),
+            Some(156)
+        );
+        assert_eq!(m("Google Chrome 131.0.6778.85 "), Some(131));
+        assert_eq!(m("no version here"), None);
+    }
 }

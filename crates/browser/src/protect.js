@@ -88,19 +88,27 @@
     return (h ^ (h >>> 16)) >>> 0;
   };
 
-  // Patched functions print as the natives they replace.
+  // Patched functions print as the natives they replace, from every realm:
+  // each realm of an identity runs this script with its own closure, so a
+  // realm's toString also knows the fakes other realms made by their
+  // source text (the same few texts everywhere, see `fakeTexts`) and
+  // prints them as natives of their name.
   const hideAs = (fake, real) => {
     originals.set(fake, real);
     return fake;
   };
+  const fakeTexts = new Set();
   const toStringFake = {
     toString() {
       const real = originals.get(this);
       if (typeof real === "string") return real;
-      return fnToString.call(real === undefined ? this : real);
+      const text = fnToString.call(real === undefined ? this : real);
+      if (real === undefined && fakeTexts.has(text)) return `function ${this.name}() { [native code] }`;
+      return text;
     },
   }.toString;
   hideAs(toStringFake, fnToString);
+  fakeTexts.add(fnToString.call(toStringFake));
   define(Function.prototype, "toString", { ...describe(Function.prototype, "toString"), value: toStringFake });
 
   const method = (proto, name, make) => {
@@ -110,6 +118,7 @@
     const wrapped = make(real);
     const fake = { [name](...args) { return wrapped.call(this, ...args); } }[name];
     define(fake, "length", { value: real.length });
+    fakeTexts.add(fnToString.call(fake));
     define(proto, name, { ...d, value: hideAs(fake, real) });
   };
   const getter = (proto, name, make) => {
@@ -118,12 +127,15 @@
     const real = d.get;
     const wrapped = make(real);
     const fake = describe({ get [name]() { return wrapped.call(this); } }, name).get;
+    fakeTexts.add(fnToString.call(fake));
     define(proto, name, { ...d, get: hideAs(fake, real) });
   };
-  // Getters of `proto` that answer fixed values: { name: value, ... }.
+  // Getters of `proto` that answer fixed values: { name: value, ... }. The
+  // real getter still judges the receiver, so a read on the prototype
+  // itself throws "Illegal invocation" as the native one does.
   const constants = (proto, values) => {
     for (const [name, value] of Object.entries(values)) {
-      getter(proto, name, () => function () { return value; });
+      getter(proto, name, (real) => function () { real.call(this); return value; });
     }
   };
 
@@ -323,9 +335,9 @@
     for (const P of [W.Navigator, W.WorkerNavigator]) {
       if (!P) continue;
       constants(P.prototype, values);
-      getter(P.prototype, "languages", () => {
+      getter(P.prototype, "languages", (real) => {
         const frozen = Object.freeze([...C.languages]);
-        return function () { return frozen; };
+        return function () { real.call(this); return frozen; };
       });
     }
   };

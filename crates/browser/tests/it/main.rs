@@ -8,5 +8,6 @@
 mod common;
 mod contexts;
 mod fingerprint;
+mod lies;
 mod privacy;
 mod storage;

@@ -1,0 +1,191 @@
+//! Real headless Chromium against lie detectors of our own, written the way
+//! fingerprinting libraries look for tampering: every patched function and
+//! accessor must read as native from every realm (the page, a frame made
+//! from a fragment and reached by index, a frame nested in that one), and
+//! behave as native (receiver checks, constructors, own keys, error
+//! stacks); frames and workers of every kind see the page's values. Each
+//! check is shown to catch a deliberately naive patch (the negative
+//! control), so a detector that cannot fail would be noticed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use vip_browser::WebRtcPolicy;
+use vip_testkit::Site;
+
+use crate::common::*;
+
+/// The detector: returns `{lies: [..], values: {..}}`.
+const DETECT: &str = r##"
+async function vipLies() {
+  const lies = [];
+  const lie = (what) => lies.push(what);
+  // Realms a detector makes: a frame from a fragment, reached by index,
+  // and a frame made inside that one.
+  const n = self.length;
+  const frag = new DocumentFragment();
+  const holder = document.createElement("div");
+  frag.appendChild(holder);
+  holder.innerHTML = "<div><iframe></iframe></div>";
+  document.body.appendChild(frag);
+  const w1 = self[n];
+  const d2 = w1.document.createElement("div");
+  d2.innerHTML = "<div><iframe></iframe></div>";
+  w1.document.body.appendChild(d2);
+  const w2 = d2.firstChild.firstChild.contentWindow;
+  const w3 = w1[0];
+  const scopes = { page: self, phantom: w1, nested: w2, indexed: w3 };
+  const native = (name) => new Set([
+    `function ${name}() { [native code] }`, `function get ${name}() { [native code] }`,
+  ]);
+  const fns = [];
+  const getter = (P, name) => { const d = P && Object.getOwnPropertyDescriptor(P, name); if (d && d.get) fns.push([`${P.constructor.name}.${name}`, d.get, name, P]); };
+  const method = (P, name) => { const d = P && Object.getOwnPropertyDescriptor(P, name); if (d && typeof d.value === "function") fns.push([`${P.constructor.name}.${name}`, d.value, name, null]); };
+  for (const name of ["hardwareConcurrency", "deviceMemory", "language", "languages", "platform", "userAgent"]) getter(Navigator.prototype, name);
+  for (const name of ["width", "height", "availWidth", "availHeight", "availLeft", "availTop", "colorDepth"]) getter(Screen.prototype, name);
+  for (const name of ["getImageData", "measureText", "fillText"]) method(CanvasRenderingContext2D.prototype, name);
+  for (const name of ["toDataURL", "toBlob", "getContext"]) method(HTMLCanvasElement.prototype, name);
+  for (const name of ["getChannelData", "copyFromChannel"]) method(AudioBuffer.prototype, name);
+  for (const name of ["getParameter", "readPixels", "getExtension", "getSupportedExtensions"]) method(WebGLRenderingContext.prototype, name);
+  for (const name of ["getBoundingClientRect", "getClientRects", "appendChild", "append", "insertAdjacentHTML"]) method(Element.prototype, name);
+  method(Node.prototype, "appendChild");
+  method(Node.prototype, "insertBefore");
+  getter(HTMLIFrameElement.prototype, "contentWindow");
+  getter(TextMetrics.prototype, "width");
+  method(Math, "max");
+  method(Date.prototype, "getTimezoneOffset");
+  method(window, "matchMedia");
+  method(Function.prototype, "toString");
+  for (const [label, fn, name, proto] of fns) {
+    for (const [where, W] of Object.entries(scopes)) {
+      let text, textOfToString;
+      try { text = W.Function.prototype.toString.call(fn); } catch (e) { text = "threw " + e; }
+      try { textOfToString = W.Function.prototype.toString.call(fn.toString); } catch (e) { textOfToString = "threw " + e; }
+      if (!native(name).has(text)) lie(`${label}: toString in ${where}: ${text.slice(0, 60)}`);
+      if (!native("toString").has(textOfToString)) lie(`${label}: toString of toString in ${where}: ${textOfToString.slice(0, 60)}`);
+    }
+    if ("prototype" in fn) lie(`${label}: has a prototype`);
+    if (Reflect.ownKeys(fn).map(String).sort().join() !== "length,name") lie(`${label}: own keys ${Reflect.ownKeys(fn).map(String)}`);
+    const throwsType = (f) => { try { f(); return false; } catch (e) { return e instanceof TypeError || e.constructor.name === "TypeError"; } };
+    if (!throwsType(() => new fn())) lie(`${label}: constructible`);
+    if (!throwsType(() => { class X extends fn {} })) lie(`${label}: extendable`);
+    try { Object.create(fn).toString(); lie(`${label}: Object.create(fn).toString() did not throw`); } catch (e) {
+      const line = String(e.stack).split("\n")[1] || "";
+      if (!/at Function\.toString /.test(line)) lie(`${label}: Object.create stack: ${line.trim()}`);
+    }
+    if (proto) {
+      try { proto[name]; lie(`${label}: read on the prototype did not throw`); } catch (e) {
+        if (!(e instanceof TypeError) || !/Illegal invocation/.test(e.message)) lie(`${label}: read on the prototype threw ${e}`);
+      }
+    }
+  }
+  // Every realm sees the page's values.
+  const view = (W) => ({
+    hw: W.navigator.hardwareConcurrency, mem: W.navigator.deviceMemory, langs: W.navigator.languages.join(),
+    platform: W.navigator.platform, ua: W.navigator.userAgent, screen: `${W.screen.width}x${W.screen.height}`,
+    tz: W.Intl.DateTimeFormat().resolvedOptions().timeZone,
+  });
+  const values = {};
+  for (const [where, W] of Object.entries(scopes)) values[where] = view(W);
+  const inWorker = (make) => new Promise((resolve) => {
+    const src = "const v = () => ({hw: navigator.hardwareConcurrency, mem: navigator.deviceMemory, langs: navigator.languages.join(), platform: navigator.platform, ua: navigator.userAgent, tz: Intl.DateTimeFormat().resolvedOptions().timeZone});";
+    make(src, resolve);
+    setTimeout(() => resolve("no answer"), 5000);
+  });
+  values.worker = await inWorker((src, done) => {
+    const w = new Worker(URL.createObjectURL(new Blob([src + "postMessage(v());"], { type: "text/javascript" })));
+    w.onmessage = (e) => done(e.data);
+  });
+  values.shared = await inWorker((src, done) => {
+    const w = new SharedWorker("/shared.js");
+    w.port.onmessage = (e) => done(e.data);
+    w.port.start();
+  });
+  return { lies, values };
+}
+"##;
+
+const SHARED_WORKER: &str = "const v = () => ({hw: navigator.hardwareConcurrency, mem: navigator.deviceMemory, langs: navigator.languages.join(), platform: navigator.platform, ua: navigator.userAgent, tz: Intl.DateTimeFormat().resolvedOptions().timeZone});\nonconnect = (e) => { e.ports[0].postMessage(v()); };";
+
+/// A naive protection, as many browser extensions write it: plain
+/// getters and a wrapped method, no effort to look native.
+const NAIVE: &str = r#"
+Object.defineProperty(Navigator.prototype, "hardwareConcurrency", { get: () => 3, configurable: true });
+Object.defineProperty(Navigator.prototype, "deviceMemory", { get() { return 2; }, configurable: true });
+{ const real = CanvasRenderingContext2D.prototype.getImageData;
+  CanvasRenderingContext2D.prototype.getImageData = function (...a) { return real.apply(this, a); }; }
+"#;
+
+fn pages(naive: bool) -> Vec<(&'static str, &'static str, String)> {
+    let before = if naive { NAIVE } else { "" };
+    vec![
+        (
+            "/",
+            "text/html",
+            format!(
+                "<!doctype html><html><head><script>{before}\n{DETECT}</script></head><body></body></html>"
+            ),
+        ),
+        ("/shared.js", "text/javascript", SHARED_WORKER.to_string()),
+    ]
+}
+
+async fn detect(naive: bool, protect: bool) -> Value {
+    let site = Site::start(pages(naive)).await;
+    let rig = rig(WebRtcPolicy::default()).await;
+    let a = rig.identity_with(1, 7, "DE", protect, None).await;
+    let tab = rig
+        .open(&a, &format!("http://127.0.0.1:{}/", site.addr.port()))
+        .await;
+    let found = rig.eval(&tab, "vipLies()").await;
+    rig.stop().await;
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protections_read_as_native_in_every_realm() {
+    let found = detect(false, true).await;
+    let lies: Vec<&str> = found["lies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(lies.is_empty(), "{} lies: {lies:#?}", lies.len());
+    let values = &found["values"];
+    for realm in ["phantom", "nested", "indexed", "worker", "shared"] {
+        for key in ["hw", "mem", "langs", "platform", "ua", "tz"] {
+            assert_eq!(
+                values[realm][key], values["page"][key],
+                "{realm} {key}: {values}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detector_catches_a_naive_patch() {
+    let found = detect(true, false).await;
+    let lies: Vec<&str> = found["lies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for wanted in [
+        "Navigator.hardwareConcurrency: toString in page",
+        "Navigator.hardwareConcurrency: read on the prototype did not throw",
+        "Navigator.deviceMemory: toString in phantom",
+        "CanvasRenderingContext2D.getImageData: has a prototype",
+        "CanvasRenderingContext2D.getImageData: extendable",
+        "CanvasRenderingContext2D.getImageData: own keys",
+    ] {
+        assert!(
+            lies.iter().any(|l| l.starts_with(wanted)),
+            "{wanted:?} not caught: {lies:#?}"
+        );
+    }
+    // The naive patch does not reach the frames a detector makes.
+    let values = &found["values"];
+    assert_ne!(values["phantom"]["hw"], values["page"]["hw"], "{values}");
+}
