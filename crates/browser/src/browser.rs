@@ -90,6 +90,10 @@ pub(crate) struct State {
     pub contexts: HashMap<ContextId, ContextState>,
     pub sessions: HashMap<String, SessionState>,
     pub tabs: HashMap<TabId, TabState>,
+    /// The session that sets up each attached worker, by target: a
+    /// service worker is attached twice (to the browser and to its page),
+    /// and is set up once per start.
+    pub workers: HashMap<String, String>,
 }
 
 /// What the director and the API share.

@@ -19,12 +19,15 @@ pub(crate) async fn run(cdp: Cdp, shared: Arc<Shared>, mut events: mpsc::Unbound
             "Target.attachedToTarget" => attached(&cdp, &shared, &event),
             "Target.detachedFromTarget" => {
                 if let Some(s) = event.params["sessionId"].as_str() {
-                    shared.state().sessions.remove(s);
+                    let mut state = shared.state();
+                    state.sessions.remove(s);
+                    state.workers.retain(|_, by| by != s);
                 }
             }
             "Target.targetDestroyed" => {
                 // A closed tab is forgotten (waiters see it as done).
                 let id = event.params["targetId"].as_str().unwrap_or_default();
+                shared.state().workers.remove(id);
                 let known = shared.state().tabs.remove(id).is_some();
                 if known {
                     shared.bump();
@@ -123,7 +126,15 @@ fn attached(cdp: &Cdp, shared: &Arc<Shared>, event: &Event) {
                 .and_then(|s| state.sessions.get(s))
                 .and_then(|s| s.tab.clone()),
         };
+        // A service worker a page starts is attached twice, to the browser
+        // and to the page; any worker is set up by its first session, the
+        // other only lets it go.
+        let again = kind == Some(Kind::Worker) && state.workers.contains_key(&target);
+        if kind == Some(Kind::Worker) && !again {
+            state.workers.insert(target.clone(), session.clone());
+        }
         match (context, kind.clone()) {
+            (Some(_), Some(_)) if again => (None, None),
             (Some(c), Some(k)) if state.contexts.contains_key(&c) => {
                 state.sessions.insert(
                     session.clone(),
@@ -193,6 +204,15 @@ async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind:
         let _ = cdp
             .call_in(s, "Network.setUserAgentOverride", ua.clone())
             .await;
+        if setup.protect {
+            let _ = cdp
+                .call_in(
+                    s,
+                    "Emulation.setHardwareConcurrencyOverride",
+                    json!({"hardwareConcurrency": profile.hardware_concurrency}),
+                )
+                .await;
+        }
     } else {
         let _ = cdp.call_in(s, "Page.enable", json!({})).await;
         let _ = cdp.call_in(s, "Emulation.setUserAgentOverride", ua).await;
