@@ -202,12 +202,31 @@
       return copy ? convert(copy, args) : real.apply(this, args);
     };
     const patched = new WeakSet();
+    // Canvases (HTML and offscreen) with rasterised content.
+    const drawn = new WeakSet();
     const once = (P) => !P || patched.has(P) ? false : (patched.add(P), true);
+    // Only rasterised content carries noise: text, curves, gradients,
+    // patterns, shadows and drawn images, whose pixels depend on the
+    // machine. Pixels a page set exactly (rectangles of plain colours,
+    // putImageData) read back exactly, so a known-answer check finds
+    // nothing, and the noise still covers every fingerprinting drawing.
     const patch2d = (P) => {
       if (!once(P)) return;
+      const marking = (real) => function (...args) {
+        const c = this.canvas;
+        if (c) drawn.add(c);
+        return real.apply(this, args);
+      };
+      for (const name of ["fillText", "strokeText", "arc", "arcTo", "ellipse", "bezierCurveTo",
+        "quadraticCurveTo", "roundRect", "drawImage", "createLinearGradient",
+        "createRadialGradient", "createConicGradient", "createPattern"]) {
+        method(P, name, marking);
+      }
       method(P, "getImageData", (real) => function (sx, sy, sw, sh, ...rest) {
         const img = real.call(this, sx, sy, sw, sh, ...rest);
-        noisePixels(img.data, sx | 0, sy | 0, img.width, this.canvas ? this.canvas.width : img.width);
+        if (drawn.has(this.canvas)) {
+          noisePixels(img.data, sx | 0, sy | 0, img.width, this.canvas.width);
+        }
         return img;
       });
     };
@@ -252,9 +271,10 @@
     }
     const TM = W.TextMetrics;
     if (TM) {
-      for (const name of ["width", "actualBoundingBoxLeft", "actualBoundingBoxRight",
-        "actualBoundingBoxAscent", "actualBoundingBoxDescent", "fontBoundingBoxAscent",
-        "fontBoundingBoxDescent"]) {
+      // The advance and the horizontal ink extent, which depend on the
+      // text; the font's vertical metrics (whole pixels for the empty
+      // string, which detectors check) stay as they are.
+      for (const name of ["width", "actualBoundingBoxLeft", "actualBoundingBoxRight"]) {
         getter(TM.prototype, name, (real) => function () {
           // One tiny scale per site.
           return real.call(this) * (1 + (((mix(0x7e47) & 0xffff) / 0xffff) - 0.5) * 4e-4);

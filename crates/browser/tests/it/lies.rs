@@ -87,6 +87,35 @@ async function vipLies() {
       }
     }
   }
+  // Known answers: pixels set exactly read back exactly; a cleared canvas
+  // reads as empty; the empty string's font metrics are whole pixels.
+  {
+    const c = document.createElement("canvas");
+    c.width = 8; c.height = 8;
+    const x = c.getContext("2d", { willReadFrequently: true });
+    const want = [];
+    for (let i = 0; i < 64; i++) {
+      const rgb = [(i * 37) % 256, (i * 91 + 7) % 256, (i * 53 + 11) % 256];
+      want.push(rgb.join());
+      x.fillStyle = `rgb(${rgb})`;
+      x.fillRect(i % 8, i >> 3, 1, 1);
+    }
+    let modified = 0;
+    for (let i = 0; i < 64; i++) {
+      const d = x.getImageData(i % 8, i >> 3, 1, 1).data;
+      if ([d[0], d[1], d[2]].join() !== want[i] || d[3] !== 255) modified++;
+    }
+    if (modified) lie(`canvas: ${modified} of 64 exactly set pixels read back changed`);
+    x.font = "20px sans-serif";
+    x.fillText("Cwm fjord", 0, 8);
+    x.clearRect(0, 0, 8, 8);
+    if (Math.max(...x.getImageData(0, 0, 8, 8).data)) lie("canvas: a cleared canvas is not empty");
+    const m = x.measureText("");
+    for (const k of ["actualBoundingBoxAscent", "actualBoundingBoxDescent", "actualBoundingBoxLeft",
+      "actualBoundingBoxRight", "fontBoundingBoxAscent", "fontBoundingBoxDescent"]) {
+      if (m[k] % 1 !== 0) lie(`measureText(""): ${k} is ${m[k]}`);
+    }
+  }
   // Every realm sees the page's values.
   const view = (W) => ({
     hw: W.navigator.hardwareConcurrency, mem: W.navigator.deviceMemory, langs: W.navigator.languages.join(),
@@ -128,12 +157,19 @@ async function vipLies() {
 const WORKER_VIEW: &str = "const v = () => ({hw: navigator.hardwareConcurrency, mem: navigator.deviceMemory, langs: navigator.languages.join(), platform: navigator.platform, ua: navigator.userAgent, tz: Intl.DateTimeFormat().resolvedOptions().timeZone, brands: navigator.userAgentData.brands.map((b) => b.brand).join()});";
 
 /// A naive protection, as many browser extensions write it: plain
-/// getters and a wrapped method, no effort to look native.
+/// getters, a wrapped method, noise on every read pixel and a scaled text
+/// metric, no effort to look native or to spare known answers.
 const NAIVE: &str = r#"
 Object.defineProperty(Navigator.prototype, "hardwareConcurrency", { get: () => 3, configurable: true });
 Object.defineProperty(Navigator.prototype, "deviceMemory", { get() { return 2; }, configurable: true });
 { const real = CanvasRenderingContext2D.prototype.getImageData;
-  CanvasRenderingContext2D.prototype.getImageData = function (...a) { return real.apply(this, a); }; }
+  CanvasRenderingContext2D.prototype.getImageData = function (...a) {
+    const img = real.apply(this, a);
+    for (let i = 0; i < img.data.length; i += 16) img.data[i] ^= 1;
+    return img;
+  }; }
+{ const d = Object.getOwnPropertyDescriptor(TextMetrics.prototype, "fontBoundingBoxAscent");
+  Object.defineProperty(TextMetrics.prototype, "fontBoundingBoxAscent", { ...d, get() { return d.get.call(this) * 1.0001; } }); }
 "#;
 
 fn pages(naive: bool) -> Vec<(&'static str, &'static str, String)> {
@@ -217,6 +253,8 @@ async fn the_detector_catches_a_naive_patch() {
         "CanvasRenderingContext2D.getImageData: has a prototype",
         "CanvasRenderingContext2D.getImageData: extendable",
         "CanvasRenderingContext2D.getImageData: own keys",
+        "canvas: ",
+        "measureText(\"\"): fontBoundingBoxAscent",
     ] {
         assert!(
             lies.iter().any(|l| l.starts_with(wanted)),
