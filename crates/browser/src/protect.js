@@ -310,12 +310,16 @@
 
   const audioProtect = (W) => {
     const done = new WeakSet();
+    // Buffers a page filled itself (copyToChannel) hold what it wrote:
+    // only rendered sound, which depends on the machine, is noised, and
+    // multiplicatively, so silence stays silence.
+    const written = new WeakSet();
     const Buffer = W.AudioBuffer;
     if (Buffer) {
       const realGet = Buffer.prototype.getChannelData;
       const noised = (buffer, ch) => {
         const data = realGet.call(buffer, ch);
-        if (!done.has(data)) {
+        if (!done.has(data) && !written.has(buffer)) {
           done.add(data);
           for (let i = 0; i < data.length; i++) {
             data[i] *= 1 + ((mix(i + ch * 0x10000) & 0xffff) / 0xffff - 0.5) * 2e-6;
@@ -330,18 +334,30 @@
         try { noised(this, ch); } catch (_) { /* the real call reports it */ }
         return real.call(this, dest, ch, ...rest);
       });
+      method(Buffer.prototype, "copyToChannel", (real) => function (...args) {
+        const r = real.apply(this, args);
+        written.add(this);
+        return r;
+      });
     }
     const Analyser = W.AnalyserNode;
     if (Analyser) {
-      for (const name of ["getFloatFrequencyData", "getFloatTimeDomainData"]) {
-        method(Analyser.prototype, name, (real) => function (array) {
-          const r = real.call(this, array);
-          for (let i = 0; i < array.length; i++) {
-            array[i] += ((mix(i + 0x20000) & 0xffff) / 0xffff - 0.5) * 2e-4;
-          }
-          return r;
-        });
-      }
+      // Decibels shift a little (silence, -Infinity, stays); samples scale
+      // a little (silence, 0, stays).
+      method(Analyser.prototype, "getFloatFrequencyData", (real) => function (array) {
+        const r = real.call(this, array);
+        for (let i = 0; i < array.length; i++) {
+          array[i] += ((mix(i + 0x20000) & 0xffff) / 0xffff - 0.5) * 2e-4;
+        }
+        return r;
+      });
+      method(Analyser.prototype, "getFloatTimeDomainData", (real) => function (array) {
+        const r = real.call(this, array);
+        for (let i = 0; i < array.length; i++) {
+          array[i] *= 1 + ((mix(i + 0x30000) & 0xffff) / 0xffff - 0.5) * 2e-6;
+        }
+        return r;
+      });
     }
   };
 

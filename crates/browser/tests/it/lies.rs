@@ -116,6 +116,37 @@ async function vipLies() {
       if (m[k] % 1 !== 0) lie(`measureText(""): ${k} is ${m[k]}`);
     }
   }
+  // Known signals: a buffer the page filled reads back as written, a
+  // silent render is silent, an unconnected analyser hears silence, and a
+  // rendered buffer reads the same through getChannelData and copyFromChannel.
+  {
+    const b = new AudioBuffer({ length: 64, sampleRate: 44100 });
+    const mark = new Float32Array(64).fill(0.3125);
+    b.copyToChannel(mark, 0);
+    if (b.getChannelData(0).some((v) => v !== 0.3125)) lie("audio: a filled buffer reads back changed");
+    const silent = new OfflineAudioContext(1, 128, 44100);
+    const o = silent.createOscillator();
+    o.frequency.value = 0; o.connect(silent.destination); o.start(0);
+    const quiet = await silent.startRendering();
+    if (quiet.getChannelData(0).some((v) => v !== 0)) lie("audio: a silent render is not silent");
+    const a = new OfflineAudioContext(1, 5000, 44100);
+    const an = a.createAnalyser();
+    const f = new Float32Array(an.frequencyBinCount);
+    an.getFloatFrequencyData(f);
+    if (new Set(f).size > 1) lie("audio: an unconnected analyser hears something");
+    const t = new Float32Array(an.fftSize);
+    an.getFloatTimeDomainData(t);
+    if (t.some((v) => v !== 0)) lie("audio: an unconnected analyser's samples are not zero");
+    const tri = a.createOscillator();
+    tri.type = "triangle"; tri.frequency.value = 10000;
+    const comp = a.createDynamicsCompressor();
+    tri.connect(comp); comp.connect(a.destination); tri.start(0);
+    const rendered = await a.startRendering();
+    const copy = new Float32Array(5000);
+    rendered.copyFromChannel(copy, 0);
+    const bins = rendered.getChannelData(0);
+    if (copy.some((v, i) => v !== bins[i])) lie("audio: getChannelData and copyFromChannel differ");
+  }
   // Every realm sees the page's values.
   const view = (W) => ({
     hw: W.navigator.hardwareConcurrency, mem: W.navigator.deviceMemory, langs: W.navigator.languages.join(),
@@ -168,6 +199,8 @@ Object.defineProperty(Navigator.prototype, "deviceMemory", { get() { return 2; }
     for (let i = 0; i < img.data.length; i += 16) img.data[i] ^= 1;
     return img;
   }; }
+{ const real = AudioBuffer.prototype.getChannelData;
+  AudioBuffer.prototype.getChannelData = function (c) { const d = real.call(this, c); for (let i = 0; i < d.length; i += 7) d[i] += 1e-7; return d; }; }
 { const d = Object.getOwnPropertyDescriptor(TextMetrics.prototype, "fontBoundingBoxAscent");
   Object.defineProperty(TextMetrics.prototype, "fontBoundingBoxAscent", { ...d, get() { return d.get.call(this) * 1.0001; } }); }
 "#;
@@ -255,6 +288,7 @@ async fn the_detector_catches_a_naive_patch() {
         "CanvasRenderingContext2D.getImageData: own keys",
         "canvas: ",
         "measureText(\"\"): fontBoundingBoxAscent",
+        "audio: a filled buffer reads back changed",
     ] {
         assert!(
             lies.iter().any(|l| l.starts_with(wanted)),
