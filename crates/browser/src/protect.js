@@ -420,6 +420,47 @@
     }
   };
 
+  // Layout boxes (DOMRect): each fractional coordinate moves up by 1/64 px
+  // (one layout unit) or stays, by the site's seed and the coordinate
+  // itself. Edges are moved, not sizes, so boxes that touch still touch;
+  // whole-pixel coordinates (boxes a page sized itself) stay exact; the
+  // same box reads the same through every API and realm.
+  const rectProtect = (W) => {
+    const R = W.DOMRect && W.DOMRect.prototype;
+    if (!R) return;
+    const set = (name) => describe(R, name).set;
+    const [setX, setY, setW, setH] = ["x", "y", "width", "height"].map(set);
+    const read = (name) => describe(W.DOMRectReadOnly.prototype, name).get;
+    const [left, top, right, bottom] = ["left", "top", "right", "bottom"].map(read);
+    const shift = (v) => (Number.isFinite(v) && v % 1 !== 0
+      ? v + (mix(Math.round(v * 64) + 0xd0e) & 1) / 64 : v);
+    const move = (r) => {
+      if (!(r instanceof W.DOMRect)) return r;
+      const l = shift(left.call(r)), t = shift(top.call(r));
+      const rr = shift(right.call(r)), b = shift(bottom.call(r));
+      setX.call(r, l); setY.call(r, t); setW.call(r, rr - l); setH.call(r, b - t);
+      return r;
+    };
+    const moveAll = (list) => {
+      for (let i = 0; i < list.length; i++) move(list[i]);
+      return list;
+    };
+    for (const P of [W.Element && W.Element.prototype, W.Range && W.Range.prototype]) {
+      method(P, "getBoundingClientRect", (real) => function () { return move(real.call(this)); });
+      method(P, "getClientRects", (real) => function () { return moveAll(real.call(this)); });
+    }
+    if (W.SVGGraphicsElement) {
+      method(W.SVGGraphicsElement.prototype, "getBBox", (real) => function (...args) {
+        return move(real.apply(this, args));
+      });
+    }
+    if (W.SVGTextContentElement) {
+      method(W.SVGTextContentElement.prototype, "getComputedTextLength", (real) => function () {
+        return shift(real.call(this));
+      });
+    }
+  };
+
   // Network quality: Chromium keeps one estimate for the whole browser.
   const networkProtect = (W) => {
     const N = W.NetworkInformation;
@@ -448,6 +489,7 @@
     audioProtect(W);
     navigatorProtect(W);
     screenProtect(W);
+    rectProtect(W);
     networkProtect(W);
     webrtcProtect(W);
   };

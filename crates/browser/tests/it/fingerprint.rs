@@ -1,6 +1,6 @@
 //! Real headless Chromium: fingerprint protection per identity. Two
 //! identities on one site differ in canvas, text metrics, audio, WebGL
-//! (renderer, pixels, extension list) and
+//! (renderer, pixels, extension list), layout boxes (DOMRect) and
 //! navigator values; each shows a common desktop screen; one identity is
 //! stable across reloads and differs on
 //! another site; page, same-origin frame, worker and HTTP headers agree;
@@ -91,6 +91,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         "glExt",
         "screen",
         "screenMq",
+        "rect",
         "net",
         "hw",
         "mem",
@@ -113,8 +114,14 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
             "glExt",
             "tz",
             "langs",
+            "rect",
         ],
     );
+    for f in [fa, fb] {
+        for k in ["rectAgree", "rectTouch", "rectExact"] {
+            assert_eq!(f[k], true, "{k}: {f}");
+        }
+    }
     for f in [fa, fb] {
         assert_eq!(
             f["glExtAgree"], true,
@@ -234,6 +241,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
             "glExt",
             "screen",
             "hw",
+            "rect",
         ],
     );
     assert_eq!(vc["first"]["screen"], "800x600");

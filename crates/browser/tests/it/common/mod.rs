@@ -85,6 +85,31 @@ async function vipProbe() {
   out.langs = navigator.languages.join(",");
   out.tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
   out.locale = Intl.DateTimeFormat().resolvedOptions().locale;
+  if (doc) {
+    // Layout boxes of text (what DOMRect fingerprints measure), and what
+    // must hold of them: one API agrees with another, neighbours touch,
+    // a box the page sized itself is exact.
+    const root = document.documentElement;
+    const span = document.createElement("span");
+    span.style.cssText = "position:absolute;left:0;top:0;white-space:nowrap;font:16px serif";
+    span.textContent = "Cwm fjordbank glyphs vext quiz";
+    const [a, b] = [document.createElement("span"), document.createElement("span")];
+    a.textContent = "ab"; b.textContent = "cd";
+    const line = document.createElement("div");
+    line.style.cssText = "position:absolute;left:0;top:40px;white-space:nowrap";
+    line.append(a, b);
+    const box = document.createElement("div");
+    box.style.cssText = "position:absolute;left:10px;top:20px;width:100px;height:50px";
+    root.append(span, line, box);
+    const r = span.getBoundingClientRect();
+    const rs = span.getClientRects();
+    out.rect = [r.x, r.y, r.width, r.height, a.getBoundingClientRect().width].join();
+    out.rectAgree = rs.length === 1 && rs[0].x === r.x && rs[0].width === r.width && r.right === r.x + r.width;
+    out.rectTouch = a.getBoundingClientRect().right === b.getBoundingClientRect().left;
+    const d = box.getBoundingClientRect();
+    out.rectExact = d.x === 10 && d.y === 20 && d.width === 100 && d.height === 50;
+    span.remove(); line.remove(); box.remove();
+  }
   out.winter = new Date(Date.UTC(2026, 0, 15, 12)).getTimezoneOffset();
   out.summer = new Date(Date.UTC(2026, 6, 15, 12)).getTimezoneOffset();
   out.webdriver = navigator.webdriver;
