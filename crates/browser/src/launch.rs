@@ -237,7 +237,8 @@ pub async fn spawn(options: &LaunchOptions) -> Result<(Child, String), BrowserEr
             "--disable-features=OptimizationHints,OptimizationGuideModelDownloading,\
              Translate,MediaRouter,NetworkPrediction,AutofillServerCommunication,\
              InterestFeedContentSuggestions,CertificateTransparencyComponentUpdater",
-            "about:blank",
+            // No page of Chromium's own: every window belongs to an identity.
+            "--no-startup-window",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

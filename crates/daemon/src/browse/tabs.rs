@@ -123,9 +123,46 @@ impl Browsing {
         Ok(self.view(id, tab, &inner.identities[&key]))
     }
 
+    /// Tabs a person opened inside an identity's window (the new-tab
+    /// button, Ctrl+T, a link with `target=_blank`, `window.open`) or a
+    /// DevTools client made in its context are tabs of that identity:
+    /// listed, saved with sessions, closed with it. The browser protected
+    /// them before their first script (they are attached paused).
+    async fn adopt(&self, inner: &mut Inner) {
+        let known: std::collections::HashSet<_> =
+            inner.tabs.values().map(|t| t.target.clone()).collect();
+        let mut found = Vec::new();
+        for (key, live) in &inner.identities {
+            // A tab being opened is not listed yet, and not foreign.
+            if live.opening > 0 {
+                continue;
+            }
+            for (target, info) in live.browser.tabs() {
+                if info.context == live.context && !known.contains(&target) {
+                    let spec = serde_json::to_string(&live.spec).unwrap_or_default();
+                    found.push((key.clone(), target, info.url, spec, live.proxy));
+                }
+            }
+        }
+        for (key, target, url, spec, proxy) in found {
+            let name = match &key {
+                Key::Named(n) => Some(n.clone()),
+                Key::Anonymous(_) => None,
+            };
+            let stored = self
+                .on_store(move |s| s.insert_tab(name.as_deref(), &url, &spec, proxy))
+                .await;
+            if let Ok(Ok(id)) = stored {
+                tracing::info!(tab = id, "a tab opened in an identity's window joins it");
+                inner.tabs.insert(id, LiveTab { key, target });
+            }
+        }
+    }
+
     pub(super) async fn list(&self) -> Vec<Tab> {
         let mut inner = self.inner.lock().await;
         Self::note_origins(&mut inner);
+        self.adopt(&mut inner).await;
         // Tabs the user closed in the window are gone.
         let gone: Vec<i64> = inner
             .tabs

@@ -97,3 +97,114 @@ async fn a_group_identity_browses_through_its_group_also_after_a_reload() {
     assert_eq!(report.tasks_left, 0);
     assert!(report.usage_written > 0, "{report:?}");
 }
+
+/// A tab made in an identity's context from the browser's side, as the
+/// new-tab button and `window.open` make them (here through a DevTools
+/// client on `--devtools-port`), is protected before its first script,
+/// listed by the API and saved with sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, vault) = store_and_vault(dir.path());
+    let devtools = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = config(dir.path());
+    config.browser.disabled = false;
+    config.browser.devtools_port = Some(devtools);
+    let daemon = vip_daemon::start(config, Some(vault)).await.unwrap();
+    let url = format!("http://127.0.0.1:{}/first", origin.addr.port());
+    let request =
+        serde_json::json!({"url": url, "assignment": {"kind": "direct"}, "webrtc": "disable"});
+    let first = open(dir.path(), request).await;
+
+    let version: serde_json::Value = tokio::task::spawn_blocking(move || {
+        ureq::get(&format!("http://127.0.0.1:{devtools}/json/version"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let ws = version["webSocketDebuggerUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (cdp, _events) = vip_browser::cdp::Cdp::connect(&ws).await.unwrap();
+    let targets = cdp
+        .call("Target.getTargets", serde_json::json!({}))
+        .await
+        .unwrap();
+    let context = targets["targetInfos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "page" && t["url"].as_str() == Some(url.as_str()))
+        .map(|t| t["browserContextId"].clone())
+        .expect("the identity's tab is listed");
+    // Nothing of Chromium's own is listed: every page is the identity's.
+    let pages: Vec<&serde_json::Value> = targets["targetInfos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "page")
+        .collect();
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    let second = format!("http://127.0.0.1:{}/second", origin.addr.port());
+    let made = cdp
+        .call(
+            "Target.createTarget",
+            serde_json::json!({"url": second, "browserContextId": context}),
+        )
+        .await
+        .unwrap();
+    let attached = cdp
+        .call(
+            "Target.attachToTarget",
+            serde_json::json!({"targetId": made["targetId"], "flatten": true}),
+        )
+        .await
+        .unwrap();
+    let session = attached["sessionId"].as_str().unwrap().to_string();
+    let zone = cdp
+        .call_in(
+            Some(&session),
+            "Runtime.evaluate",
+            serde_json::json!({"expression": "Intl.DateTimeFormat().resolvedOptions().timeZone", "returnByValue": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        zone["result"]["value"].as_str(),
+        Some(first.timezone.as_str())
+    );
+
+    let data = dir.path().to_path_buf();
+    let (tabs, saved) = tokio::task::spawn_blocking(move || {
+        let client = vip_api::Client::from_data_dir(&data).unwrap();
+        let started = std::time::Instant::now();
+        let tabs = loop {
+            let tabs: Vec<vip_api::Tab> = client.get("/v1/tabs").unwrap();
+            if tabs.len() == 2 || started.elapsed() > Duration::from_secs(10) {
+                break tabs;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let saved: vip_api::SessionInfo = client.post("/v1/sessions/both", &()).unwrap();
+        (tabs, saved)
+    })
+    .await
+    .unwrap();
+    assert_eq!(tabs.len(), 2, "{tabs:?}");
+    let joined = tabs.iter().find(|t| t.id != first.id).unwrap();
+    assert_eq!(joined.anonymous, first.anonymous, "the same identity");
+    assert!(joined.url.ends_with("/second"), "{joined:?}");
+    assert_eq!(saved.tabs, 2);
+    let report = daemon.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(report.tasks_left, 0, "{report:?}");
+}
