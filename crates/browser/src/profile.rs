@@ -319,11 +319,8 @@ impl Profile {
             "glVendor": self.gl_vendor,
             "glRenderer": self.gl_renderer,
             "glHidden": self.hidden_gl_extensions,
-            "hardwareConcurrency": self.hardware_concurrency,
             "deviceMemory": self.device_memory,
             "network": [self.network.0, self.network.1],
-            "platform": "Linux x86_64",
-            "languages": self.locale.languages,
             "webrtc": self.webrtc.as_str(),
         });
         SCRIPT.replace("__VIP_CONFIG__", &config.to_string())
@@ -391,7 +388,9 @@ mod tests {
         assert_eq!(sa, a.script(&facts));
         assert!(!sa.contains(&"01".repeat(32)));
         assert!(suffix_rules().contains(",co.uk,"));
-        assert!(sa.contains("de-DE"));
+        // Languages are set natively, not by the script.
+        assert!(!sa.contains("de-DE"));
+        assert_eq!(a.user_agent_override(&facts)["acceptLanguage"], "de-DE,de,en");
     }
 
     #[test]

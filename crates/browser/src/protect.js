@@ -361,20 +361,12 @@
     }
   };
 
+  // Cores, languages, platform and the agent are set natively (DevTools
+  // overrides reach every realm and worker); only the memory class has
+  // no override.
   const navigatorProtect = (W) => {
-    const values = {
-      hardwareConcurrency: C.hardwareConcurrency,
-      deviceMemory: C.deviceMemory,
-      platform: C.platform,
-      language: C.languages[0],
-    };
     for (const P of [W.Navigator, W.WorkerNavigator]) {
-      if (!P) continue;
-      constants(P.prototype, values);
-      getter(P.prototype, "languages", (real) => {
-        const frozen = Object.freeze([...C.languages]);
-        return function () { real.call(this); return frozen; };
-      });
+      if (P) constants(P.prototype, { deviceMemory: C.deviceMemory });
     }
   };
 
