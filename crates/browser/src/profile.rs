@@ -390,7 +390,10 @@ mod tests {
         assert!(suffix_rules().contains(",co.uk,"));
         // Languages are set natively, not by the script.
         assert!(!sa.contains("de-DE"));
-        assert_eq!(a.user_agent_override(&facts)["acceptLanguage"], "de-DE,de,en");
+        assert_eq!(
+            a.user_agent_override(&facts)["acceptLanguage"],
+            "de-DE,de,en"
+        );
     }
 
     #[test]

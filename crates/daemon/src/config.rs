@@ -49,6 +49,7 @@ impl DaemonConfig {
                 headless: true,
                 devtools_port: None,
                 blocklist: None,
+                exit: crate::ExitGeo::default(),
             },
             api: ApiConfig { listen: any_port },
         }

@@ -47,6 +47,7 @@ pub mod standalone;
 mod start;
 mod upkeep;
 
+pub use browse::{ExitGeo, GeoPolicy};
 pub use checks::check_stored;
 pub use config::{
     ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, Retention, UpkeepConfig,

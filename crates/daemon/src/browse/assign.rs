@@ -13,7 +13,8 @@ use vip_store::Store;
 pub struct Resolved {
     /// What the listener does.
     pub assignment: Assignment,
-    /// The country the identity looks like it is in.
+    /// The country the identity looks like it is in (for a pinned proxy,
+    /// its configured country).
     pub country: Option<String>,
     /// The pinned proxy.
     pub proxy: Option<i64>,
@@ -59,10 +60,11 @@ pub fn resolve(
                 .ok_or_else(|| {
                     ApiError::not_found(format!("proxy {id} does not exist: see `vip proxy list`"))
                 })?;
+            // The configured country; where it really exits is learned
+            // before the first page (`exit.rs`).
             let record = store.get_proxy(*id).map_err(super::internal)?;
             let country = record
-                .exit_country
-                .or(record.country)
+                .country
                 .or_else(|| proxy.country.map(|c| c.to_string()));
             Resolved {
                 assignment: Assignment::Pinned(proxy.id),

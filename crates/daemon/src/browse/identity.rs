@@ -163,7 +163,10 @@ impl Browsing {
             ),
         };
         inner.counter += 1;
-        let resolved = self.resolve(&spec).await?;
+        let mut resolved = self.resolve(&spec).await?;
+        if let Some(proxy) = resolved.proxy {
+            resolved.country = self.exit_country(proxy, resolved.country.take()).await?;
+        }
         let browser = self.browser(inner, webrtc).await?;
         let listener = self
             .gateway

@@ -8,6 +8,7 @@
 //! own.
 
 mod assign;
+mod exit;
 
 mod identity;
 mod session;
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::credentials::VaultCredentials;
+pub use exit::{ExitGeo, GeoPolicy};
 use vip_api::{ApiError, AssignmentSpec, Identity, NewIdentity, OpenTab, SessionInfo, Status, Tab};
 use vip_browser::{Browser, ContextId, LaunchOptions, TabId, WebRtcPolicy};
 use vip_gateway::{Gateway, ListenerHandle};
@@ -42,6 +44,8 @@ pub struct BrowseOptions {
     pub devtools_port: Option<u16>,
     /// URL-level tracker blocking in pages.
     pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
+    /// How a pinned identity's exit country is learned and used.
+    pub exit: ExitGeo,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

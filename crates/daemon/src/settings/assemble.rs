@@ -10,7 +10,8 @@ use crate::inputs::{self, BadInput, Blocking};
 use vip_gateway::GatewaySettings;
 
 use crate::{
-    ApiConfig, BrowserConfig, DaemonConfig, GatewayConfig, HealthConfig, Retention, UpkeepConfig,
+    ApiConfig, BrowserConfig, DaemonConfig, ExitGeo, GatewayConfig, GeoPolicy, HealthConfig,
+    Retention, UpkeepConfig,
 };
 
 /// What `vip serve` runs with: the daemon's config and the grace period of
@@ -56,20 +57,32 @@ impl Settings {
         let tls = inputs::upstream_tls(self.path("gateway.proxy_ca").as_deref())?;
         let blocklist = self.blocking().load("vip serve")?;
         let interval = secs("health.interval");
-        let health = if interval.is_zero() {
-            None
-        } else {
-            Some(HealthConfig {
-                settings: vip_gateway::health::CheckSettings {
-                    url: self.text("health.check_url"),
-                    timeout: secs("health.timeout"),
-                    concurrency: self.number("health.concurrency").unwrap_or(8) as usize,
-                    tls: tls.clone(),
-                    geo: inputs::geo_db(self.path("health.geoip").as_deref())?,
-                },
-                every: interval,
-            })
+        let checks = vip_gateway::health::CheckSettings {
+            url: self.text("health.check_url"),
+            timeout: secs("health.timeout"),
+            concurrency: self.number("health.concurrency").unwrap_or(8) as usize,
+            tls: tls.clone(),
+            geo: inputs::geo_db(self.path("health.geoip").as_deref())?,
         };
+        let policy_text = self.text("browser.geo_policy").unwrap_or_default();
+        let policy = GeoPolicy::parse(&policy_text).ok_or_else(|| {
+            BadInput::new(
+                format!(
+                    "browser.geo_policy {policy_text:?} ({})",
+                    self.source("browser.geo_policy")
+                ),
+                "use measured, configured or strict",
+            )
+        })?;
+        let exit = ExitGeo {
+            policy,
+            max_age: secs("browser.exit_max_age"),
+            check: Some(checks.clone()),
+        };
+        let health = (!interval.is_zero()).then(|| HealthConfig {
+            settings: checks,
+            every: interval,
+        });
         let config = DaemonConfig {
             data_dir,
             gateway: GatewayConfig {
@@ -101,6 +114,7 @@ impl Settings {
                 headless: self.flag("browser.headless"),
                 devtools_port: self.number("browser.devtools_port").map(|p| p as u16),
                 blocklist,
+                exit,
             },
             api: ApiConfig { listen: api_listen },
         };

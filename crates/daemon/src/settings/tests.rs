@@ -216,6 +216,12 @@ fn the_daemon_config_takes_every_setting_and_refuses_what_cannot_be_used() {
             Err(e) => e.to_string(),
         }
     };
+    let e = refused(&[("browser.geo_policy", "guess".into())]);
+    assert!(
+        e.contains("browser.geo_policy \"guess\" (flag --geo-policy)")
+            && e.contains("use measured, configured or strict"),
+        "{e}"
+    );
     let e = refused(&[("api.listen", "0.0.0.0:8898".into())]);
     assert!(
         e.contains("api.listen 0.0.0.0:8898 (flag --api-listen)"),

@@ -208,3 +208,88 @@ async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
     let report = daemon.shutdown(Duration::from_secs(10)).await;
     assert_eq!(report.tasks_left, 0, "{report:?}");
 }
+
+/// A daemon whose one proxy (microsocks, exiting from 127.0.0.2) is
+/// configured in DE while a GeoIP database maps its exit to JP, with the
+/// check URL an origin that answers with the caller's address; opens a
+/// tab pinned to it.
+async fn pinned_tab_under(
+    policy: vip_daemon::GeoPolicy,
+) -> Result<vip_api::Tab, vip_api::ApiError> {
+    let origin = Origin::start().await;
+    let peer = microsocks("127.0.0.2", "u", "p-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let (store, vault) = store_and_vault(dir.path());
+    store
+        .add_proxy(
+            Some(&vault),
+            &NewProxy {
+                protocol: Some(vip_engine::Protocol::Socks5),
+                host: peer.addr.ip().to_string(),
+                port: peer.addr.port(),
+                username: Some(Secret::new("u")),
+                password: Some(Secret::new("p-secret")),
+                country: Some("DE".into()),
+                ..NewProxy::default()
+            },
+        )
+        .unwrap();
+    let db = dir.path().join("geo.mmdb");
+    std::fs::write(&db, mmdb(&[("127.0.0.2".parse().unwrap(), "JP")])).unwrap();
+    let mut config = config(dir.path());
+    config.browser.disabled = false;
+    config.browser.exit = vip_daemon::ExitGeo {
+        policy,
+        max_age: Duration::from_secs(3600),
+        check: Some(vip_gateway::health::CheckSettings {
+            url: Some(format!("http://127.0.0.1:{}/", origin.addr.port())),
+            timeout: Duration::from_secs(5),
+            concurrency: 1,
+            tls: vip_gateway::upstream::Tls::default(),
+            geo: Some(std::sync::Arc::new(
+                vip_gateway::health::GeoDb::open(&db).unwrap(),
+            )),
+        }),
+    };
+    let daemon = vip_daemon::start(config, Some(vault)).await.unwrap();
+    let data = dir.path().to_path_buf();
+    let url = format!("http://127.0.0.1:{}/page", origin.addr.port());
+    let opened = tokio::task::spawn_blocking(move || {
+        vip_api::Client::from_data_dir(&data)
+            .unwrap()
+            .post::<_, vip_api::Tab>(
+                "/v1/tabs",
+                &serde_json::json!({"url": url, "assignment": {"kind": "proxy", "id": 1}}),
+            )
+    })
+    .await
+    .unwrap();
+    daemon.shutdown(Duration::from_secs(10)).await;
+    opened
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_identity_follows_its_measured_exit() {
+    let measured = pinned_tab_under(vip_daemon::GeoPolicy::Measured)
+        .await
+        .unwrap();
+    assert_eq!(
+        (measured.country.as_deref(), measured.timezone.as_str()),
+        (Some("JP"), "Asia/Tokyo")
+    );
+    let configured = pinned_tab_under(vip_daemon::GeoPolicy::Configured)
+        .await
+        .unwrap();
+    assert_eq!(
+        (configured.country.as_deref(), configured.timezone.as_str()),
+        (Some("DE"), "Europe/Berlin")
+    );
+    let strict = pinned_tab_under(vip_daemon::GeoPolicy::Strict)
+        .await
+        .unwrap_err();
+    assert_eq!(strict.status, 409, "{strict}");
+    assert!(
+        strict.message.contains("configured in DE but exits in JP"),
+        "{strict}"
+    );
+}
