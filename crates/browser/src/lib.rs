@@ -17,10 +17,12 @@
 //! - `director`: the event loop that prepares targets and judges requests;
 //! - `profile` (+ `protect.js`): an identity's fingerprint;
 //! - `geo`: a country's timezone, locale and languages;
-//! - `storage` (+ `storage.js`): an identity's cookies and local data.
+//! - `storage` (+ `storage.js`): an identity's cookies and local data;
+//! - `cookies`: cookie files (Netscape `cookies.txt`, JSON) in and out.
 
 mod browser;
 pub mod cdp;
+pub mod cookies;
 mod director;
 pub mod geo;
 mod launch;
