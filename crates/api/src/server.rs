@@ -51,6 +51,18 @@ pub trait Control: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Identity, ApiError>> + Send;
     /// Deletes a named identity with no open tabs (seed and storage gone).
     fn delete_identity(&self, name: String) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// A named identity's cookies as a file (`format`: netscape or json).
+    fn cookies(
+        &self,
+        name: String,
+        format: String,
+    ) -> impl Future<Output = Result<CookieFile, ApiError>> + Send;
+    /// Adds the cookies of a file to a named identity.
+    fn add_cookies(
+        &self,
+        name: String,
+        upload: CookieUpload,
+    ) -> impl Future<Output = Result<CookieReport, ApiError>> + Send;
     /// Loads the pool and rotation configs from the store now; answers
     /// once they are in use (the CLI calls it after every change it writes).
     fn reload(&self) -> impl Future<Output = Result<Reloaded, ApiError>> + Send;
@@ -101,6 +113,10 @@ pub fn router<C: Control>(control: Arc<C>, token: String) -> Router {
         .route(
             "/v1/identities/{name}",
             axum::routing::delete(delete_identity::<C>),
+        )
+        .route(
+            "/v1/identities/{name}/cookies",
+            get(cookies::<C>).post(add_cookies::<C>),
         )
         .route("/v1/sessions/{name}", post(save_session::<C>))
         .route("/v1/sessions/{name}/load", post(load_session::<C>))
@@ -174,6 +190,32 @@ async fn delete_identity<C: Control>(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     c.delete_identity(name.clone()).await?;
     Ok(Json(json!({"deleted": name})))
+}
+
+#[derive(serde::Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+async fn cookies<C: Control>(
+    State(c): State<Arc<C>>,
+    UrlPath(name): UrlPath<String>,
+    query: Result<axum::extract::Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CookieFile>, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::invalid(format!("query: {}", e.body_text())))?;
+    let format = q.format.unwrap_or_else(|| "netscape".into());
+    c.cookies(name, format).await.map(Json)
+}
+
+async fn add_cookies<C: Control>(
+    State(c): State<Arc<C>>,
+    UrlPath(name): UrlPath<String>,
+    body: Result<Json<CookieUpload>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<CookieReport>, ApiError> {
+    let Json(upload) =
+        body.map_err(|e| ApiError::invalid(format!("request body: {}", e.body_text())))?;
+    c.add_cookies(name, upload).await.map(Json)
 }
 
 async fn sessions<C: Control>(State(c): State<Arc<C>>) -> Result<Json<Vec<SessionInfo>>, ApiError> {

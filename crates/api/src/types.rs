@@ -203,3 +203,38 @@ pub struct Identity {
     /// Tabs open in it now.
     pub open_tabs: usize,
 }
+
+/// `GET /v1/identities/{name}/cookies?format=netscape|json`: a named
+/// identity's cookies as a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CookieFile {
+    /// `netscape` or `json`.
+    pub format: String,
+    /// How many cookies.
+    pub count: usize,
+    /// The file.
+    pub text: String,
+}
+
+/// `POST /v1/identities/{name}/cookies`: a cookie file (either format,
+/// detected) to add to a named identity.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CookieUpload {
+    /// The file's text.
+    pub text: String,
+}
+
+/// What a cookie upload did: one verdict per line or entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CookieReport {
+    /// The detected format.
+    pub format: String,
+    /// Cookies added (or replacing one of the same name, domain and path).
+    pub imported: usize,
+    /// Cookies past their expiry, not added.
+    pub expired: usize,
+    /// Lines or entries that are not cookies.
+    pub invalid: usize,
+    /// `{"verdict": "imported"|"expired"|"invalid", "at": N, ...}` each.
+    pub verdicts: Vec<serde_json::Value>,
+}

@@ -95,6 +95,22 @@ impl Control for Recorder {
         self.note(format!("delete_identity {name}"));
         Ok(())
     }
+    async fn cookies(&self, name: String, format: String) -> Result<vip_api::CookieFile, ApiError> {
+        self.note(format!("cookies {name} {format}"));
+        Ok(vip_api::CookieFile {
+            format,
+            count: 0,
+            text: String::new(),
+        })
+    }
+    async fn add_cookies(
+        &self,
+        name: String,
+        upload: vip_api::CookieUpload,
+    ) -> Result<vip_api::CookieReport, ApiError> {
+        self.note(format!("add_cookies {name} {}", upload.text.len()));
+        Err(ApiError::invalid("not a cookie file"))
+    }
     async fn reload(&self) -> Result<Reloaded, ApiError> {
         self.note("reload".into());
         Err(ApiError::internal(
@@ -157,11 +173,18 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
             raw(&base, "POST", "/v1/tabs", t, "{}"),
             raw(&base, "DELETE", "/v1/tabs/abc", t, ""),
             raw(&base, "POST", "/v1/identities", t, r#"{"name": 5}"#),
+            raw(
+                &base,
+                "POST",
+                "/v1/identities/x/cookies",
+                t,
+                r#"{"text": 5}"#,
+            ),
         ]
     })
     .await
     .unwrap();
-    let expected: [(u16, &str); 8] = [
+    let expected: [(u16, &str); 9] = [
         (401, "api-token file"),
         (401, "api-token file"),
         (404, "no route GET /v1/nothing"),
@@ -170,6 +193,7 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
         (400, "url"),
         (400, "tab id \"abc\" is not a number"),
         (400, "name"),
+        (400, "text"),
     ];
     for ((status, message), (want, part)) in refusals.iter().zip(expected) {
         assert_eq!(*status, want, "{message}");
@@ -204,6 +228,21 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
         let internal = client
             .post::<_, Reloaded>("/v1/reload", &serde_json::json!({}))
             .unwrap_err();
+        let json: vip_api::CookieFile = client
+            .get("/v1/identities/a%20b/cookies?format=json")
+            .unwrap();
+        let plain: vip_api::CookieFile = client.get("/v1/identities/x/cookies").unwrap();
+        assert_eq!(
+            (json.format.as_str(), plain.format.as_str()),
+            ("json", "netscape")
+        );
+        let refused = client
+            .post::<_, vip_api::CookieReport>(
+                "/v1/identities/x/cookies",
+                &serde_json::json!({"text": "abc"}),
+            )
+            .unwrap_err();
+        assert_eq!(refused.status, 400);
         (opened, closed, gone, deleted, saved, exists, internal)
     })
     .await
@@ -232,6 +271,9 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
             "save_session séance",
             "create_identity x",
             "reload",
+            "cookies a b json",
+            "cookies x netscape",
+            "add_cookies x 3",
         ]
     );
     let _ = stop.send(());

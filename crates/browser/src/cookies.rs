@@ -140,7 +140,8 @@ impl ParsedCookies {
                     self.verdicts.push(CookieVerdict::Expired { at, name });
                 } else {
                     let domain = c["domain"].as_str().unwrap_or_default().to_string();
-                    self.verdicts.push(CookieVerdict::Imported { at, domain, name });
+                    self.verdicts
+                        .push(CookieVerdict::Imported { at, domain, name });
                     self.cookies.push(c);
                 }
             }
@@ -231,7 +232,10 @@ fn from_json(entry: &Value) -> Result<Value, String> {
     c.insert("domain".into(), json!(domain));
     c.insert("path".into(), json!(text("path").unwrap_or("/")));
     for k in ["secure", "httpOnly"] {
-        c.insert(k.into(), json!(o.get(k).and_then(Value::as_bool).unwrap_or(false)));
+        c.insert(
+            k.into(),
+            json!(o.get(k).and_then(Value::as_bool).unwrap_or(false)),
+        );
     }
     let session = o.get("session").and_then(Value::as_bool).unwrap_or(false);
     let expires = o

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use vip_api::{ApiError, Identity, NewIdentity, OpenTab, Reloaded, SessionInfo, Status, Tab};
+use vip_api::{
+    ApiError, CookieFile, CookieReport, CookieUpload, Identity, NewIdentity, OpenTab, Reloaded,
+    SessionInfo, Status, Tab,
+};
 
 use crate::browse::Browsing;
 use crate::upkeep::UpkeepMsg;
@@ -84,6 +87,18 @@ impl vip_api::Control for DaemonControl {
 
     async fn delete_identity(&self, name: String) -> Result<(), ApiError> {
         self.browsing.delete_identity(name).await
+    }
+
+    async fn cookies(&self, name: String, format: String) -> Result<CookieFile, ApiError> {
+        self.browsing.export_cookies(name, format).await
+    }
+
+    async fn add_cookies(
+        &self,
+        name: String,
+        upload: CookieUpload,
+    ) -> Result<CookieReport, ApiError> {
+        self.browsing.import_cookies(name, upload).await
     }
 
     async fn reload(&self) -> Result<Reloaded, ApiError> {

@@ -262,6 +262,46 @@ pub enum IdentityCommand {
         /// Its name.
         name: String,
     },
+    /// A named identity's cookies out as a file, or a file's cookies in
+    /// (Netscape cookies.txt or the JSON cookie extensions export).
+    #[command(subcommand)]
+    Cookies(CookiesCommand),
+}
+
+/// `vip identity cookies ...`.
+#[derive(Debug, Subcommand)]
+pub enum CookiesCommand {
+    /// Write the identity's cookies (its open browser's, else its saved ones).
+    Export {
+        /// The identity.
+        name: String,
+        /// netscape (cookies.txt) or json.
+        #[arg(long, value_enum, default_value_t = CookieKind::Netscape)]
+        format: CookieKind,
+        /// Write here instead of standard output (created readable only by you).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Add the cookies of a file (format detected; each line or entry gets a
+    /// verdict, expired cookies are left out). Exit code 3 when a line was
+    /// not a cookie.
+    Import {
+        /// The identity.
+        name: String,
+        /// The file ("-" for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Cookie file formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CookieKind {
+    /// Netscape cookies.txt.
+    Netscape,
+    /// A JSON array, as cookie extensions write it.
+    Json,
 }
 
 /// `vip tab ...`.

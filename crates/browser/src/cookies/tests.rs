@@ -29,10 +29,16 @@ fn netscape_lines_get_verdicts_and_round_trip() {
     assert_eq!(kinds[1], "3 ok shop.example.org cart");
     assert!(kinds[2].starts_with("4 bad expiry \"soon\""), "{kinds:?}");
     assert_eq!(kinds[3], "5 expired gone");
-    assert!(kinds[4].starts_with("6 bad 3 tab-separated fields"), "{kinds:?}");
+    assert!(
+        kinds[4].starts_with("6 bad 3 tab-separated fields"),
+        "{kinds:?}"
+    );
     assert_eq!(parsed.cookies.len(), 2);
     assert_eq!(parsed.cookies[1]["httpOnly"], true);
-    assert!(parsed.cookies[1].get("expires").is_none(), "a session cookie");
+    assert!(
+        parsed.cookies[1].get("expires").is_none(),
+        "a session cookie"
+    );
     // Written out and read again: the same cookies.
     let again = parse(&render(&parsed.cookies, CookieFormat::Netscape), NOW).unwrap();
     assert_eq!(again.cookies, parsed.cookies);
@@ -56,11 +62,17 @@ fn extension_json_is_read() {
     assert_eq!(parsed.cookies[0]["sameSite"], "None");
     assert_eq!(parsed.cookies[0]["expires"], 1900000000.5);
     assert_eq!(parsed.cookies[1]["domain"], "example.net");
-    assert!(matches!(parsed.verdicts[2], CookieVerdict::Expired { at: 3, .. }));
+    assert!(matches!(
+        parsed.verdicts[2],
+        CookieVerdict::Expired { at: 3, .. }
+    ));
     assert!(
         matches!(&parsed.verdicts[3], CookieVerdict::Invalid { at: 4, reason } if reason.contains("no domain"))
     );
-    assert!(matches!(parsed.verdicts[4], CookieVerdict::Invalid { at: 5, .. }));
+    assert!(matches!(
+        parsed.verdicts[4],
+        CookieVerdict::Invalid { at: 5, .. }
+    ));
 }
 
 #[test]

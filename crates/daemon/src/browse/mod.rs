@@ -8,6 +8,7 @@
 //! own.
 
 mod assign;
+mod cookies;
 mod exit;
 
 mod identity;

@@ -155,6 +155,23 @@ pub fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
         .map_err(|e| InvalidInput(format!("cannot read {}: {e}", file.display())).into())
 }
 
+/// Writes `bytes` to `path`, readable only by the user.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .map_err(|e| InvalidInput(format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
 /// Reads a JSON document from a file or standard input.
 pub fn read_json(file: &Path) -> anyhow::Result<serde_json::Value> {
     let bytes = read_input(file)?;

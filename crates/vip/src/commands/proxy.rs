@@ -184,28 +184,12 @@ fn export(
     let text = porting::export(&store, vault.as_ref(), format, with_credentials, group)?;
     match dest {
         Some(path) => {
-            write_private(path, text.as_bytes())?;
+            super::write_private(path, text.as_bytes())?;
             eprintln!("wrote {}", path.display());
         }
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .map_err(|e| InvalidInput(format!("cannot write {}: {e}", path.display())))?;
-    f.write_all(bytes)?;
-    Ok(())
 }
 
 /// The columns of `vip proxy list`.

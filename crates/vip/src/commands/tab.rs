@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use vip_api::{AssignmentSpec, Client, Identity, NewIdentity, OpenTab, SessionInfo, Tab};
 
 use super::Ctx;
-use crate::cli::{AssignArgs, IdentityCommand, SessionCommand, TabCommand};
+use crate::cli::{
+    AssignArgs, CookieKind, CookiesCommand, IdentityCommand, SessionCommand, TabCommand,
+};
 use crate::output;
 
 fn print_tabs(tabs: &[Tab], json: bool) {
@@ -90,6 +92,7 @@ pub fn identity(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
                 output::table(&["NAME", "THROUGH", "WEBRTC", "SAVED_DATA", "TABS"], &rows);
             }
         }
+        IdentityCommand::Cookies(cmd) => return cookies(&client, cmd),
         IdentityCommand::Rm { name } => {
             let _: serde_json::Value =
                 client.delete(&format!("/v1/identities/{}", encode(&name)))?;
@@ -157,6 +160,73 @@ pub fn session(ctx: &Ctx, cmd: SessionCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `vip identity cookies ...`.
+fn cookies(client: &Client, cmd: CookiesCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CookiesCommand::Export {
+            name,
+            format,
+            output,
+        } => {
+            let format = match format {
+                CookieKind::Netscape => "netscape",
+                CookieKind::Json => "json",
+            };
+            let route = format!("/v1/identities/{}/cookies?format={format}", encode(&name));
+            let file: vip_api::CookieFile = client.get(&route)?;
+            match output {
+                Some(path) => {
+                    super::write_private(&path, file.text.as_bytes())?;
+                    eprintln!("wrote {} cookies to {}", file.count, path.display());
+                }
+                None => print!("{}", file.text),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CookiesCommand::Import { name, file, out } => {
+            let bytes = super::read_input(&file)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| super::InvalidInput(format!("{}: not UTF-8 text", file.display())))?;
+            let route = format!("/v1/identities/{}/cookies", encode(&name));
+            let report: vip_api::CookieReport =
+                client.post(&route, &vip_api::CookieUpload { text })?;
+            if out.json {
+                output::json(&report);
+            } else {
+                let unit = if report.format == "json" {
+                    "entry"
+                } else {
+                    "line"
+                };
+                for v in &report.verdicts {
+                    let at = &v["at"];
+                    match v["verdict"].as_str() {
+                        Some("imported") => {
+                            println!("{unit} {at}: imported {} for {}", v["name"], v["domain"])
+                        }
+                        Some("expired") => {
+                            println!("{unit} {at}: expired, left out: {}", v["name"])
+                        }
+                        _ => println!(
+                            "{unit} {at}: invalid: {}",
+                            v["reason"].as_str().unwrap_or("?")
+                        ),
+                    }
+                }
+                println!(
+                    "{} format: {} imported, {} expired, {} invalid",
+                    report.format, report.imported, report.expired, report.invalid
+                );
+            }
+            Ok(if report.invalid > 0 {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
 }
 
 fn encode(name: &str) -> String {

@@ -7,6 +7,7 @@
 mod browse;
 mod cli;
 mod common;
+mod cookies;
 mod full;
 mod gateway;
 mod serve;
