@@ -262,6 +262,25 @@ pub enum IdentityCommand {
         /// Its name.
         name: String,
     },
+    /// Write a named identity (seed, assignment, WebRTC policy, cookies and
+    /// local data as last saved) to FILE, sealed under the master
+    /// password: it opens on another machine with that password.
+    Export {
+        /// Its name.
+        name: String,
+        /// The file to write (created readable only by you).
+        file: PathBuf,
+    },
+    /// Add the identity in a file `vip identity export` wrote (opened with
+    /// the master password, or VIP_FILE_PASSWORD when the exporting
+    /// machine's differs). Nothing is stored when the file does not open.
+    Import {
+        /// The file ("-" for standard input).
+        file: PathBuf,
+        /// Store it under this name instead of its own.
+        #[arg(long = "as", value_name = "NAME")]
+        rename: Option<String>,
+    },
     /// A named identity's cookies out as a file, or a file's cookies in
     /// (Netscape cookies.txt or the JSON cookie extensions export).
     #[command(subcommand)]

@@ -72,7 +72,7 @@ pub struct TabRecord {
     pub blocked: i64,
 }
 
-fn seed_aad(id: i64) -> Aad<'static> {
+pub(super) fn seed_aad(id: i64) -> Aad<'static> {
     Aad {
         table: TABLE,
         row: id,
@@ -80,7 +80,7 @@ fn seed_aad(id: i64) -> Aad<'static> {
     }
 }
 
-fn storage_aad(id: i64) -> Aad<'static> {
+pub(super) fn storage_aad(id: i64) -> Aad<'static> {
     Aad {
         table: TABLE,
         row: id,
@@ -88,7 +88,7 @@ fn storage_aad(id: i64) -> Aad<'static> {
     }
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(super) fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

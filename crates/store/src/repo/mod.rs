@@ -9,6 +9,7 @@ pub mod breakers;
 pub mod browsing;
 pub mod credentials;
 pub mod events;
+pub mod identity_file;
 pub mod maintenance;
 pub mod proxies;
 pub mod rotation;

@@ -9,6 +9,7 @@
 
 mod crypto;
 pub mod master;
+pub mod portable;
 mod rotate;
 pub use rotate::RotateReport;
 mod secret;

@@ -57,6 +57,47 @@ pub fn assignment(a: &AssignArgs) -> Option<AssignmentSpec> {
 
 /// Runs `vip identity ...`.
 pub fn identity(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
+    // Export and import work on the store, with or without `vip serve`.
+    match cmd {
+        IdentityCommand::Export { name, file } => {
+            let store = ctx.store()?;
+            let vault = crate::master::open_vault(&store, &ctx.data_dir, false)?;
+            let (password, _) = crate::master::password(&ctx.data_dir, false)?;
+            let sealed = store.export_identity(&vault, &name, &password)?;
+            super::write_private(&file, &sealed)?;
+            eprintln!(
+                "identity {name} written to {} (sealed under the master password)",
+                file.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        IdentityCommand::Import { file, rename } => {
+            let bytes = super::read_input(&file)?;
+            let store = ctx.store()?;
+            let vault = crate::master::open_vault(&store, &ctx.data_dir, false)?;
+            let password = match std::env::var("VIP_FILE_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+            {
+                Some(p) => vip_store::vault::Secret::new(p),
+                None => crate::master::password(&ctx.data_dir, false)?.0,
+            };
+            let name = store
+                .import_identity(&vault, &bytes, &password, rename.as_deref())
+                .map_err(|e| {
+                    let hint = if e.to_string().contains("does not open") {
+                        " (it opens with the master password of the machine that exported it: \
+                         when that differs from this one's, give it in VIP_FILE_PASSWORD)"
+                    } else {
+                        ""
+                    };
+                    super::InvalidInput(format!("{}: {e}{hint}", file.display()))
+                })?;
+            eprintln!("identity {name} imported from {}", file.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let client = Client::from_data_dir(&ctx.data_dir)?;
     match cmd {
         IdentityCommand::Create {
@@ -93,6 +134,7 @@ pub fn identity(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
             }
         }
         IdentityCommand::Cookies(cmd) => return cookies(&client, cmd),
+        IdentityCommand::Export { .. } | IdentityCommand::Import { .. } => {}
         IdentityCommand::Rm { name } => {
             let _: serde_json::Value =
                 client.delete(&format!("/v1/identities/{}", encode(&name)))?;
