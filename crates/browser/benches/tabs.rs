@@ -192,5 +192,65 @@ async fn run() {
             diffs[diffs.len() / 2]
         );
     }
+    realms(&browser, &gateway, &url, setup).await;
     browser.close().await;
+}
+
+/// The cost per document of covering every realm: a fresh same-origin
+/// frame made and read, and a dedicated worker started and answering,
+/// timed inside the page, protected against unprotected.
+async fn realms(
+    browser: &Browser,
+    gateway: &Arc<Gateway>,
+    url: &str,
+    setup: impl Fn(u8, bool, bool) -> IdentitySetup,
+) {
+    const FRESH: &str = "(async () => { const out = []; for (let i = 0; i < 60; i++) {         const t = performance.now(); const f = document.createElement('iframe');         document.body.appendChild(f); f.contentWindow.navigator.hardwareConcurrency;         f.contentWindow.document.createElement('canvas').getContext('2d');         out.push(performance.now() - t); f.remove(); } return out; })()";
+    const WORKER: &str = "(async () => { const out = [];         const src = URL.createObjectURL(new Blob(['postMessage(navigator.hardwareConcurrency)']));         for (let i = 0; i < 30; i++) { const t = performance.now(); const w = new Worker(src);         await new Promise((r) => { w.onmessage = r; }); out.push(performance.now() - t); w.terminate(); }         return out; })()";
+    let wait = Duration::from_secs(20);
+    let mut tabs = Vec::new();
+    for protect in [true, false] {
+        let addr = listen(gateway, Assignment::Direct).await;
+        let ctx = browser
+            .new_context(addr, setup(220 + protect as u8, protect, false))
+            .await
+            .unwrap();
+        tabs.push(browser.open(&ctx, url, wait).await.unwrap());
+    }
+    for (label, script) in [
+        ("fresh frame made and read", FRESH),
+        ("worker start to first message", WORKER),
+    ] {
+        let mut medians = Vec::new();
+        for tab in &tabs {
+            let times: Vec<Duration> = browser
+                .evaluate(tab, script)
+                .await
+                .unwrap()
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(serde_json::Value::as_f64)
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+                .collect();
+            medians.push(stats(times.clone()).0);
+            row(
+                &format!(
+                    "{label}, {}",
+                    if medians.len() == 1 {
+                        "protected"
+                    } else {
+                        "unprotected"
+                    }
+                ),
+                times,
+            );
+        }
+        println!(
+            "{:<48} {:>8.2}",
+            format!("realm coverage cost p50 ({label})"),
+            medians[0] - medians[1]
+        );
+    }
 }

@@ -154,6 +154,37 @@ impl Cdp {
         }
     }
 
+    /// Sends every command on `session` at once, in order (Chromium runs a
+    /// session's commands in the order they arrive), then waits for all
+    /// the replies: one round trip for the lot. Each reply is its own
+    /// result.
+    pub async fn call_all_in(
+        &self,
+        session: Option<&str>,
+        commands: Vec<(&str, Value)>,
+    ) -> Vec<Result<Value, BrowserError>> {
+        let sent: Vec<_> = commands
+            .into_iter()
+            .map(|(method, params)| (method.to_string(), self.send(session, method, params)))
+            .collect();
+        let mut out = Vec::with_capacity(sent.len());
+        for (method, rx) in sent {
+            out.push(match rx {
+                Err(e) => Err(e),
+                Ok(rx) => match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
+                    Ok(Ok(Ok(v))) => Ok(v),
+                    Ok(Ok(Err(Refused(message)))) => Err(BrowserError::Command { method, message }),
+                    Ok(Err(_)) => Err(BrowserError::Gone),
+                    Err(_) => Err(BrowserError::Command {
+                        method,
+                        message: format!("no reply within {COMMAND_TIMEOUT:?}"),
+                    }),
+                },
+            });
+        }
+        out
+    }
+
     /// Sends a command without waiting for its reply (nothing is kept for
     /// it: the reply is dropped on arrival).
     pub fn fire(&self, session: Option<&str>, method: &str, params: Value) {

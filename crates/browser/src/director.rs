@@ -190,82 +190,54 @@ async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind:
     };
     let facts = shared.facts.lock().map(|f| f.clone()).unwrap_or_default();
     let profile = &setup.profile;
-    let s = Some(session);
-    let _ = cdp
-        .call_in(
-            s,
-            "Target.setAutoAttach",
-            json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}),
-        )
-        .await;
     let ua = profile.user_agent_override(&facts);
     let is_worker = kind == Some(Kind::Worker);
+    let cores = json!({"hardwareConcurrency": profile.hardware_concurrency});
+    let mut commands: Vec<(&str, Value)> = vec![(
+        "Target.setAutoAttach",
+        json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}),
+    )];
     if is_worker {
-        let _ = cdp
-            .call_in(s, "Network.setUserAgentOverride", ua.clone())
-            .await;
-        if setup.protect {
-            let _ = cdp
-                .call_in(
-                    s,
-                    "Emulation.setHardwareConcurrencyOverride",
-                    json!({"hardwareConcurrency": profile.hardware_concurrency}),
-                )
-                .await;
-        }
+        commands.push(("Network.setUserAgentOverride", ua));
     } else {
-        let _ = cdp.call_in(s, "Page.enable", json!({})).await;
-        let _ = cdp.call_in(s, "Emulation.setUserAgentOverride", ua).await;
-        let _ = cdp
-            .call_in(
-                s,
+        commands.extend([
+            ("Page.enable", json!({})),
+            ("Emulation.setUserAgentOverride", ua),
+            (
                 "Emulation.setTimezoneOverride",
                 json!({"timezoneId": profile.locale.timezone}),
-            )
-            .await;
-        let _ = cdp
-            .call_in(
-                s,
+            ),
+            (
                 "Emulation.setLocaleOverride",
                 json!({"locale": profile.locale.locale}),
-            )
-            .await;
-        if setup.protect {
-            let _ = cdp
-                .call_in(
-                    s,
-                    "Emulation.setHardwareConcurrencyOverride",
-                    json!({"hardwareConcurrency": profile.hardware_concurrency}),
-                )
-                .await;
-        }
+            ),
+        ]);
+    }
+    if setup.protect {
+        commands.push(("Emulation.setHardwareConcurrencyOverride", cores));
     }
     if setup.blocklist.is_some() {
-        let _ = cdp
-            .call_in(
-                s,
-                "Fetch.enable",
-                json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
-            )
-            .await;
+        commands.push((
+            "Fetch.enable",
+            json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}),
+        ));
     }
-    if !setup.protect {
-        return;
-    }
-    let source = profile.script(&facts);
-    if is_worker {
-        let _ = cdp
-            .call_in(s, "Runtime.evaluate", json!({"expression": source}))
-            .await;
-    } else {
-        let _ = cdp
-            .call_in(
-                s,
+    if setup.protect {
+        let source = profile.script(&facts);
+        commands.push(if is_worker {
+            ("Runtime.evaluate", json!({"expression": source}))
+        } else {
+            (
                 "Page.addScriptToEvaluateOnNewDocument",
                 json!({"source": source}),
             )
-            .await;
+        });
     }
+    // All sent at once, in this order (Chromium runs a session's commands
+    // in the order they arrive), and waited for together: one round trip
+    // instead of one per command before the target may run. Errors are
+    // ignored per command: not every target type has every domain.
+    let _ = cdp.call_all_in(Some(session), commands).await;
 }
 
 /// adblock's request type for a CDP resource type.

@@ -492,17 +492,8 @@
   try { top = G.top === G; } catch (_) { /* cross-origin: a frame */ }
   install(G, top);
 
-  // Same-origin child frames are protected on first access, even before
-  // their own copy of this script runs (an about:blank frame made by script).
-  if (G.HTMLIFrameElement) {
-    for (const name of ["contentWindow", "contentDocument"]) {
-      getter(G.HTMLIFrameElement.prototype, name, (real) => function () {
-        const r = real.call(this);
-        try {
-          install(name === "contentWindow" ? r : r && r.defaultView, true);
-        } catch (_) { /* cross-origin: its own session protects it */ }
-        return r;
-      });
-    }
-  }
+  // Child frames need nothing from here: Chromium runs this script in
+  // every new document, the initial about:blank of a frame made by script
+  // included, before the parent can reach it (by contentWindow, by index
+  // or through frames). Installing from the parent too would patch twice.
 })();

@@ -11,3 +11,4 @@ mod fingerprint;
 mod lies;
 mod privacy;
 mod storage;
+mod zz_experiment;
