@@ -11,4 +11,3 @@ mod fingerprint;
 mod lies;
 mod privacy;
 mod storage;
-mod zz_experiment;
