@@ -181,11 +181,16 @@
       const w = source.width, h = source.height;
       if (!w || !h) return null;
       try {
+        const own = realGetContext.call(source, "2d");
+        if (!own) {
+          // A WebGL canvas carries noise only once something was drawn.
+          const gl = realGetContext.call(source, "webgl") || realGetContext.call(source, "webgl2");
+          if (!gl || !drawn.has(gl)) return null;
+        }
         const scratch = make();
         scratch.width = w;
         scratch.height = h;
         const ctx = scratch.getContext("2d", { willReadFrequently: true });
-        const own = realGetContext.call(source, "2d");
         if (own) {
           ctx.putImageData(own.getImageData(0, 0, w, h), 0, 0);
         } else {
@@ -254,9 +259,18 @@
       // RGBA bytes read into any byte array (Uint8Array or, as some
       // fingerprinting libraries use, Uint8ClampedArray; from any realm),
       // at WebGL 2's element offset when one is given.
+      // Only what was drawn (rasterised by this GPU) carries noise: a
+      // cleared buffer reads back as the colour it was cleared to.
+      for (const name of ["drawArrays", "drawElements", "drawArraysInstanced",
+        "drawElementsInstanced", "drawRangeElements", "drawBuffers"]) {
+        method(P, name, (real) => function (...args) {
+          drawn.add(this);
+          return real.apply(this, args);
+        });
+      }
       method(P, "readPixels", (real) => function (x, y, w, h, format, type, pixels, ...rest) {
         const r = real.call(this, x, y, w, h, format, type, pixels, ...rest);
-        if (format === 0x1908 && type === 0x1401 && W.ArrayBuffer.isView(pixels)
+        if (drawn.has(this) && format === 0x1908 && type === 0x1401 && W.ArrayBuffer.isView(pixels)
           && pixels.BYTES_PER_ELEMENT === 1 && w > 0 && h > 0) {
           const from = rest.length ? Math.max(0, Number(rest[0]) | 0) : 0;
           const area = pixels.subarray(from, from + w * h * 4);

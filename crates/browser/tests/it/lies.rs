@@ -106,6 +106,25 @@ async function vipLies() {
       if ([d[0], d[1], d[2]].join() !== want[i] || d[3] !== 255) modified++;
     }
     if (modified) lie(`canvas: ${modified} of 64 exactly set pixels read back changed`);
+    const g = document.createElement("canvas").getContext("webgl");
+    g.clearColor(1, 0, 0, 1); g.clear(g.COLOR_BUFFER_BIT);
+    const px = new Uint8Array(g.drawingBufferWidth * g.drawingBufferHeight * 4);
+    g.readPixels(0, 0, g.drawingBufferWidth, g.drawingBufferHeight, g.RGBA, g.UNSIGNED_BYTE, px);
+    for (let i = 0; i < px.length; i += 4) {
+      if (px[i] !== 255 || px[i + 1] !== 0 || px[i + 2] !== 0 || px[i + 3] !== 255) {
+        lie("webgl: a cleared buffer reads back changed");
+        break;
+      }
+    }
+    const shown = document.createElement("canvas");
+    shown.width = 4; shown.height = 4;
+    const sg = shown.getContext("webgl", { preserveDrawingBuffer: true });
+    sg.clearColor(0, 0, 1, 1); sg.clear(sg.COLOR_BUFFER_BIT);
+    const flat = document.createElement("canvas");
+    flat.width = 4; flat.height = 4;
+    const fx = flat.getContext("2d");
+    fx.fillStyle = "#00f"; fx.fillRect(0, 0, 4, 4);
+    if (shown.toDataURL() !== flat.toDataURL()) lie("webgl: a cleared canvas's data URL is not the colour's");
     x.font = "20px sans-serif";
     x.fillText("Cwm fjord", 0, 8);
     x.clearRect(0, 0, 8, 8);

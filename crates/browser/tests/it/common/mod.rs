@@ -48,8 +48,18 @@ async function vipProbe() {
       "WEBGL_compressed_texture_astc", "WEBGL_multi_draw", "WEBGL_polygon_mode",
       "WEBGL_compressed_texture_etc", "OES_fbo_render_mipmap", "webgl_debug_shaders"]
       .every((n) => (gl.getExtension(n) !== null) === exts.some((e) => e.toLowerCase() === n.toLowerCase()));
-    // WebGL pixels read into both kinds of byte array.
+    // WebGL pixels of a drawn triangle, read into both kinds of byte array.
     gl.clearColor(0.2, 0.4, 0.6, 1); gl.clear(gl.COLOR_BUFFER_BIT);
+    const shader = (kind, text) => { const sh = gl.createShader(kind); gl.shaderSource(sh, text); gl.compileShader(sh); return sh; };
+    const prog = gl.createProgram();
+    gl.attachShader(prog, shader(gl.VERTEX_SHADER, "attribute vec2 p; varying vec2 v; void main() { v = p; gl_Position = vec4(p, 0.0, 1.0); }"));
+    gl.attachShader(prog, shader(gl.FRAGMENT_SHADER, "precision mediump float; varying vec2 v; void main() { gl_FragColor = vec4(v * 0.5 + 0.5, 0.3, 1.0); }"));
+    gl.linkProgram(prog); gl.useProgram(prog);
+    const buf = gl.createBuffer(); gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-0.9, -0.7, 0.8, -0.9, 0.1, 0.95]), gl.STATIC_DRAW);
+    const loc = gl.getAttribLocation(prog, "p"); gl.enableVertexAttribArray(loc);
+    gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
+    gl.drawArrays(gl.TRIANGLES, 0, 3);
     const w = gl.drawingBufferWidth, hh = gl.drawingBufferHeight;
     for (const [key, A] of [["glPixels", Uint8Array], ["glPixelsClamped", Uint8ClampedArray]]) {
       const px = new A(w * hh * 4);
