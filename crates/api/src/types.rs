@@ -64,6 +64,10 @@ pub struct OpenTab {
     /// Unnamed identities sharing a key share one context (session restore).
     #[serde(default)]
     pub shared_with: Option<String>,
+    /// Geo policy of a new identity: measured, configured or strict
+    /// (default: vip serve's).
+    #[serde(default)]
+    pub geo: Option<String>,
 }
 
 /// A tab as the API shows it.
@@ -187,6 +191,9 @@ pub struct NewIdentity {
     /// WebRTC policy (default: disable_non_proxied_udp).
     #[serde(default)]
     pub webrtc: Option<String>,
+    /// Geo policy: measured, configured or strict (default: vip serve's).
+    #[serde(default)]
+    pub geo: Option<String>,
 }
 
 /// A named identity as the API shows it.
@@ -202,6 +209,9 @@ pub struct Identity {
     pub saved_storage: bool,
     /// Tabs open in it now.
     pub open_tabs: usize,
+    /// Its own geo policy (none: vip serve's).
+    #[serde(default)]
+    pub geo: Option<String>,
 }
 
 /// `GET /v1/identities/{name}/cookies?format=netscape|json`: a named

@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005", "health"),
     migration!(6, "0006", "identities"),
     migration!(7, "0007", "sticky_scopes"),
+    migration!(8, "0008", "identity_geo"),
 ];
 
 /// The newest schema version this binary knows.

@@ -254,6 +254,11 @@ pub enum IdentityCommand {
         /// default_public_interface_only, default.
         #[arg(long, value_name = "POLICY")]
         webrtc: Option<String>,
+        /// What its timezone and languages follow when it is pinned to a
+        /// proxy: measured, configured or strict [default: vip serve's
+        /// --geo-policy].
+        #[arg(long, value_name = "POLICY")]
+        geo: Option<String>,
     },
     /// The named identities.
     List(Output),
@@ -342,6 +347,10 @@ pub enum TabCommand {
         /// (default), default_public_interface_only, default.
         #[arg(long, value_name = "POLICY")]
         webrtc: Option<String>,
+        /// Geo policy of a new identity: measured, configured or strict
+        /// [default: vip serve's --geo-policy].
+        #[arg(long, value_name = "POLICY")]
+        geo: Option<String>,
         #[command(flatten)]
         out: Output,
     },

@@ -28,7 +28,26 @@ pub enum GeoPolicy {
     Strict,
 }
 
+/// The policy a request names, checked (`None`: none asked for).
+pub(super) fn requested(text: Option<&str>) -> Result<Option<GeoPolicy>, ApiError> {
+    text.map(|t| {
+        GeoPolicy::parse(t).ok_or_else(|| {
+            ApiError::invalid(format!("geo {t:?}: use measured, configured or strict"))
+        })
+    })
+    .transpose()
+}
+
 impl GeoPolicy {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GeoPolicy::Measured => "measured",
+            GeoPolicy::Configured => "configured",
+            GeoPolicy::Strict => "strict",
+        }
+    }
+
     /// Parses `measured`, `configured` or `strict`.
     pub fn parse(text: &str) -> Option<GeoPolicy> {
         match text {
@@ -54,19 +73,20 @@ pub struct ExitGeo {
 
 impl Browsing {
     /// The country a tab pinned to `proxy` (configured in `configured`)
-    /// looks like it is in, by the policy.
+    /// looks like it is in, by `policy` (the identity's, else vip serve's).
     pub(super) async fn exit_country(
         &self,
         proxy: i64,
         configured: Option<String>,
+        policy: Option<GeoPolicy>,
     ) -> Result<Option<String>, ApiError> {
-        let geo = &self.options.exit;
-        if geo.policy == GeoPolicy::Configured {
+        let policy = policy.unwrap_or(self.options.exit.policy);
+        if policy == GeoPolicy::Configured {
             return Ok(configured);
         }
         let measured = self.measure(proxy).await?;
         let name = |c: &Option<String>| c.clone().unwrap_or_else(|| "none".into());
-        match (geo.policy, measured) {
+        match (policy, measured) {
             (GeoPolicy::Strict, Some(m)) if configured.as_ref().is_some_and(|c| c != &m) => {
                 Err(ApiError::conflict(format!(
                     "proxy {proxy} is configured in {} but exits in {m}: fix its country with \

@@ -10,6 +10,7 @@ use vip_browser::{IdentitySetup, Profile, WebRtcPolicy};
 use vip_gateway::ListenerSpec;
 use vip_store::vault::Vault;
 
+use super::exit::GeoPolicy;
 use super::{Browsing, Inner, Key, Live, assign, internal, name_of, random_seed};
 
 fn vault_locked() -> ApiError {
@@ -42,6 +43,7 @@ impl Browsing {
         name: &str,
         spec: &AssignmentSpec,
         policy: WebRtcPolicy,
+        geo: Option<GeoPolicy>,
     ) -> Result<([u8; 32], i64), ApiError> {
         let vault = self.vault().await?;
         // Refuse a bad assignment before storing anything.
@@ -50,7 +52,13 @@ impl Browsing {
         let json = serde_json::to_string(spec).map_err(internal)?;
         let name = name.to_string();
         let created = self
-            .on_store(move |s| s.create_identity(&vault, &name, &seed, &json, policy.as_str()))
+            .on_store(move |s| {
+                let id = s.create_identity(&vault, &name, &seed, &json, policy.as_str())?;
+                if let Some(g) = geo {
+                    s.set_identity_geo(id, Some(g.as_str()))?;
+                }
+                Ok::<_, vip_store::StoreError>(id)
+            })
             .await?;
         let id = created.map_err(|e| match e {
             vip_store::StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
@@ -106,8 +114,9 @@ impl Browsing {
                 self.release(&live);
             }
         }
+        let asked_geo = super::exit::requested(req.geo.as_deref())?;
         // Seed, assignment and storage: stored (named), new (named), or fresh.
-        let (seed, spec, webrtc, record, storage) = match &key {
+        let (seed, spec, webrtc, record, storage, geo) = match &key {
             Key::Named(name) => {
                 let vault = self.vault().await?;
                 let wanted = name.clone();
@@ -139,7 +148,14 @@ impl Browsing {
                             .storage
                             .as_deref()
                             .and_then(|s| serde_json::from_slice::<serde_json::Value>(s).ok());
-                        (seed, spec, policy, Some(r.id), storage)
+                        let geo = r.geo_policy.as_deref().and_then(GeoPolicy::parse);
+                        if asked_geo.is_some() && asked_geo != geo {
+                            return Err(ApiError::conflict(format!(
+                                "identity {name} has geo policy {}: drop --geo or use another identity",
+                                geo.map_or("default", GeoPolicy::as_str)
+                            )));
+                        }
+                        (seed, spec, policy, Some(r.id), storage, geo)
                     }
                     None => {
                         let Some(spec) = req.assignment.clone() else {
@@ -149,8 +165,8 @@ impl Browsing {
                             )));
                         };
                         let policy = webrtc.unwrap_or_default();
-                        let (seed, id) = self.create_named(name, &spec, policy).await?;
-                        (seed, spec, policy, Some(id), None)
+                        let (seed, id) = self.create_named(name, &spec, policy, asked_geo).await?;
+                        (seed, spec, policy, Some(id), None, asked_geo)
                     }
                 }
             }
@@ -160,12 +176,15 @@ impl Browsing {
                 webrtc.unwrap_or_default(),
                 None,
                 None,
+                asked_geo,
             ),
         };
         inner.counter += 1;
         let mut resolved = self.resolve(&spec).await?;
         if let Some(proxy) = resolved.proxy {
-            resolved.country = self.exit_country(proxy, resolved.country.take()).await?;
+            resolved.country = self
+                .exit_country(proxy, resolved.country.take(), geo)
+                .await?;
         }
         let browser = self.browser(inner, webrtc).await?;
         let listener = self

@@ -368,6 +368,7 @@ impl Browsing {
                     webrtc: r.webrtc_policy,
                     saved_storage: r.has_storage,
                     open_tabs: inner.tabs.values().filter(|t| t.key == key).count(),
+                    geo: r.geo_policy,
                     name: r.name,
                 })
             })
@@ -383,14 +384,16 @@ impl Browsing {
             .transpose()
             .map_err(|e| ApiError::invalid(format!("webrtc: {e}")))?
             .unwrap_or_default();
+        let geo = exit::requested(req.geo.as_deref())?;
         let _inner = self.inner.lock().await;
-        self.create_named(&req.name, &spec, policy).await?;
+        self.create_named(&req.name, &spec, policy, geo).await?;
         Ok(Identity {
             name: req.name,
             assignment: spec,
             webrtc: policy.as_str().to_string(),
             saved_storage: false,
             open_tabs: 0,
+            geo: geo.map(|g| g.as_str().to_string()),
         })
     }
 

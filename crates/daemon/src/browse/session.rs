@@ -55,6 +55,7 @@ pub fn load(store: &Store, name: &str) -> Result<Vec<OpenTab>, ApiError> {
     Ok(saved
         .into_iter()
         .map(|s| OpenTab {
+            geo: None,
             url: s.url,
             assignment: Some(s.assignment),
             webrtc: Some(s.webrtc),

@@ -215,6 +215,7 @@ async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
 /// tab pinned to it.
 async fn pinned_tab_under(
     policy: vip_daemon::GeoPolicy,
+    own: Option<&str>,
 ) -> Result<vip_api::Tab, vip_api::ApiError> {
     let origin = Origin::start().await;
     let peer = microsocks("127.0.0.2", "u", "p-secret");
@@ -254,13 +255,16 @@ async fn pinned_tab_under(
     let daemon = vip_daemon::start(config, Some(vault)).await.unwrap();
     let data = dir.path().to_path_buf();
     let url = format!("http://127.0.0.1:{}/page", origin.addr.port());
+    let mut request = serde_json::json!({"url": url, "assignment": {"kind": "proxy", "id": 1}});
+    if let Some(geo) = own {
+        // A named identity with its own policy.
+        request["identity"] = serde_json::json!("own");
+        request["geo"] = serde_json::json!(geo);
+    }
     let opened = tokio::task::spawn_blocking(move || {
         vip_api::Client::from_data_dir(&data)
             .unwrap()
-            .post::<_, vip_api::Tab>(
-                "/v1/tabs",
-                &serde_json::json!({"url": url, "assignment": {"kind": "proxy", "id": 1}}),
-            )
+            .post::<_, vip_api::Tab>("/v1/tabs", &request)
     })
     .await
     .unwrap();
@@ -270,26 +274,37 @@ async fn pinned_tab_under(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pinned_identity_follows_its_measured_exit() {
-    let measured = pinned_tab_under(vip_daemon::GeoPolicy::Measured)
-        .await
-        .unwrap();
+    use vip_daemon::GeoPolicy;
+    let measured = pinned_tab_under(GeoPolicy::Measured, None).await.unwrap();
     assert_eq!(
         (measured.country.as_deref(), measured.timezone.as_str()),
         (Some("JP"), "Asia/Tokyo")
     );
-    let configured = pinned_tab_under(vip_daemon::GeoPolicy::Configured)
-        .await
-        .unwrap();
+    let configured = pinned_tab_under(GeoPolicy::Configured, None).await.unwrap();
     assert_eq!(
         (configured.country.as_deref(), configured.timezone.as_str()),
         (Some("DE"), "Europe/Berlin")
     );
-    let strict = pinned_tab_under(vip_daemon::GeoPolicy::Strict)
-        .await
-        .unwrap_err();
+    let strict = pinned_tab_under(GeoPolicy::Strict, None).await.unwrap_err();
     assert_eq!(strict.status, 409, "{strict}");
     assert!(
         strict.message.contains("configured in DE but exits in JP"),
         "{strict}"
+    );
+    // An identity's own policy wins over the daemon's.
+    let own = pinned_tab_under(GeoPolicy::Measured, Some("configured"))
+        .await
+        .unwrap();
+    assert_eq!(own.timezone, "Europe/Berlin");
+    let own = pinned_tab_under(GeoPolicy::Configured, Some("strict"))
+        .await
+        .unwrap_err();
+    assert_eq!(own.status, 409, "{own}");
+    let bad = pinned_tab_under(GeoPolicy::Measured, Some("guess"))
+        .await
+        .unwrap_err();
+    assert!(
+        bad.status == 400 && bad.message.contains("use measured, configured or strict"),
+        "{bad}"
     );
 }

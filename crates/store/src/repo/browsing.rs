@@ -25,6 +25,8 @@ pub struct IdentityRecord {
     pub assignment: String,
     /// WebRTC policy name.
     pub webrtc_policy: String,
+    /// Its own geo policy (`None`: vip serve's default).
+    pub geo_policy: Option<String>,
 }
 
 impl std::fmt::Debug for IdentityRecord {
@@ -36,6 +38,7 @@ impl std::fmt::Debug for IdentityRecord {
             .field("storage", &self.storage.as_ref().map(|_| "***"))
             .field("assignment", &self.assignment)
             .field("webrtc_policy", &self.webrtc_policy)
+            .field("geo_policy", &self.geo_policy)
             .finish()
     }
 }
@@ -53,6 +56,8 @@ pub struct IdentitySummary {
     pub webrtc_policy: String,
     /// Whether storage is saved.
     pub has_storage: bool,
+    /// Its own geo policy (`None`: vip serve's default).
+    pub geo_policy: Option<String>,
 }
 
 /// A tab row.
@@ -140,11 +145,19 @@ impl Store {
 
     /// A named identity, decrypted; `None` if there is none by that name.
     pub fn get_identity(&self, vault: &Vault, name: &str) -> Result<Option<IdentityRecord>> {
-        type Row = (i64, i64, Vec<u8>, Option<Vec<u8>>, String, String);
+        type Row = (
+            i64,
+            i64,
+            Vec<u8>,
+            Option<Vec<u8>>,
+            String,
+            String,
+            Option<String>,
+        );
         let row: Option<Row> = self
             .conn()
             .query_row(
-                "SELECT id, key_id, encrypted_seed, encrypted_storage, assignment, webrtc_policy
+                "SELECT id, key_id, encrypted_seed, encrypted_storage, assignment, webrtc_policy, geo_policy
                  FROM identities WHERE name = ?1",
                 [name],
                 |r| {
@@ -155,11 +168,12 @@ impl Store {
                         r.get(3)?,
                         r.get(4)?,
                         r.get(5)?,
+                        r.get(6)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((id, key_id, seed, storage, assignment, webrtc_policy)) = row else {
+        let Some((id, key_id, seed, storage, assignment, webrtc_policy, geo_policy)) = row else {
             return Ok(None);
         };
         let seed = vault.decrypt(key_id, &seed_aad(id), &seed)?;
@@ -173,7 +187,20 @@ impl Store {
             storage,
             assignment,
             webrtc_policy,
+            geo_policy,
         }))
+    }
+
+    /// Sets a named identity's own geo policy (`None`: vip serve's default).
+    pub fn set_identity_geo(&self, id: i64, policy: Option<&str>) -> Result<()> {
+        let n = self.conn().execute(
+            "UPDATE identities SET geo_policy = ?1, updated_at = ?2 WHERE id = ?3",
+            params![policy, now_ms(), id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::not_found("identity", id));
+        }
+        Ok(())
     }
 
     /// Seals and saves an identity's storage (cookies, local data).
@@ -212,7 +239,7 @@ impl Store {
     /// Every named identity, without secrets.
     pub fn list_identities(&self) -> Result<Vec<IdentitySummary>> {
         let mut stmt = self.conn().prepare(
-            "SELECT id, name, assignment, webrtc_policy, encrypted_storage IS NOT NULL
+            "SELECT id, name, assignment, webrtc_policy, encrypted_storage IS NOT NULL, geo_policy
              FROM identities ORDER BY name",
         )?;
         let rows = stmt
@@ -223,6 +250,7 @@ impl Store {
                     assignment: r.get(2)?,
                     webrtc_policy: r.get(3)?,
                     has_storage: r.get(4)?,
+                    geo_policy: r.get(5)?,
                 })
             })?
             .collect::<std::result::Result<_, _>>()?;

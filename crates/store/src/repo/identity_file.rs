@@ -22,6 +22,8 @@ struct Carried {
     assignment: String,
     webrtc_policy: String,
     storage: Option<serde_json::Value>,
+    #[serde(default)]
+    geo_policy: Option<String>,
 }
 
 impl Drop for Carried {
@@ -51,6 +53,7 @@ impl Store {
             assignment: record.assignment.clone(),
             webrtc_policy: record.webrtc_policy.clone(),
             storage,
+            geo_policy: record.geo_policy.clone(),
         };
         let plain = Zeroizing::new(serde_json::to_vec(&carried).unwrap_or_default());
         Ok(portable::seal(password, PURPOSE, &plain)?)
@@ -112,8 +115,8 @@ impl Store {
             })
             .transpose()?;
         tx.execute(
-            "UPDATE identities SET encrypted_seed = ?1, encrypted_storage = ?2 WHERE id = ?3",
-            params![seed, storage, id],
+            "UPDATE identities SET encrypted_seed = ?1, encrypted_storage = ?2, geo_policy = ?3 WHERE id = ?4",
+            params![seed, storage, carried.geo_policy, id],
         )?;
         tx.commit()?;
         Ok(name)

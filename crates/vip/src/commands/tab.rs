@@ -104,11 +104,13 @@ pub fn identity(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
             name,
             assign,
             webrtc,
+            geo,
         } => {
             let req = NewIdentity {
                 name,
                 assignment: assignment(&assign),
                 webrtc,
+                geo,
             };
             let made: Identity = client.post("/v1/identities", &req)?;
             eprintln!("identity {} created ({})", made.name, made.assignment);
@@ -153,10 +155,12 @@ pub fn run(ctx: &Ctx, cmd: TabCommand) -> anyhow::Result<ExitCode> {
             identity,
             assign,
             webrtc,
+            geo,
             out,
         } => {
             let assignment = assignment(&assign);
             let req = OpenTab {
+                geo,
                 url,
                 identity,
                 assignment,
