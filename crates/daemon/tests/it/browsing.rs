@@ -20,6 +20,17 @@ fn add_in_group(
     peer: &Peer,
     group: &str,
 ) {
+    add_peer(store, vault, peer, Some(group), None);
+}
+
+/// Stores `peer` (microsocks, login u / p-secret) in `group` and `country`.
+fn add_peer(
+    store: &vip_store::Store,
+    vault: &vip_store::vault::Vault,
+    peer: &Peer,
+    group: Option<&str>,
+    country: Option<&str>,
+) {
     store
         .add_proxy(
             Some(vault),
@@ -29,7 +40,8 @@ fn add_in_group(
                 port: peer.addr.port(),
                 username: Some(Secret::new("u")),
                 password: Some(Secret::new("p-secret")),
-                group: Some(group.into()),
+                group: group.map(Into::into),
+                country: country.map(Into::into),
                 ..NewProxy::default()
             },
         )
@@ -221,20 +233,7 @@ async fn pinned_tab_under(
     let peer = microsocks("127.0.0.2", "u", "p-secret");
     let dir = tempfile::tempdir().unwrap();
     let (store, vault) = store_and_vault(dir.path());
-    store
-        .add_proxy(
-            Some(&vault),
-            &NewProxy {
-                protocol: Some(vip_engine::Protocol::Socks5),
-                host: peer.addr.ip().to_string(),
-                port: peer.addr.port(),
-                username: Some(Secret::new("u")),
-                password: Some(Secret::new("p-secret")),
-                country: Some("DE".into()),
-                ..NewProxy::default()
-            },
-        )
-        .unwrap();
+    add_peer(&store, &vault, &peer, None, Some("DE"));
     let db = dir.path().join("geo.mmdb");
     std::fs::write(&db, mmdb(&[("127.0.0.2".parse().unwrap(), "JP")])).unwrap();
     let mut config = config(dir.path());
