@@ -90,6 +90,8 @@ pub(crate) struct State {
     pub contexts: HashMap<ContextId, ContextState>,
     pub sessions: HashMap<String, SessionState>,
     pub tabs: HashMap<TabId, TabState>,
+    /// Contexts of the browser's own (reading its facts), whose pages run.
+    pub internal: std::collections::HashSet<String>,
     /// The session that sets up each attached worker, by target: a
     /// service worker is attached twice (to the browser and to its page),
     /// and is set up once per start.
@@ -198,6 +200,9 @@ impl Browser {
             )
             .await?;
         let context = context["browserContextId"].clone();
+        if let Some(id) = context.as_str() {
+            self.shared.state().internal.insert(id.to_string());
+        }
         let target = self
             .cdp
             .call(

@@ -161,7 +161,19 @@ fn attached(cdp: &Cdp, shared: &Arc<Shared>, event: &Event) {
         }
     };
     let Some(context) = context else {
-        // Not ours (the default context, a throwaway): let it run.
+        // A page outside every identity (a DevTools client's, an incognito
+        // window's) is closed before it runs: it would have no proxy and no
+        // protection. The browser's own pages, and anything that is not a
+        // page (or a worker's second session), run.
+        let raw = info["browserContextId"].as_str().unwrap_or_default();
+        let own = shared.state().internal.contains(raw);
+        if kind == Some(Kind::Page) && !own {
+            tracing::warn!(
+                "a page was opened outside every identity and is closed: open tabs with `vip tab open`"
+            );
+            cdp.fire(None, "Target.closeTarget", json!({"targetId": target}));
+            return;
+        }
         cdp.fire(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
         return;
     };

@@ -167,6 +167,34 @@ async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
         .filter(|t| t["type"] == "page")
         .collect();
     assert_eq!(pages.len(), 1, "{pages:?}");
+    // A page made outside every identity is closed before it runs.
+    let stray = cdp
+        .call(
+            "Target.createTarget",
+            serde_json::json!({"url": "about:blank"}),
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let now = cdp
+            .call("Target.getTargets", serde_json::json!({}))
+            .await
+            .unwrap();
+        let alive = now["targetInfos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["targetId"] == stray["targetId"]);
+        if !alive {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "a stray page stays: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let second = format!("http://127.0.0.1:{}/second", origin.addr.port());
     let made = cdp
         .call(
