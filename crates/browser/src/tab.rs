@@ -125,7 +125,8 @@ impl Browser {
             .call_in(
                 Some(session),
                 "Runtime.evaluate",
-                json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
+                // As a person's action would be: a page may open a popup.
+                json!({"expression": expression, "awaitPromise": true, "returnByValue": true, "userGesture": true}),
             )
             .await?;
         if let Some(e) = reply.get("exceptionDetails") {

@@ -42,7 +42,7 @@ async function vipLies() {
   await new Promise((r) => { sd.onload = r; setTimeout(r, 3000); });
   const popup = window.open("about:blank", "_blank");
   const scopes = { page: self, phantom: w1, nested: w2, indexed: w3, srcdoc: sd.contentWindow };
-  if (popup) scopes.popup = popup;
+  if (popup) scopes.popup = popup; else lie("no popup opened");
   const native = (name) => new Set([
     `function ${name}() { [native code] }`, `function get ${name}() { [native code] }`,
   ]);
@@ -276,7 +276,7 @@ async fn protections_read_as_native_in_every_realm() {
     assert!(lies.is_empty(), "{} lies: {lies:#?}", lies.len());
     let values = &found["values"];
     for realm in [
-        "phantom", "nested", "indexed", "srcdoc", "worker", "shared", "service",
+        "phantom", "nested", "indexed", "srcdoc", "popup", "worker", "shared", "service",
     ] {
         for key in ["hw", "mem", "langs", "platform", "ua", "tz", "brands"] {
             // Known gap: a service worker's start can run before the
