@@ -248,3 +248,34 @@ pub struct CookieReport {
     /// `{"verdict": "imported"|"expired"|"invalid", "at": N, ...}` each.
     pub verdicts: Vec<serde_json::Value>,
 }
+
+/// One line per verdict (numbered by line for cookies.txt, by entry for
+/// JSON), then the totals.
+impl std::fmt::Display for CookieReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = if self.format == "json" {
+            "entry"
+        } else {
+            "line"
+        };
+        for v in &self.verdicts {
+            let at = &v["at"];
+            match v["verdict"].as_str() {
+                Some("imported") => {
+                    writeln!(f, "{unit} {at}: imported {} for {}", v["name"], v["domain"])?
+                }
+                Some("expired") => writeln!(f, "{unit} {at}: expired, left out: {}", v["name"])?,
+                _ => writeln!(
+                    f,
+                    "{unit} {at}: invalid: {}",
+                    v["reason"].as_str().unwrap_or("?")
+                )?,
+            }
+        }
+        write!(
+            f,
+            "{} format: {} imported, {} expired, {} invalid",
+            self.format, self.imported, self.expired, self.invalid
+        )
+    }
+}

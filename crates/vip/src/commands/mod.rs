@@ -4,6 +4,7 @@
 mod check;
 mod db;
 mod gateway;
+mod identity;
 mod notify;
 mod proxy;
 mod rotation;
@@ -69,7 +70,7 @@ fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
         Some(Command::Vault(cmd)) => vault::run(ctx, cmd),
         Some(Command::Tab(cmd)) => tab::run(ctx, cmd),
         Some(Command::Session(cmd)) => tab::session(ctx, cmd),
-        Some(Command::Identity(cmd)) => tab::identity(ctx, cmd),
+        Some(Command::Identity(cmd)) => identity::run(ctx, cmd),
         Some(Command::Serve(args)) => serve::serve(ctx, args),
         Some(Command::Config(crate::cli::ConfigCommand::Show { config, out })) => {
             serve::show(config.as_deref(), out.json)
