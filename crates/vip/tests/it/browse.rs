@@ -39,7 +39,10 @@ const GET: &str = "<script>
   const cv = document.createElement('canvas');
   const x = cv.getContext('2d'); x.font = '16px sans-serif'; x.fillText('fingerprint', 2, 20);
   const q = new URLSearchParams({c: document.cookie || 'none', l: localStorage.getItem('k') || 'none', i: idb,
-    tz: Intl.DateTimeFormat().resolvedOptions().timeZone, cv: cv.toDataURL().slice(-48)});
+    tz: Intl.DateTimeFormat().resolvedOptions().timeZone, cv: cv.toDataURL().slice(-48),
+    r: (() => { const s = document.createElement('span'); s.style.cssText = 'position:absolute;white-space:nowrap;font:15px serif';
+      s.textContent = 'Cwm fjordbank glyphs'; document.documentElement.append(s); const b = s.getBoundingClientRect(); s.remove();
+      return [b.x, b.y, b.width, b.height].join(); })()});
   fetch('/report?' + q);
 })();
 </script>";
@@ -142,7 +145,7 @@ fn reports(site: &Site) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The canvas read-out a report carries.
+/// The canvas read-out a report carries, with its layout box (DOMRect).
 fn canvas(report: &str) -> String {
     report.split("cv=").nth(1).unwrap_or("").to_string()
 }
