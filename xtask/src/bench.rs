@@ -45,6 +45,8 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
             "vip-daemon",
             "--bench",
             "reload",
+            "--bench",
+            "exit",
             "--locked",
         ])),
         ["browser"] => {
