@@ -483,14 +483,7 @@
     }
   };
 
-  const installed = new WeakSet();
   const install = (W, eagerGl) => {
-    if (!W || installed.has(W)) return;
-    installed.add(W);
-    if (W !== G && W.Function) {
-      const d = describe(W.Function.prototype, "toString");
-      define(W.Function.prototype, "toString", { ...d, value: toStringFake });
-    }
     canvasProtect(W, eagerGl);
     audioProtect(W);
     navigatorProtect(W);
