@@ -335,3 +335,51 @@ async fn a_pinned_identity_follows_its_measured_exit() {
         "{bad}"
     );
 }
+
+/// Cookies go into an identity whose browser is open (its context, at
+/// once) and come back out of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_go_into_an_open_identity() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, vault) = store_and_vault(dir.path());
+    let mut config = config(dir.path());
+    config.browser.disabled = false;
+    let daemon = vip_daemon::start(config, Some(vault)).await.unwrap();
+    let url = format!("http://127.0.0.1:{}/page", origin.addr.port());
+    open(
+        dir.path(),
+        serde_json::json!({"url": url, "identity": "live", "assignment": {"kind": "direct"}}),
+    )
+    .await;
+    let data = dir.path().to_path_buf();
+    let (report, file) = tokio::task::spawn_blocking(move || {
+        let client = vip_api::Client::from_data_dir(&data).unwrap();
+        let text = ".example.com\tTRUE\t/\tTRUE\t4102444800\tsid\tabc\nnot a cookie line\n";
+        let report: vip_api::CookieReport = client
+            .post(
+                "/v1/identities/live/cookies",
+                &vip_api::CookieUpload { text: text.into() },
+            )
+            .unwrap();
+        let file: vip_api::CookieFile = client
+            .get("/v1/identities/live/cookies?format=json")
+            .unwrap();
+        (report, file)
+    })
+    .await
+    .unwrap();
+    assert_eq!((report.imported, report.invalid), (1, 1), "{report}");
+    let list: serde_json::Value = serde_json::from_str(&file.text).unwrap();
+    let sid = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sid")
+        .unwrap_or_else(|| panic!("sid not in the open browser: {list}"));
+    assert_eq!(
+        (sid["domain"].as_str(), sid["secure"].as_bool()),
+        (Some(".example.com"), Some(true))
+    );
+    daemon.shutdown(Duration::from_secs(10)).await;
+}
