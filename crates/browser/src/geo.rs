@@ -6,8 +6,9 @@
 /// What a country looks like to a page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Locale {
-    /// IANA timezone, e.g. `Europe/Berlin`.
-    pub timezone: &'static str,
+    /// IANA timezone, e.g. `Europe/Berlin` (the country's main one, or
+    /// the exit's own from a City database).
+    pub timezone: String,
     /// BCP 47 locale for `Intl`, e.g. `de-DE`.
     pub locale: &'static str,
     /// `navigator.languages`, most preferred first.
@@ -91,13 +92,13 @@ pub fn for_country(country: Option<&str>) -> Locale {
         Some((_, tz, langs)) => {
             let languages: Vec<&'static str> = langs.split(',').collect();
             Locale {
-                timezone: tz,
+                timezone: tz.to_string(),
                 locale: languages[0],
                 languages,
             }
         }
         None => Locale {
-            timezone: "UTC",
+            timezone: "UTC".into(),
             locale: "en-US",
             languages: vec!["en-US", "en"],
         },

@@ -34,6 +34,13 @@ impl std::fmt::Debug for GeoDb {
 #[derive(serde::Deserialize)]
 struct GeoRecord {
     country: Option<GeoCountry>,
+    /// City databases only.
+    location: Option<GeoLocation>,
+}
+
+#[derive(serde::Deserialize)]
+struct GeoLocation {
+    time_zone: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -61,9 +68,18 @@ impl GeoDb {
 
     /// The ISO country code of an address, when the database knows it.
     pub fn country(&self, ip: IpAddr) -> Option<String> {
+        self.record(ip)?.country?.iso_code
+    }
+
+    /// The IANA timezone of an address, when the database is a City one
+    /// and knows it.
+    pub fn time_zone(&self, ip: IpAddr) -> Option<String> {
+        self.record(ip)?.location?.time_zone
+    }
+
+    fn record(&self, ip: IpAddr) -> Option<GeoRecord> {
         let found = self.reader.lookup(ip).ok()?;
-        let record: GeoRecord = found.decode().ok()??;
-        record.country?.iso_code
+        found.decode().ok()?
     }
 }
 
@@ -116,6 +132,8 @@ pub struct CheckReport {
     pub exit_ip: Option<IpAddr>,
     /// The exit IP's country, from the configured database.
     pub exit_country: Option<String>,
+    /// The exit IP's timezone, from a City database.
+    pub exit_timezone: Option<String>,
     /// Failure kind, when it failed.
     pub failure: Option<FailureKind>,
     /// What failed, for people.
@@ -135,6 +153,7 @@ fn failed(proxy: ProxyId, connect: Option<Duration>, e: &DialError) -> CheckRepo
         http_status: None,
         exit_ip: None,
         exit_country: None,
+        exit_timezone: None,
         failure: Some(e.kind()),
         error: Some(e.to_string()),
     }
@@ -198,6 +217,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
             http_status: None,
             exit_ip: None,
             exit_country: None,
+            exit_timezone: None,
             failure: None,
             error: None,
         };
@@ -295,6 +315,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
         latency: Some(latency),
         http_status: Some(status),
         exit_country: exit_ip.and_then(|ip| settings.geo.as_ref()?.country(ip)),
+        exit_timezone: exit_ip.and_then(|ip| settings.geo.as_ref()?.time_zone(ip)),
         exit_ip,
         failure: (!ok).then_some(if status == 407 {
             FailureKind::ProxyAuth

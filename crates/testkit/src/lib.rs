@@ -374,6 +374,21 @@ pub async fn via_socks5(gateway: SocketAddr, host: &str, port: u16) -> Result<St
 /// `{"country": {"iso_code": CC}}`, written by hand from the published
 /// format so geolocation can be tested without downloading a database.
 pub fn mmdb(entries: &[(std::net::Ipv4Addr, &str)]) -> Vec<u8> {
+    let entries: Vec<_> = entries.iter().map(|(ip, cc)| (*ip, *cc, None)).collect();
+    write_mmdb(&entries)
+}
+
+/// [`mmdb`] in the City shape: each address also has
+/// `{"location": {"time_zone": TZ}}` (names under 29 bytes).
+pub fn mmdb_city(entries: &[(std::net::Ipv4Addr, &str, &str)]) -> Vec<u8> {
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|(ip, cc, tz)| (*ip, *cc, Some(*tz)))
+        .collect();
+    write_mmdb(&entries)
+}
+
+fn write_mmdb(entries: &[(std::net::Ipv4Addr, &str, Option<&str>)]) -> Vec<u8> {
     #[derive(Clone, Copy)]
     enum Rec {
         Empty,
@@ -382,16 +397,23 @@ pub fn mmdb(entries: &[(std::net::Ipv4Addr, &str)]) -> Vec<u8> {
     }
     let mut data = Vec::new();
     let mut nodes: Vec<[Rec; 2]> = vec![[Rec::Empty, Rec::Empty]];
-    for (ip, cc) in entries {
+    let text = |data: &mut Vec<u8>, t: &str| {
+        data.push(0x40 | t.len() as u8);
+        data.extend_from_slice(t.as_bytes());
+    };
+    for (ip, cc, tz) in entries {
         let offset = data.len() as u32;
+        data.push(if tz.is_some() { 0xE2 } else { 0xE1 });
+        text(&mut data, "country");
         data.push(0xE1);
-        data.push(0x40 | 7);
-        data.extend_from_slice(b"country");
-        data.push(0xE1);
-        data.push(0x40 | 8);
-        data.extend_from_slice(b"iso_code");
-        data.push(0x40 | cc.len() as u8);
-        data.extend_from_slice(cc.as_bytes());
+        text(&mut data, "iso_code");
+        text(&mut data, cc);
+        if let Some(tz) = tz {
+            text(&mut data, "location");
+            data.push(0xE1);
+            text(&mut data, "time_zone");
+            text(&mut data, tz);
+        }
         let bits = u32::from(*ip);
         let mut node = 0usize;
         for depth in 0..32 {

@@ -59,6 +59,14 @@ impl GeoPolicy {
     }
 }
 
+/// Where an identity looks like it is.
+pub(super) struct Exit {
+    /// The country its languages follow.
+    pub country: Option<String>,
+    /// Its own timezone, when a City database named one.
+    pub zone: Option<String>,
+}
+
 /// How exits are learned.
 #[derive(Clone, Debug, Default)]
 pub struct ExitGeo {
@@ -79,12 +87,28 @@ impl Browsing {
         proxy: i64,
         configured: Option<String>,
         policy: Option<GeoPolicy>,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Exit, ApiError> {
         let policy = policy.unwrap_or(self.options.exit.policy);
         if policy == GeoPolicy::Configured {
-            return Ok(configured);
+            return Ok(Exit {
+                country: configured,
+                zone: None,
+            });
         }
-        let measured = self.measure(proxy).await?;
+        let (measured, zone) = self.measure(proxy).await?;
+        let country = self.judge(proxy, policy, configured, measured)?;
+        // The zone belongs to the measured country only.
+        let zone = zone.filter(|_| country.is_some());
+        Ok(Exit { country, zone })
+    }
+
+    fn judge(
+        &self,
+        proxy: i64,
+        policy: GeoPolicy,
+        configured: Option<String>,
+        measured: Option<String>,
+    ) -> Result<Option<String>, ApiError> {
         let name = |c: &Option<String>| c.clone().unwrap_or_else(|| "none".into());
         match (policy, measured) {
             (GeoPolicy::Strict, Some(m)) if configured.as_ref().is_some_and(|c| c != &m) => {
@@ -119,9 +143,10 @@ impl Browsing {
         }
     }
 
-    /// The exit country of `proxy`: a recent check's, or one measured now
-    /// (and recorded).
-    async fn measure(&self, proxy: i64) -> Result<Option<String>, ApiError> {
+    /// The exit country of `proxy` (a recent check's, or one measured now
+    /// and recorded) and, when measured now with a City database, its
+    /// timezone.
+    async fn measure(&self, proxy: i64) -> Result<(Option<String>, Option<String>), ApiError> {
         let max_age = i64::try_from(self.options.exit.max_age.as_millis()).unwrap_or(i64::MAX);
         let record = self
             .on_store(move |s| s.get_proxy(proxy))
@@ -131,7 +156,7 @@ impl Browsing {
             .last_checked_at
             .is_some_and(|at| vip_store::now_ms().saturating_sub(at) <= max_age);
         if fresh && record.exit_country.is_some() {
-            return Ok(record.exit_country);
+            return Ok((record.exit_country, None));
         }
         let Some(settings) = self
             .options
@@ -141,16 +166,17 @@ impl Browsing {
             .filter(|c| c.url.is_some() && c.geo.is_some())
         else {
             // An older measurement is better than none.
-            return Ok(record.exit_country);
+            return Ok((record.exit_country, None));
         };
         let Some(target) = self
             .gateway
             .with_engine(|e| e.pool().get(vip_engine::ProxyId(proxy as u64)).cloned())
         else {
-            return Ok(record.exit_country);
+            return Ok((record.exit_country, None));
         };
         let login = target.credential.and_then(|c| self.credentials.login(c));
         let report = vip_gateway::health::check(&target, login.as_ref(), settings).await;
+        let zone = report.exit_timezone.clone();
         let (ip, country) = (
             report.exit_ip.map(|i| i.to_string()),
             report.exit_country.clone(),
@@ -169,6 +195,6 @@ impl Browsing {
                 )
             })
             .await;
-        Ok(country)
+        Ok((country, zone))
     }
 }

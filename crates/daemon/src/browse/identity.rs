@@ -181,10 +181,13 @@ impl Browsing {
         };
         inner.counter += 1;
         let mut resolved = self.resolve(&spec).await?;
+        let mut zone = None;
         if let Some(proxy) = resolved.proxy {
-            resolved.country = self
+            let exit = self
                 .exit_country(proxy, resolved.country.take(), geo)
                 .await?;
+            resolved.country = exit.country;
+            zone = exit.zone;
         }
         let browser = self.browser(inner, webrtc).await?;
         let listener = self
@@ -199,7 +202,10 @@ impl Browsing {
             )
             .await
             .map_err(internal)?;
-        let profile = Profile::new(seed, resolved.country.as_deref(), webrtc);
+        let mut profile = Profile::new(seed, resolved.country.as_deref(), webrtc);
+        if let Some(zone) = zone {
+            profile.locale.timezone = zone;
+        }
         let timezone = profile.locale.timezone.to_string();
         let setup = IdentitySetup {
             profile,

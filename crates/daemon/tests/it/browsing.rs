@@ -250,7 +250,8 @@ async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
 }
 
 /// A daemon whose one proxy (microsocks, exiting from 127.0.0.2) is
-/// configured in DE while a GeoIP database maps its exit to JP, with the
+/// configured in DE while a GeoIP City database maps its exit to the US
+/// (America/Denver), with the
 /// check URL an origin that answers with the caller's address; opens a
 /// tab pinned to it.
 async fn pinned_tab_under(
@@ -263,7 +264,9 @@ async fn pinned_tab_under(
     let (store, vault) = store_and_vault(dir.path());
     add_peer(&store, &vault, &peer, None, Some("DE"));
     let db = dir.path().join("geo.mmdb");
-    std::fs::write(&db, mmdb(&[("127.0.0.2".parse().unwrap(), "JP")])).unwrap();
+    // A City database: the exit's own zone, not the country's main one.
+    let city = mmdb_city(&[("127.0.0.2".parse().unwrap(), "US", "America/Denver")]);
+    std::fs::write(&db, city).unwrap();
     let mut config = config(dir.path());
     config.browser.disabled = false;
     config.browser.exit = vip_daemon::ExitGeo {
@@ -305,7 +308,7 @@ async fn a_pinned_identity_follows_its_measured_exit() {
     let measured = pinned_tab_under(GeoPolicy::Measured, None).await.unwrap();
     assert_eq!(
         (measured.country.as_deref(), measured.timezone.as_str()),
-        (Some("JP"), "Asia/Tokyo")
+        (Some("US"), "America/Denver")
     );
     let configured = pinned_tab_under(GeoPolicy::Configured, None).await.unwrap();
     assert_eq!(
@@ -315,7 +318,7 @@ async fn a_pinned_identity_follows_its_measured_exit() {
     let strict = pinned_tab_under(GeoPolicy::Strict, None).await.unwrap_err();
     assert_eq!(strict.status, 409, "{strict}");
     assert!(
-        strict.message.contains("configured in DE but exits in JP"),
+        strict.message.contains("configured in DE but exits in US"),
         "{strict}"
     );
     // An identity's own policy wins over the daemon's.
