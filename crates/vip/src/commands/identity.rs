@@ -136,30 +136,7 @@ fn cookies(client: &Client, cmd: CookiesCommand) -> anyhow::Result<ExitCode> {
             if out.json {
                 output::json(&report);
             } else {
-                let unit = if report.format == "json" {
-                    "entry"
-                } else {
-                    "line"
-                };
-                for v in &report.verdicts {
-                    let at = &v["at"];
-                    match v["verdict"].as_str() {
-                        Some("imported") => {
-                            println!("{unit} {at}: imported {} for {}", v["name"], v["domain"])
-                        }
-                        Some("expired") => {
-                            println!("{unit} {at}: expired, left out: {}", v["name"])
-                        }
-                        _ => println!(
-                            "{unit} {at}: invalid: {}",
-                            v["reason"].as_str().unwrap_or("?")
-                        ),
-                    }
-                }
-                println!(
-                    "{} format: {} imported, {} expired, {} invalid",
-                    report.format, report.imported, report.expired, report.invalid
-                );
+                println!("{report}");
             }
             Ok(if report.invalid > 0 {
                 ExitCode::from(3)
