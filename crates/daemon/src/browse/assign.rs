@@ -18,6 +18,32 @@ pub struct Resolved {
     pub country: Option<String>,
     /// The pinned proxy.
     pub proxy: Option<i64>,
+    /// For a pool, group or rotation: the one country its proxies were
+    /// last measured to exit in (health checks; configured where never
+    /// measured), if they share one.
+    pub measured: Option<String>,
+}
+
+/// The one exit country `members` share, taking each proxy's measured
+/// exit (its last health check) over its configured country.
+fn measured_common<'a>(
+    store: &Store,
+    members: impl Iterator<Item = &'a vip_engine::Proxy>,
+) -> Result<Option<String>, ApiError> {
+    let exits: std::collections::HashMap<i64, Option<String>> = store
+        .list_proxies(None)
+        .map_err(super::internal)?
+        .into_iter()
+        .map(|p| (p.id, p.exit_country))
+        .collect();
+    let countries: Vec<Option<String>> = members
+        .map(|p| {
+            let measured = exits.get(&(p.id.0 as i64)).cloned().flatten();
+            measured.or_else(|| p.country.map(|c| c.to_string()))
+        })
+        .collect();
+    let first = countries.first().cloned().flatten();
+    Ok(first.filter(|f| countries.iter().all(|c| c.as_ref() == Some(f))))
 }
 
 /// The one country all proxies in `proxies` share, if they do.
@@ -42,16 +68,20 @@ pub fn resolve(
         assignment,
         country,
         proxy: None,
+        measured: None,
     };
     let active = |group: Option<&str>, country: Option<CountryCode>| Assignment::Active {
         group: group.map(str::to_string),
         country,
     };
     Ok(match spec {
-        AssignmentSpec::Default => plain(
-            active(None, None),
-            common_country(enabled().map(|p| p.country.as_ref())),
-        ),
+        AssignmentSpec::Default => Resolved {
+            measured: measured_common(store, enabled())?,
+            ..plain(
+                active(None, None),
+                common_country(enabled().map(|p| p.country.as_ref())),
+            )
+        },
         AssignmentSpec::Direct => plain(Assignment::Direct, None),
         AssignmentSpec::Proxy { id } => {
             let proxy = u64::try_from(*id)
@@ -70,6 +100,7 @@ pub fn resolve(
                 assignment: Assignment::Pinned(proxy.id),
                 country,
                 proxy: Some(*id),
+                measured: None,
             }
         }
         AssignmentSpec::Country { country } => {
@@ -96,10 +127,13 @@ pub fn resolve(
             }
             // The group's own active config, else the pool's narrowed to
             // the group (the engine decides which, at each connection).
-            plain(
-                active(Some(group), None),
-                common_country(members.iter().map(|p| p.country.as_ref())),
-            )
+            Resolved {
+                measured: measured_common(store, members.iter().copied())?,
+                ..plain(
+                    active(Some(group), None),
+                    common_country(members.iter().map(|p| p.country.as_ref())),
+                )
+            }
         }
         AssignmentSpec::Rotation { config } => {
             let record = store.find_rotation(config).map_err(|_| {
@@ -108,13 +142,14 @@ pub fn resolve(
                 ))
             })?;
             let group = record.target_group.as_deref();
-            let countries = enabled()
-                .filter(|p| group.is_none() || p.group.as_deref() == group)
-                .map(|p| p.country.as_ref());
-            plain(
-                Assignment::Rotation(ConfigId(record.id as u64)),
-                common_country(countries),
-            )
+            let members = || enabled().filter(|p| group.is_none() || p.group.as_deref() == group);
+            Resolved {
+                measured: measured_common(store, members())?,
+                ..plain(
+                    Assignment::Rotation(ConfigId(record.id as u64)),
+                    common_country(members().map(|p| p.country.as_ref())),
+                )
+            }
         }
     })
 }

@@ -182,6 +182,12 @@ impl Browsing {
         inner.counter += 1;
         let mut resolved = self.resolve(&spec).await?;
         let mut zone = None;
+        // Rotating identities follow where their proxies were last
+        // measured to exit, unless the policy says configured.
+        let policy = geo.unwrap_or(self.options.exit.policy);
+        if policy != GeoPolicy::Configured && resolved.measured.is_some() {
+            resolved.country = resolved.measured.take();
+        }
         if let Some(proxy) = resolved.proxy {
             let exit = self
                 .exit_country(proxy, resolved.country.take(), geo)

@@ -386,3 +386,44 @@ async fn cookies_go_into_an_open_identity() {
     );
     daemon.shutdown(Duration::from_secs(10)).await;
 }
+
+/// A group identity follows where its proxies were last measured to exit
+/// (their health checks), unless its policy says configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_identity_follows_its_proxies_measured_exits() {
+    let origin = Origin::start().await;
+    let peer = microsocks("127.0.0.2", "u", "p-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let (store, vault) = store_and_vault(dir.path());
+    add_peer(&store, &vault, &peer, Some("g"), Some("DE"));
+    store
+        .record_check(
+            vip_engine::ProxyId(1),
+            Some("up"),
+            Some(3.0),
+            (Some("127.0.0.2"), Some("JP")),
+            vip_store::now_ms(),
+        )
+        .unwrap();
+    let mut config = config(dir.path());
+    config.browser.disabled = false;
+    let daemon = vip_daemon::start(config, Some(vault)).await.unwrap();
+    let url = format!("http://127.0.0.1:{}/page", origin.addr.port());
+    let group = serde_json::json!({"kind": "group", "group": "g"});
+    let measured = open(
+        dir.path(),
+        serde_json::json!({"url": url, "assignment": group}),
+    )
+    .await;
+    assert_eq!(
+        (measured.country.as_deref(), measured.timezone.as_str()),
+        (Some("JP"), "Asia/Tokyo")
+    );
+    let configured = open(
+        dir.path(),
+        serde_json::json!({"url": url, "assignment": group, "geo": "configured"}),
+    )
+    .await;
+    assert_eq!(configured.timezone, "Europe/Berlin");
+    daemon.shutdown(Duration::from_secs(10)).await;
+}
