@@ -204,7 +204,25 @@ async function vipLies() {
 "##;
 
 /// What a worker reports (the same keys as a window's view, less the screen).
-const WORKER_VIEW: &str = "const v = () => ({hw: navigator.hardwareConcurrency, mem: navigator.deviceMemory, langs: navigator.languages.join(), platform: navigator.platform, ua: navigator.userAgent, tz: Intl.DateTimeFormat().resolvedOptions().timeZone, brands: navigator.userAgentData.brands.map((b) => b.brand).join()});";
+/// It also runs the detector's shape checks on what the script patches in
+/// a worker: native `toString`, receiver checks, own keys.
+const WORKER_VIEW: &str = r#"const workerLies = () => {
+  const out = [];
+  const check = (P, name, getter) => {
+    const d = P && Object.getOwnPropertyDescriptor(P, name);
+    const fn = d && (getter ? d.get : d.value);
+    if (!fn) return;
+    const want = `function ${getter ? "get " : ""}${name}() { [native code] }`;
+    if (Function.prototype.toString.call(fn) !== want) out.push(`${name}: toString`);
+    if (Reflect.ownKeys(fn).map(String).sort().join() !== "length,name") out.push(`${name}: own keys`);
+    if (getter) { try { P[name]; out.push(`${name}: read on the prototype did not throw`); } catch (e) { if (!(e instanceof TypeError)) out.push(`${name}: threw ${e}`); } }
+  };
+  check(WorkerNavigator.prototype, "deviceMemory", true);
+  check(WorkerNavigator.prototype, "hardwareConcurrency", true);
+  if (typeof OffscreenCanvasRenderingContext2D !== "undefined") check(OffscreenCanvasRenderingContext2D.prototype, "getImageData", false);
+  return out;
+};
+const v = () => ({hw: navigator.hardwareConcurrency, mem: navigator.deviceMemory, langs: navigator.languages.join(), platform: navigator.platform, ua: navigator.userAgent, tz: Intl.DateTimeFormat().resolvedOptions().timeZone, brands: navigator.userAgentData.brands.map((b) => b.brand).join(), lies: workerLies()});"#;
 
 /// A naive protection, as many browser extensions write it: plain
 /// getters, a wrapped method, noise on every read pixel and a scaled text
@@ -275,6 +293,13 @@ async fn protections_read_as_native_in_every_realm() {
     let lies = lies(&found);
     assert!(lies.is_empty(), "{} lies: {lies:#?}", lies.len());
     let values = &found["values"];
+    for worker in ["worker", "shared"] {
+        assert_eq!(
+            values[worker]["lies"],
+            serde_json::json!([]),
+            "{worker}: {values}"
+        );
+    }
     for realm in [
         "phantom", "nested", "indexed", "srcdoc", "popup", "worker", "shared", "service",
     ] {
