@@ -58,6 +58,25 @@ fn cell(record: &Value, field: &str) -> String {
     }
 }
 
+/// Prints an import's report (JSON, or its own text); exit code 3 when
+/// `invalid` entries were refused.
+pub fn report<T: Serialize + std::fmt::Display>(
+    report: &T,
+    as_json: bool,
+    invalid: usize,
+) -> std::process::ExitCode {
+    if as_json {
+        json(report);
+    } else {
+        println!("{report}");
+    }
+    if invalid > 0 {
+        std::process::ExitCode::from(3)
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
 /// Prints rows under headers with columns padded to their widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

@@ -133,16 +133,7 @@ fn cookies(client: &Client, cmd: CookiesCommand) -> anyhow::Result<ExitCode> {
             let route = format!("/v1/identities/{}/cookies", encode(&name));
             let report: vip_api::CookieReport =
                 client.post(&route, &vip_api::CookieUpload { text })?;
-            if out.json {
-                output::json(&report);
-            } else {
-                println!("{report}");
-            }
-            Ok(if report.invalid > 0 {
-                ExitCode::from(3)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(output::report(&report, out.json, report.invalid))
         }
     }
 }

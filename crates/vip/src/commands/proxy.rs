@@ -151,16 +151,7 @@ fn import(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if json {
-        output::json(&report);
-    } else {
-        println!("{report}");
-    }
-    Ok(if report.invalid > 0 {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(output::report(&report, json, report.invalid))
 }
 
 fn export(
