@@ -24,28 +24,6 @@ pub struct Resolved {
     pub measured: Option<String>,
 }
 
-/// The one exit country `members` share, taking each proxy's measured
-/// exit (its last health check) over its configured country.
-fn measured_common<'a>(
-    store: &Store,
-    members: impl Iterator<Item = &'a vip_engine::Proxy>,
-) -> Result<Option<String>, ApiError> {
-    let exits: std::collections::HashMap<i64, Option<String>> = store
-        .list_proxies(None)
-        .map_err(super::internal)?
-        .into_iter()
-        .map(|p| (p.id, p.exit_country))
-        .collect();
-    let countries: Vec<Option<String>> = members
-        .map(|p| {
-            let measured = exits.get(&(p.id.0 as i64)).cloned().flatten();
-            measured.or_else(|| p.country.map(|c| c.to_string()))
-        })
-        .collect();
-    let first = countries.first().cloned().flatten();
-    Ok(first.filter(|f| countries.iter().all(|c| c.as_ref() == Some(f))))
-}
-
 /// The one country all proxies in `proxies` share, if they do.
 fn common_country<'a>(
     mut countries: impl Iterator<Item = Option<&'a CountryCode>>,
@@ -76,7 +54,7 @@ pub fn resolve(
     };
     Ok(match spec {
         AssignmentSpec::Default => Resolved {
-            measured: measured_common(store, enabled())?,
+            measured: store.common_exit_country(None).map_err(super::internal)?,
             ..plain(
                 active(None, None),
                 common_country(enabled().map(|p| p.country.as_ref())),
@@ -128,7 +106,9 @@ pub fn resolve(
             // The group's own active config, else the pool's narrowed to
             // the group (the engine decides which, at each connection).
             Resolved {
-                measured: measured_common(store, members.iter().copied())?,
+                measured: store
+                    .common_exit_country(Some(group))
+                    .map_err(super::internal)?,
                 ..plain(
                     active(Some(group), None),
                     common_country(members.iter().map(|p| p.country.as_ref())),
@@ -142,12 +122,14 @@ pub fn resolve(
                 ))
             })?;
             let group = record.target_group.as_deref();
-            let members = || enabled().filter(|p| group.is_none() || p.group.as_deref() == group);
+            let countries = enabled()
+                .filter(|p| group.is_none() || p.group.as_deref() == group)
+                .map(|p| p.country.as_ref());
             Resolved {
-                measured: measured_common(store, members())?,
+                measured: store.common_exit_country(group).map_err(super::internal)?,
                 ..plain(
                     Assignment::Rotation(ConfigId(record.id as u64)),
-                    common_country(members().map(|p| p.country.as_ref())),
+                    common_country(countries),
                 )
             }
         }

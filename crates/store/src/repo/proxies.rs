@@ -280,6 +280,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The one country the enabled proxies of `group` (the whole pool for
+    /// `None`) exit in, taking each proxy's last measured exit over its
+    /// configured country; `None` when they differ or one has neither.
+    /// One query: no proxy rows are read out.
+    pub fn common_exit_country(&self, group: Option<&str>) -> Result<Option<String>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT DISTINCT upper(COALESCE(exit_country, country)) FROM proxies
+             WHERE enabled = 1 AND (?1 IS NULL OR rotation_group = ?1) LIMIT 2",
+        )?;
+        let found: Vec<Option<String>> = stmt
+            .query_map([group], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(match found.as_slice() {
+            [Some(c)] => Some(c.clone()),
+            _ => None,
+        })
+    }
+
     /// A group's proxies, heaviest first.
     pub fn proxies_by_weight(&self, group: &str) -> Result<Vec<ProxyRecord>> {
         let mut stmt = self.conn().prepare(&format!(

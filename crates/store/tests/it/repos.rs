@@ -413,3 +413,57 @@ fn configs_and_rules_are_stored_in_the_engines_canonical_form() {
     let config = store.engine_rotation(id).unwrap();
     assert_eq!(config.rules.len(), 2);
 }
+
+/// The country a group's enabled proxies share: measured exits over
+/// configured countries, disabled proxies left out, none when they differ.
+#[test]
+fn the_common_exit_country_prefers_measured_exits() {
+    use vip_store::repo::proxies::ProxyPatch;
+    let (_d, store) = store();
+    let set = |id: i64, country: &str| {
+        let patch = ProxyPatch {
+            country: Some(country.into()),
+            ..ProxyPatch::default()
+        };
+        store.update_proxy(id, &patch).unwrap();
+    };
+    let a = proxy(&store, "10.0.0.1", Some("g"), 50);
+    let b = proxy(&store, "10.0.0.2", Some("g"), 50);
+    let other = proxy(&store, "10.0.0.3", Some("h"), 50);
+    set(a, "DE");
+    set(b, "de");
+    set(other, "FR");
+    assert_eq!(
+        store.common_exit_country(Some("g")).unwrap().as_deref(),
+        Some("DE")
+    );
+    assert_eq!(store.common_exit_country(None).unwrap(), None, "DE and FR");
+    let measured = |id: i64, cc: &str| {
+        let id = vip_engine::ProxyId(id as u64);
+        store
+            .record_check(id, Some("up"), Some(1.0), (None, Some(cc)), now_ms())
+            .unwrap();
+    };
+    measured(a, "JP");
+    assert_eq!(
+        store.common_exit_country(Some("g")).unwrap(),
+        None,
+        "JP and DE"
+    );
+    measured(b, "JP");
+    assert_eq!(
+        store.common_exit_country(Some("g")).unwrap().as_deref(),
+        Some("JP")
+    );
+    let off = ProxyPatch {
+        enabled: Some(false),
+        ..ProxyPatch::default()
+    };
+    store.update_proxy(other, &off).unwrap();
+    measured(a, "JP");
+    assert_eq!(
+        store.common_exit_country(None).unwrap().as_deref(),
+        Some("JP"),
+        "FR is disabled"
+    );
+}
