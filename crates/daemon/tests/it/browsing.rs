@@ -48,6 +48,15 @@ fn add_peer(
         .unwrap();
 }
 
+/// Every target Chromium lists over DevTools.
+async fn targets(cdp: &vip_browser::cdp::Cdp) -> Vec<serde_json::Value> {
+    let reply = cdp
+        .call("Target.getTargets", serde_json::json!({}))
+        .await
+        .unwrap();
+    reply["targetInfos"].as_array().cloned().unwrap_or_default()
+}
+
 /// POST /v1/tabs with `body`; the new tab.
 async fn open(dir: &std::path::Path, body: serde_json::Value) -> vip_api::Tab {
     let dir = dir.to_path_buf();
@@ -148,24 +157,14 @@ async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
         .unwrap()
         .to_string();
     let (cdp, _events) = vip_browser::cdp::Cdp::connect(&ws).await.unwrap();
-    let targets = cdp
-        .call("Target.getTargets", serde_json::json!({}))
-        .await
-        .unwrap();
-    let context = targets["targetInfos"]
-        .as_array()
-        .unwrap()
+    let listed = targets(&cdp).await;
+    let context = listed
         .iter()
         .find(|t| t["type"] == "page" && t["url"].as_str() == Some(url.as_str()))
         .map(|t| t["browserContextId"].clone())
         .expect("the identity's tab is listed");
     // Nothing of Chromium's own is listed: every page is the identity's.
-    let pages: Vec<&serde_json::Value> = targets["targetInfos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["type"] == "page")
-        .collect();
+    let pages: Vec<&serde_json::Value> = listed.iter().filter(|t| t["type"] == "page").collect();
     assert_eq!(pages.len(), 1, "{pages:?}");
     // A page made outside every identity is closed before it runs.
     let stray = cdp
@@ -177,21 +176,13 @@ async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
         .unwrap();
     let started = std::time::Instant::now();
     loop {
-        let now = cdp
-            .call("Target.getTargets", serde_json::json!({}))
-            .await
-            .unwrap();
-        let alive = now["targetInfos"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["targetId"] == stray["targetId"]);
-        if !alive {
+        let now = targets(&cdp).await;
+        if !now.iter().any(|t| t["targetId"] == stray["targetId"]) {
             break;
         }
         assert!(
             started.elapsed() < Duration::from_secs(5),
-            "a stray page stays: {now}"
+            "a stray page stays: {now:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
