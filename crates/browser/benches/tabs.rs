@@ -115,6 +115,11 @@ async fn run() {
         "{:<48} {:>8} {:>8}",
         "browser (ms, headless, loopback)", "p50", "p95"
     );
+    // `VIP_BENCH_REALMS=1`: only the realm rows (quick to repeat).
+    if std::env::var_os("VIP_BENCH_REALMS").is_some() {
+        realms(&browser, &gateway, &url, setup).await;
+        return;
+    }
     let mut open = Vec::new();
     let mut open_load = Vec::new();
     for i in 0..OPENS {
@@ -197,16 +202,27 @@ async fn run() {
 }
 
 /// The cost per document of covering every realm: a fresh same-origin
-/// frame made and read, and a dedicated worker started and answering,
-/// timed inside the page, protected against unprotected.
+/// frame made (its document touched), the same frame read (navigator and a
+/// 2D context), and a dedicated worker started and answering, timed inside
+/// the page, protected against unprotected. Rounds alternate between the
+/// two tabs so that the machine's drift falls on both alike.
 async fn realms(
     browser: &Browser,
     gateway: &Arc<Gateway>,
     url: &str,
     setup: impl Fn(u8, bool, bool) -> IdentitySetup,
 ) {
-    const FRESH: &str = "(async () => { const out = []; for (let i = 0; i < 60; i++) {         const t = performance.now(); const f = document.createElement('iframe');         document.body.appendChild(f); f.contentWindow.navigator.hardwareConcurrency;         f.contentWindow.document.createElement('canvas').getContext('2d');         out.push(performance.now() - t); f.remove(); } return out; })()";
-    const WORKER: &str = "(async () => { const out = [];         const src = URL.createObjectURL(new Blob(['postMessage(navigator.hardwareConcurrency)']));         for (let i = 0; i < 30; i++) { const t = performance.now(); const w = new Worker(src);         await new Promise((r) => { w.onmessage = r; }); out.push(performance.now() - t); w.terminate(); }         return out; })()";
+    const ROUNDS: usize = 10;
+    const FRAME: &str = "(async (n, read) => { const out = []; for (let i = 0; i < n; i++) { \
+        const t = performance.now(); const f = document.createElement('iframe'); \
+        document.body.appendChild(f); const w = f.contentWindow; w.document; \
+        if (read) { w.navigator.hardwareConcurrency; w.document.createElement('canvas').getContext('2d'); } \
+        out.push(performance.now() - t); f.remove(); } return out; })";
+    const WORKER: &str = "(async (n) => { const out = []; \
+        const src = URL.createObjectURL(new Blob(['postMessage(navigator.hardwareConcurrency)'])); \
+        for (let i = 0; i < n; i++) { const t = performance.now(); const w = new Worker(src); \
+        await new Promise((r) => { w.onmessage = r; }); out.push(performance.now() - t); w.terminate(); } \
+        return out; })";
     let wait = Duration::from_secs(20);
     let mut tabs = Vec::new();
     for protect in [true, false] {
@@ -218,39 +234,32 @@ async fn realms(
         tabs.push(browser.open(&ctx, url, wait).await.unwrap());
     }
     for (label, script) in [
-        ("fresh frame made and read", FRESH),
-        ("worker start to first message", WORKER),
+        ("fresh frame made", format!("{FRAME}(30, false)")),
+        ("fresh frame made and read", format!("{FRAME}(30, true)")),
+        ("worker start to first message", format!("{WORKER}(15)")),
     ] {
-        let mut medians = Vec::new();
-        for tab in &tabs {
-            let times: Vec<Duration> = browser
-                .evaluate(tab, script)
-                .await
-                .unwrap()
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(serde_json::Value::as_f64)
-                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-                .collect();
-            medians.push(stats(times.clone()).0);
-            row(
-                &format!(
-                    "{label}, {}",
-                    if medians.len() == 1 {
-                        "protected"
-                    } else {
-                        "unprotected"
-                    }
-                ),
-                times,
-            );
+        let mut samples = [Vec::new(), Vec::new()];
+        for _ in 0..ROUNDS {
+            for (tab, into) in tabs.iter().zip(samples.iter_mut()) {
+                let times = browser.evaluate(tab, &script).await.unwrap();
+                into.extend(
+                    times
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(serde_json::Value::as_f64)
+                        .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+                );
+            }
         }
+        let [protected, unprotected] = samples;
+        let cost = stats(protected.clone()).0 - stats(unprotected.clone()).0;
+        row(&format!("{label}, protected"), protected);
+        row(&format!("{label}, unprotected"), unprotected);
         println!(
             "{:<48} {:>8.2}",
             format!("realm coverage cost p50 ({label})"),
-            medians[0] - medians[1]
+            cost
         );
     }
 }

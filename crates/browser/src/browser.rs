@@ -95,7 +95,20 @@ pub(crate) struct State {
     /// The session that sets up each attached worker, by target: a
     /// service worker is attached twice (to the browser and to its page),
     /// and is set up once per start.
-    pub workers: HashMap<String, String>,
+    pub workers: HashMap<String, WorkerSetup>,
+}
+
+/// How far one worker's set-up is.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerSetup {
+    /// The session that sets it up.
+    pub session: String,
+    /// Whether that session has set it up and let it run.
+    pub ready: bool,
+    /// Its other sessions, let run only once it is set up: a second
+    /// session's `runIfWaitingForDebugger` would start the worker before
+    /// its overrides and protection are in place.
+    pub held: Vec<String>,
 }
 
 /// What the director and the API share.

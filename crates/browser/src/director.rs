@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::browser::{Kind, SessionState, Shared, TabState};
+use crate::browser::{Kind, SessionState, Shared, TabState, WorkerSetup};
 use crate::cdp::{Cdp, Event};
 
 /// Runs until the browser's connection ends.
@@ -21,7 +21,7 @@ pub(crate) async fn run(cdp: Cdp, shared: Arc<Shared>, mut events: mpsc::Unbound
                 if let Some(s) = event.params["sessionId"].as_str() {
                     let mut state = shared.state();
                     state.sessions.remove(s);
-                    state.workers.retain(|_, by| by != s);
+                    state.workers.retain(|_, by| by.session != s);
                 }
             }
             "Target.targetDestroyed" => {
@@ -128,13 +128,25 @@ fn attached(cdp: &Cdp, shared: &Arc<Shared>, event: &Event) {
         };
         // A service worker a page starts is attached twice, to the browser
         // and to the page; any worker is set up by its first session, the
-        // other only lets it go.
-        let again = kind == Some(Kind::Worker) && state.workers.contains_key(&target);
-        if kind == Some(Kind::Worker) && !again {
-            state.workers.insert(target.clone(), session.clone());
+        // other lets it go once that is done.
+        if kind == Some(Kind::Worker) {
+            if let Some(first) = state.workers.get_mut(&target) {
+                if first.ready {
+                    cdp.fire(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
+                } else {
+                    first.held.push(session);
+                }
+                return;
+            }
+            state.workers.insert(
+                target.clone(),
+                WorkerSetup {
+                    session: session.clone(),
+                    ..WorkerSetup::default()
+                },
+            );
         }
         match (context, kind.clone()) {
-            (Some(_), Some(_)) if again => (None, None),
             (Some(c), Some(k)) if state.contexts.contains_key(&c) => {
                 state.sessions.insert(
                     session.clone(),
@@ -175,13 +187,14 @@ fn attached(cdp: &Cdp, shared: &Arc<Shared>, event: &Event) {
             return;
         }
         cdp.fire(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
+        release(cdp, shared, &target);
         return;
     };
     let (cdp, shared) = (cdp.clone(), shared.clone());
     tokio::spawn(async move {
         let page = kind == Some(Kind::Page);
         prepare(&cdp, &shared, &session, &context, kind).await;
-        cdp.fire(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
+        release(&cdp, &shared, &target);
         if page {
             tab_update(&shared, &json!(tab), |t| t.ready = true);
         }
@@ -189,8 +202,24 @@ fn attached(cdp: &Cdp, shared: &Arc<Shared>, event: &Event) {
     });
 }
 
-/// Overrides and protection for one paused target. Errors are ignored per
-/// command: not every target type supports every domain.
+/// A worker's first session has set it up: its other sessions may let it
+/// run too.
+fn release(cdp: &Cdp, shared: &Shared, target: &str) {
+    let held = match shared.state().workers.get_mut(target) {
+        Some(w) => {
+            w.ready = true;
+            std::mem::take(&mut w.held)
+        }
+        None => return,
+    };
+    for session in held {
+        cdp.fire(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
+    }
+}
+
+/// Overrides and protection for one paused target, which then runs.
+/// Errors are ignored per command: not every target type supports every
+/// domain.
 async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind: Option<Kind>) {
     let Some(setup) = shared
         .state()
@@ -198,6 +227,7 @@ async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind:
         .get(context)
         .map(|c| c.setup.clone())
     else {
+        cdp.fire(Some(session), "Runtime.runIfWaitingForDebugger", json!({}));
         return;
     };
     let facts = shared.facts.lock().map(|f| f.clone()).unwrap_or_default();
@@ -245,11 +275,41 @@ async fn prepare(cdp: &Cdp, shared: &Shared, session: &str, context: &str, kind:
             )
         });
     }
+    let run = ("Runtime.runIfWaitingForDebugger", json!({}));
+    if is_worker {
+        // A worker's commands that the browser answers (interception,
+        // auto-attach) are waited for; the rest (its network agent too)
+        // run on the worker's own thread, which takes them in order before
+        // its script once let go, and answers nothing until then (a service
+        // worker, attached twice, waits for both sessions): they are sent
+        // with the go-ahead behind them, not waited for.
+        let on_thread = |m: &str| {
+            ["Runtime.", "Emulation.", "Network."]
+                .iter()
+                .any(|d| m.starts_with(d))
+        };
+        let (later, now): (Vec<_>, Vec<_>) = commands.into_iter().partition(|(m, _)| on_thread(m));
+        if setup.blocklist.is_some() {
+            let _ = cdp.call_all_in(Some(session), now).await;
+        } else {
+            send_in_order(cdp, session, now);
+        }
+        send_in_order(cdp, session, later);
+        cdp.fire(Some(session), run.0, run.1);
+        return;
+    }
     // All sent at once, in this order (Chromium runs a session's commands
     // in the order they arrive), and waited for together: one round trip
-    // instead of one per command before the target may run. Errors are
-    // ignored per command: not every target type has every domain.
+    // instead of one per command before the target may run.
     let _ = cdp.call_all_in(Some(session), commands).await;
+    cdp.fire(Some(session), run.0, run.1);
+}
+
+/// Sends `commands` on `session` in order, without waiting for replies.
+fn send_in_order(cdp: &Cdp, session: &str, commands: Vec<(&str, Value)>) {
+    for (method, params) in commands {
+        cdp.fire(Some(session), method, params);
+    }
 }
 
 /// adblock's request type for a CDP resource type.

@@ -17,6 +17,7 @@
 //! - `director`: the event loop that prepares targets and judges requests;
 //! - `profile` (+ `protect.js`): an identity's fingerprint;
 //! - `geo`: a country's timezone, locale and languages;
+//! - `suffixes`: the public suffix rules the script finds sites by;
 //! - `storage` (+ `storage.js`): an identity's cookies and local data;
 //! - `cookies`: cookie files (Netscape `cookies.txt`, JSON) in and out.
 
@@ -28,12 +29,14 @@ pub mod geo;
 mod launch;
 mod profile;
 mod storage;
+pub mod suffixes;
 mod tab;
 
 pub use browser::{Browser, ContextId, IdentitySetup, TabId, TabInfo};
 pub use launch::{BASE_FONTS, LaunchOptions, display_available, find_chromium, find_chromium_in};
-pub use profile::{BrowserFacts, PUBLIC_SUFFIX_LIST, Profile, WebRtcPolicy};
+pub use profile::{BrowserFacts, Profile, WebRtcPolicy};
 pub use storage::origin_of;
+pub use suffixes::PUBLIC_SUFFIX_LIST;
 
 use thiserror::Error;
 

@@ -5,8 +5,8 @@
 //! derives in the page as SHA-256(page secret | registrable domain), so one
 //! site cannot compute another site's values; the page secret is itself a
 //! hash of the identity seed, kept inside the script's closure. The
-//! registrable domain comes from the public suffix list (Debian's
-//! `publicsuffix`, read once; a built-in list of common suffixes without it).
+//! registrable domain comes from the public suffix list (`suffixes`: the
+//! rules travel as a small Bloom filter).
 //! Doing this in the page, not in vip, matters: a cross-site navigation
 //! cannot wait for a new script to be registered (Chromium holds the tab's
 //! commands until the navigation commits), so the script must already know
@@ -229,39 +229,6 @@ fn pick<T: Copy>(seed: &[u8; 32], label: &str, from: &[T]) -> T {
     from[(n % from.len() as u64) as usize]
 }
 
-/// Where Debian keeps the public suffix list.
-pub const PUBLIC_SUFFIX_LIST: &str = "/usr/share/publicsuffix/public_suffix_list.dat";
-
-/// Common multi-label public suffixes, used when the list is not installed.
-const COMMON_SUFFIXES: &str = "co.uk,org.uk,ac.uk,gov.uk,me.uk,ltd.uk,plc.uk,com.au,net.au,org.au,edu.au,gov.au,\
-co.nz,org.nz,co.jp,ne.jp,or.jp,ac.jp,go.jp,co.kr,or.kr,com.br,net.br,org.br,gov.br,com.cn,net.cn,org.cn,\
-gov.cn,com.hk,com.tw,com.sg,com.my,co.in,net.in,org.in,gov.in,co.za,org.za,com.mx,com.ar,com.co,com.tr,\
-com.ua,co.il,co.id,or.id,com.ph,com.vn,com.pk,com.eg,com.sa,com.ng,co.ke,\
-github.io,gitlab.io,herokuapp.com,blogspot.com,netlify.app,vercel.app,pages.dev,workers.dev,appspot.com,\
-web.app,firebaseapp.com,azurewebsites.net,cloudfront.net,s3.amazonaws.com";
-
-/// The public-suffix rules the page script needs (those with more than one
-/// label, wildcards and exceptions), as ",rule,rule,".
-pub fn suffix_rules() -> &'static str {
-    static RULES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    RULES.get_or_init(|| {
-        let from_list = std::fs::read_to_string(PUBLIC_SUFFIX_LIST)
-            .ok()
-            .map(|text| {
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with("//") && l.is_ascii())
-                    .filter(|l| l.contains('.') || l.starts_with('!'))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            });
-        format!(
-            ",{},",
-            from_list.unwrap_or_else(|| COMMON_SUFFIXES.to_string())
-        )
-    })
-}
-
 impl Profile {
     /// The fingerprint of the identity with `seed`, browsing from `country`.
     pub fn new(seed: [u8; 32], country: Option<&str>, webrtc: WebRtcPolicy) -> Profile {
@@ -315,7 +282,7 @@ impl Profile {
         let config = json!({
             "screen": [screen_width, screen_height],
             "secret": self.page_secret(),
-            "suffixes": suffix_rules(),
+            "suffixes": crate::suffixes::filter().to_json(),
             "glVendor": self.gl_vendor,
             "glRenderer": self.gl_renderer,
             "glHidden": self.hidden_gl_extensions,
@@ -387,7 +354,6 @@ mod tests {
         assert_ne!(sa, sb);
         assert_eq!(sa, a.script(&facts));
         assert!(!sa.contains(&"01".repeat(32)));
-        assert!(suffix_rules().contains(",co.uk,"));
         // Languages are set natively, not by the script.
         assert!(!sa.contains("de-DE"));
         assert_eq!(

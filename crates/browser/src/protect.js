@@ -20,13 +20,31 @@
     }
   };
 
-  // The site (registrable domain) of the host, by the public suffix rules
-  // in C.suffixes (",rule,rule," with "*." wildcards and "!" exceptions);
-  // a single-label suffix is the default rule.
+  // site:begin
+  // Whether r is a public-suffix rule: C.suffixes is a Bloom filter
+  // {bits, m, k} (six bits per character from "?"), probed by double
+  // hashing of two FNV-1a hashes; vip's `suffixes` builds it alike.
+  const has = (r) => {
+    const S = C.suffixes;
+    let a = 0x811c9dc5, b = 0x050c5d1f;
+    for (let i = 0; i < r.length; i++) {
+      const c = r.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193) >>> 0;
+      b = Math.imul(b ^ c, 0x01000193) >>> 0;
+    }
+    b = (b | 1) >>> 0;
+    for (let i = 0; i < S.k; i++) {
+      const x = (a + i * b) % S.m;
+      if (!(((S.bits.charCodeAt((x / 6) | 0) - 63) >> (x % 6)) & 1)) return false;
+    }
+    return true;
+  };
+
+  // The site (registrable domain) of the host by the public suffix rules
+  // ("*." wildcards and "!" exceptions); a single label is the default rule.
   const siteOf = (h) => {
     if (!h.includes(".") || /^[0-9.]+$/.test(h) || h.includes(":")) return h;
     const labels = h.split(".");
-    const has = (r) => C.suffixes.includes("," + r + ",");
     let suffix = 1;
     for (let i = 0; i < labels.length - 1; i++) {
       const rest = labels.slice(i).join(".");
@@ -35,6 +53,7 @@
     }
     return labels.slice(Math.max(0, labels.length - suffix - 1)).join(".");
   };
+  // site:end
 
   // SHA-256 (constants from the primes, as the standard defines them).
   const sha256 = (text) => {

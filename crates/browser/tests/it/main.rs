@@ -10,4 +10,5 @@ mod contexts;
 mod fingerprint;
 mod lies;
 mod privacy;
+mod sites;
 mod storage;
