@@ -370,110 +370,54 @@ pub async fn via_socks5(gateway: SocketAddr, host: &str, port: u16) -> Result<St
     Ok(body(&read_all(&mut s).await))
 }
 
-/// A minimal MaxMind DB (IPv4, 24-bit records) mapping single addresses to
-/// `{"country": {"iso_code": CC}}`, written by hand from the published
-/// format so geolocation can be tested without downloading a database.
+/// A GeoLite2-format database (IPv4) mapping single addresses to
+/// `{"country": {"iso_code": CC}}`, written with the `maxminddb-writer`
+/// crate so geolocation can be tested without downloading a database.
 pub fn mmdb(entries: &[(std::net::Ipv4Addr, &str)]) -> Vec<u8> {
     let entries: Vec<_> = entries.iter().map(|(ip, cc)| (*ip, *cc, None)).collect();
-    write_mmdb(&entries)
+    write_mmdb(&entries, "GeoLite2-Country")
 }
 
 /// [`mmdb`] in the City shape: each address also has
-/// `{"location": {"time_zone": TZ}}` (names under 29 bytes).
+/// `{"location": {"time_zone": TZ}}`.
 pub fn mmdb_city(entries: &[(std::net::Ipv4Addr, &str, &str)]) -> Vec<u8> {
     let entries: Vec<_> = entries
         .iter()
         .map(|(ip, cc, tz)| (*ip, *cc, Some(*tz)))
         .collect();
-    write_mmdb(&entries)
+    write_mmdb(&entries, "GeoLite2-City")
 }
 
-fn write_mmdb(entries: &[(std::net::Ipv4Addr, &str, Option<&str>)]) -> Vec<u8> {
-    #[derive(Clone, Copy)]
-    enum Rec {
-        Empty,
-        Node(u32),
-        Data(u32),
+fn write_mmdb(entries: &[(std::net::Ipv4Addr, &str, Option<&str>)], kind: &str) -> Vec<u8> {
+    use maxminddb_writer::Database;
+    use maxminddb_writer::paths::IpAddrWithMask;
+    #[derive(serde::Serialize)]
+    struct Country<'a> {
+        iso_code: &'a str,
     }
-    let mut data = Vec::new();
-    let mut nodes: Vec<[Rec; 2]> = vec![[Rec::Empty, Rec::Empty]];
-    let text = |data: &mut Vec<u8>, t: &str| {
-        data.push(0x40 | t.len() as u8);
-        data.extend_from_slice(t.as_bytes());
-    };
+    #[derive(serde::Serialize)]
+    struct Location<'a> {
+        time_zone: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Record<'a> {
+        country: Country<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        location: Option<Location<'a>>,
+    }
+    let mut db = Database::default();
+    db.metadata.database_type = kind.to_string();
+    db.metadata.languages = vec!["en".to_string()];
+    db.metadata.binary_format_major_version = 2;
     for (ip, cc, tz) in entries {
-        let offset = data.len() as u32;
-        data.push(if tz.is_some() { 0xE2 } else { 0xE1 });
-        text(&mut data, "country");
-        data.push(0xE1);
-        text(&mut data, "iso_code");
-        text(&mut data, cc);
-        if let Some(tz) = tz {
-            text(&mut data, "location");
-            data.push(0xE1);
-            text(&mut data, "time_zone");
-            text(&mut data, tz);
-        }
-        let bits = u32::from(*ip);
-        let mut node = 0usize;
-        for depth in 0..32 {
-            let bit = ((bits >> (31 - depth)) & 1) as usize;
-            if depth == 31 {
-                nodes[node][bit] = Rec::Data(offset);
-                break;
-            }
-            node = match nodes[node][bit] {
-                Rec::Node(n) => n as usize,
-                _ => {
-                    nodes.push([Rec::Empty, Rec::Empty]);
-                    let n = nodes.len() - 1;
-                    nodes[node][bit] = Rec::Node(n as u32);
-                    n
-                }
-            };
-        }
+        let record = Record {
+            country: Country { iso_code: cc },
+            location: tz.map(|time_zone| Location { time_zone }),
+        };
+        let data = db.insert_value(record).expect("a record serializes");
+        db.insert_node(IpAddrWithMask::new((*ip).into(), 32), data);
     }
-    let count = nodes.len() as u32;
-    let mut out = Vec::new();
-    for pair in &nodes {
-        for rec in pair {
-            let v = match *rec {
-                Rec::Empty => count,
-                Rec::Node(n) => n,
-                Rec::Data(off) => count + 16 + off,
-            };
-            out.extend_from_slice(&v.to_be_bytes()[1..]);
-        }
-    }
-    out.extend_from_slice(&[0u8; 16]);
-    out.extend_from_slice(&data);
-    out.extend_from_slice(b"\xAB\xCD\xEFMaxMind.com");
-    let key = |out: &mut Vec<u8>, k: &str| {
-        out.push(0x40 | k.len() as u8);
-        out.extend_from_slice(k.as_bytes());
-    };
-    out.push(0xE0 | 9);
-    key(&mut out, "binary_format_major_version");
-    out.extend_from_slice(&[0xA1, 2]);
-    key(&mut out, "binary_format_minor_version");
-    out.push(0xA0);
-    key(&mut out, "build_epoch");
-    out.extend_from_slice(&[0x01, 0x02, 0x01]);
-    key(&mut out, "database_type");
-    out.push(0x40 | 4);
-    out.extend_from_slice(b"Test");
-    key(&mut out, "description");
-    out.push(0xE0);
-    key(&mut out, "ip_version");
-    out.extend_from_slice(&[0xA1, 4]);
-    key(&mut out, "languages");
-    out.extend_from_slice(&[0x00, 0x04]);
-    key(&mut out, "node_count");
-    out.push(0xC4);
-    out.extend_from_slice(&count.to_be_bytes());
-    key(&mut out, "record_size");
-    out.extend_from_slice(&[0xA1, 24]);
-    out
+    db.write_to(Vec::new()).expect("writing to memory")
 }
 
 /// A gateway over `pool` (rotation 1 from `config`) with one listener on a
