@@ -28,8 +28,21 @@ pub struct StandaloneConfig {
     pub client_auth: Option<String>,
     /// Extra CA certificates for HTTPS upstreams.
     pub proxy_ca: Option<std::path::PathBuf>,
+    /// How upstreams are tried for one request.
+    pub attempts: Attempts,
     /// Tracker blocking.
     pub blocking: Blocking,
+}
+
+/// The attempt settings of the gateway (`vip gateway` flags).
+#[derive(Clone, Copy, Debug)]
+pub struct Attempts {
+    /// One request's time budget.
+    pub budget: Duration,
+    /// A fixed hedge delay (`None`: adaptive).
+    pub hedge_delay: Option<Duration>,
+    /// Request bodies held for replay, in bytes.
+    pub replay_buffer: usize,
 }
 
 /// A running standalone gateway.
@@ -79,6 +92,9 @@ impl Standalone {
         let settings = GatewaySettings {
             tls,
             blocklist: blocklist.clone(),
+            budget: config.attempts.budget,
+            hedge_delay: config.attempts.hedge_delay,
+            replay_buffer: config.attempts.replay_buffer,
             ..GatewaySettings::default()
         };
         let gateway = Gateway::new(engine, Arc::new(logins), Arc::new(NullSink), settings);

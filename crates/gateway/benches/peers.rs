@@ -238,13 +238,18 @@ async fn round(proxy: SocketAddr, origin: SocketAddr, hop: Option<u32>, tick_us:
     }
 }
 
-/// RSS growth of the hop per idle tunnel, at `IDLE_TUNNELS` tunnels.
-async fn idle_kb(proxy: SocketAddr, origin: SocketAddr, pid: u32) -> f64 {
+/// RSS growth of the hop per idle tunnel, at `IDLE_TUNNELS` tunnels:
+/// fresh ones, or (`used`) ones that each carried one GET first.
+async fn idle_kb(proxy: SocketAddr, origin: SocketAddr, pid: u32, used: bool) -> f64 {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kb(pid);
     let mut idle = Vec::with_capacity(IDLE_TUNNELS);
     for _ in 0..IDLE_TUNNELS {
-        idle.push(tunnel(proxy, origin).await);
+        let mut s = tunnel(proxy, origin).await;
+        if used {
+            get_small(&mut s).await;
+        }
+        idle.push(s);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kb(pid);
@@ -407,8 +412,10 @@ fn main() {
         // Every path is measured in every round, in a rotating order, so the
         // machine's drift falls on all of them alike; ratios are taken
         // within a round, then the median over rounds is printed.
+        let starters: Vec<(&str, Starter)> =
+            starters.into_iter().filter(|(n, _)| n.contains(only.as_str())).collect();
         let mut paths: Vec<(&str, SocketAddr, Option<Proc>)> = vec![("no hop (client → upstream)", upstream, None)];
-        for (name, start) in starters.into_iter().filter(|(n, _)| n.contains(only.as_str())) {
+        for (name, start) in &starters {
             let (p, addr) = start();
             paths.push((name, addr, Some(p)));
         }
@@ -424,23 +431,31 @@ fn main() {
         }
         println!("Medians over {ROUNDS} rounds; each ratio is taken against no hop in the same round. CPU is the hop's own on-CPU time.");
         println!();
-        println!("| path | keep-alive req/s | ratio | CPU µs/req | new tunnels/s | ratio | CPU µs/tunnel | bulk MB/s | ratio | KB per idle tunnel |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("| path | keep-alive req/s | ratio | CPU µs/req | new tunnels/s | ratio | CPU µs/tunnel | bulk MB/s | ratio | KB per idle tunnel (fresh) | (after one GET) |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (i, (name, addr, p)) in paths.iter().enumerate() {
             let ratio = |f: fn(&Round) -> f64| {
                 median(rounds[i].iter().zip(&rounds[0]).map(|(a, b)| f(a) / f(b)).collect())
             };
             let med = |f: fn(&Round) -> f64| median(rounds[i].iter().map(f).collect());
-            let (cpu_req, cpu_tunnel, kb) = match p {
-                None => ("-".to_string(), "-".to_string(), "-".to_string()),
-                Some(p) => (
+            // Idle memory in a hop started for it (one per measure): memory
+            // a hop freed earlier would otherwise be reused and hide growth.
+            let idle_in_new = |used: bool| {
+                let (p, addr) = (starters[i - 1].1)();
+                async move { idle_kb(addr, origin, p.0.id(), used).await }
+            };
+            let _ = addr;
+            let (cpu_req, cpu_tunnel, kb, kb_used) = match p {
+                None => ("-".to_string(), "-".to_string(), "-".to_string(), "-".to_string()),
+                Some(_) => (
                     format!("{:.1}", med(|r| r.keepalive_cpu_us)),
                     format!("{:.0}", med(|r| r.tunnel_cpu_us)),
-                    format!("{:.1}", idle_kb(*addr, origin, p.0.id()).await),
+                    format!("{:.1}", idle_in_new(false).await),
+                    format!("{:.1}", idle_in_new(true).await),
                 ),
             };
             println!(
-                "| {name} | {:.0} | {:.2} | {cpu_req} | {:.0} | {:.2} | {cpu_tunnel} | {:.0} | {:.2} | {kb} |",
+                "| {name} | {:.0} | {:.2} | {cpu_req} | {:.0} | {:.2} | {cpu_tunnel} | {:.0} | {:.2} | {kb} | {kb_used} |",
                 med(|r| r.keepalive_rps),
                 ratio(|r| r.keepalive_rps),
                 med(|r| r.tunnels_ps),

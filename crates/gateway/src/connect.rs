@@ -1,13 +1,16 @@
 //! From a target to an open upstream connection: ask the engine (or use the
-//! listener's pinned proxy), dial each candidate in order, report every
-//! attempt to the engine and the sink, stop at the first success or at a
-//! failure that is the origin's fault (another proxy would see the same).
+//! listener's pinned proxy) for candidates ([`plan`]), then run the attempt
+//! sequence over them ([`crate::attempts::race`]: one time budget, adaptive
+//! per-attempt deadlines, hedging, the retry budget), reporting every
+//! attempt to the engine and the sink; it stops at the first success or at
+//! a failure that is the origin's fault (another proxy would see the same).
 
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use vip_engine::{Feedback, ProxyId, Route, SelectError, SelectionRequest, StickyOutcome};
 
+use crate::attempts::{Failure, Policy, Window, race};
 use crate::error::DialError;
 use crate::gateway::{ListenerSpec, Shared};
 use crate::sink::ConnectionRecord;
@@ -40,6 +43,15 @@ pub enum OpenError {
     NoProxy(SelectError),
     /// Every candidate failed (or the origin refused through one).
     Failed(Vec<DialError>),
+    /// The request's time budget ran out.
+    Budget {
+        /// The budget.
+        budget: std::time::Duration,
+        /// What each attempt ended with.
+        errors: Vec<DialError>,
+    },
+    /// The pool-wide retry budget allowed no further attempt.
+    RetryBudget(Vec<DialError>),
     /// A direct connection failed.
     Direct(std::io::Error),
 }
@@ -53,11 +65,34 @@ impl OpenError {
                 "blocked as a tracker by the filter lists (EasyList/EasyPrivacy); allowlist the domain to permit it".into()
             }
             OpenError::NoProxy(e) => format!("no upstream proxy can be used: {e}"),
-            OpenError::Failed(errors) => {
-                let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                format!("every upstream attempt failed: {}", parts.join("; "))
+            OpenError::Failed(errors) if errors.is_empty() => {
+                "no upstream proxy was left to try".into()
             }
+            OpenError::Failed(errors) => {
+                format!("every upstream attempt failed: {}", list(errors))
+            }
+            OpenError::Budget { budget, errors } => format!(
+                "no upstream answered within the request's time budget of {} ms: {}",
+                budget.as_millis(),
+                list(errors)
+            ),
+            OpenError::RetryBudget(errors) => format!(
+                "the pool-wide retry budget is spent (too many retries in the last 10 s), so no other proxy was tried: {}",
+                list(errors)
+            ),
             OpenError::Direct(e) => format!("direct connection failed: {e}"),
+        }
+    }
+
+    /// Whether no upstream answered in time: the budget ran out, or every
+    /// attempt timed out.
+    pub fn timed_out(&self) -> bool {
+        match self {
+            OpenError::Budget { .. } => true,
+            OpenError::Failed(e) => {
+                !e.is_empty() && e.iter().all(|e| matches!(e, DialError::Timeout { .. }))
+            }
+            _ => false,
         }
     }
 
@@ -65,6 +100,11 @@ impl OpenError {
     pub fn origin_fault(&self) -> bool {
         matches!(self, OpenError::Failed(e) if e.last().is_some_and(|e| matches!(e, DialError::Origin { .. })))
     }
+}
+
+fn list(errors: &[DialError]) -> String {
+    let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    parts.join("; ")
 }
 
 async fn direct(shared: &Shared, target: &Target) -> Result<Opened, OpenError> {
@@ -76,14 +116,21 @@ async fn direct(shared: &Shared, target: &Target) -> Result<Opened, OpenError> {
     }
 }
 
-/// Opens a path to `target` for a listener.
-pub async fn open(
+/// Where a request goes: directly, or through these candidates.
+pub enum Planned {
+    /// No proxy (assignment or rule).
+    Direct,
+    /// The candidates in order, and the pool they are in.
+    Proxies(Vec<ProxyId>, Arc<vip_engine::PoolSnapshot>),
+}
+
+/// Judges `target` by the blocklist and asks the engine for candidates.
+pub fn plan(
     shared: &Arc<Shared>,
     spec: &ListenerSpec,
     target: &Target,
     url: Option<&str>,
-    mode: Mode,
-) -> Result<Opened, OpenError> {
+) -> Result<Planned, OpenError> {
     if let Some(list) = &shared.settings.blocklist {
         let verdict = match url {
             Some(u) => list.check_url(&target.host, u),
@@ -135,72 +182,77 @@ pub async fn open(
         };
         (candidates, cell.engine.pool().clone())
     };
-    let Some(candidates) = candidates else {
-        return direct(shared, target).await;
+    Ok(match candidates {
+        Some(c) => Planned::Proxies(c, pool),
+        None => Planned::Direct,
+    })
+}
+
+/// Opens a path to `target` for a listener: a tunnel (or, in forward mode
+/// through an HTTP proxy, a connection to the proxy).
+pub async fn open(
+    shared: &Arc<Shared>,
+    spec: &ListenerSpec,
+    target: &Target,
+    url: Option<&str>,
+    mode: Mode,
+) -> Result<Opened, OpenError> {
+    open_planned(shared, plan(shared, spec, target, url)?, target, mode).await
+}
+
+/// [`open`] for candidates already planned.
+pub async fn open_planned(
+    shared: &Arc<Shared>,
+    planned: Planned,
+    target: &Target,
+    mode: Mode,
+) -> Result<Opened, OpenError> {
+    let (candidates, pool) = match planned {
+        Planned::Direct => return direct(shared, target).await,
+        Planned::Proxies(c, pool) => (c, pool),
     };
-    let mut errors = Vec::new();
-    for id in candidates {
-        let Some(proxy) = pool.get(id) else { continue };
-        let login = proxy.credential.and_then(|c| shared.credentials.login(c));
-        observe(shared, Feedback::Attempt { proxy: id });
-        match upstream::dial(
-            proxy,
-            login.as_ref(),
-            target,
-            mode,
-            shared.settings.timeouts(),
-            &shared.settings.tls,
-        )
-        .await
-        {
-            Ok(dialed) => {
-                tracing::Span::current().record("proxy", id.0);
-                tracing::debug!(
-                    proxy = id.0,
-                    latency_ms = dialed.latency.as_millis() as u64,
-                    "connected"
-                );
-                observe(
-                    shared,
-                    Feedback::Connected {
-                        proxy: id,
-                        latency: dialed.latency,
-                    },
-                );
-                return Ok(Opened::Proxy {
-                    dialed,
-                    proxy: id,
-                    login,
-                });
-            }
-            Err(e) => {
-                let kind = e.kind();
-                tracing::debug!(proxy = id.0, outcome = kind.as_str(), "attempt failed");
-                observe(shared, Feedback::Failed { proxy: id, kind });
-                shared.sink.connection(ConnectionRecord {
-                    proxy: Some(id),
-                    target: target.host.clone(),
-                    ok: false,
-                    failure: Some(kind),
-                    connect_latency: None,
-                    bytes_up: 0,
-                    bytes_down: 0,
-                    finished_at: crate::now(),
-                });
-                let origin = matches!(e, DialError::Origin { .. });
-                errors.push(e);
-                if origin {
-                    break;
+    // Nothing reaches the origin before a tunnel is up, so a tunnel may
+    // always be tried again and hedged. Forward mode sends the request
+    // right after: the caller's replay rules apply (this is for a request
+    // whose body is not held, which is sent once).
+    let policy = Policy {
+        hedge: mode == Mode::Tunnel,
+        replay_sent: mode == Mode::Tunnel,
+        kind: Window::Handshake,
+    };
+    let won = race(shared, candidates, &pool, &target.host, policy, |t| {
+        let (target, tls) = (target.clone(), shared.settings.tls.clone());
+        let timeouts = upstream::Timeouts {
+            connect: shared.settings.connect_timeout.min(t.handshake),
+            handshake: t.handshake,
+        };
+        async move {
+            let dial = upstream::dial(&t.proxy, t.login.as_ref(), &target, mode, timeouts, &tls);
+            let name = format!("{}:{}", t.proxy.host, t.proxy.port);
+            match tokio::time::timeout(t.handshake, dial).await {
+                Ok(Ok(d)) => {
+                    let latency = d.latency;
+                    Ok((d, latency))
                 }
+                Ok(Err(e)) => Err(Failure::from(e)),
+                Err(_) => Err(Failure::from(DialError::Timeout {
+                    proxy: name,
+                    stage: "handshake",
+                })),
             }
         }
-    }
-    Err(OpenError::Failed(errors))
+    })
+    .await?;
+    Ok(Opened::Proxy {
+        dialed: won.value,
+        proxy: won.proxy,
+        login: won.login,
+    })
 }
 
 /// Feeds an outcome to the engine; a breaker transition it causes goes to
 /// the sink (the daemon persists it).
-fn observe(shared: &Shared, feedback: Feedback) {
+pub(crate) fn observe(shared: &Shared, feedback: Feedback) {
     let transition = shared.engine().engine.observe(crate::now(), feedback);
     if let Some(t) = transition {
         shared.sink.breaker(t);

@@ -18,7 +18,7 @@ use vip_model::{Assignment, Secret};
 
 use crate::error::GatewayError;
 use crate::sink::EventSink;
-use crate::upstream::{Login, Timeouts};
+use crate::upstream::Login;
 
 /// Username and password local clients must present.
 #[derive(Clone, Debug)]
@@ -61,6 +61,15 @@ pub struct GatewaySettings {
     pub blocklist: Option<Arc<vip_privacy::Blocklist>>,
     /// Trust for HTTPS upstream proxies.
     pub tls: crate::upstream::Tls,
+    /// One client request's whole attempt sequence: to an established
+    /// tunnel, or to the first byte of the upstream's answer.
+    pub budget: Duration,
+    /// Start a second attempt beside one that has not finished after this;
+    /// `None`: the recent p95 of attempts (at least 150 ms).
+    pub hedge_delay: Option<Duration>,
+    /// A plain-HTTP request body up to this size is held so the request
+    /// can go to another proxy; a larger one is sent once.
+    pub replay_buffer: usize,
 }
 
 impl Default for GatewaySettings {
@@ -74,15 +83,9 @@ impl Default for GatewaySettings {
             seed: 0,
             blocklist: None,
             tls: crate::upstream::Tls::default(),
-        }
-    }
-}
-
-impl GatewaySettings {
-    pub(crate) fn timeouts(&self) -> Timeouts {
-        Timeouts {
-            connect: self.connect_timeout,
-            handshake: self.handshake_timeout,
+            budget: Duration::from_secs(5),
+            hedge_delay: None,
+            replay_buffer: 64 * 1024,
         }
     }
 }
@@ -118,6 +121,8 @@ pub(crate) struct Shared {
     pub credentials: Arc<dyn Credentials>,
     pub sink: Arc<dyn EventSink>,
     pub settings: GatewaySettings,
+    /// Latency windows and the retry budget of the attempt sequences.
+    pub attempts: crate::attempts::AttemptState,
 }
 
 impl Shared {
@@ -175,6 +180,7 @@ impl Gateway {
                 credentials,
                 sink,
                 settings,
+                attempts: crate::attempts::AttemptState::default(),
             }),
             tracker: TaskTracker::new(),
             stop_accepting: CancellationToken::new(),

@@ -5,11 +5,14 @@
 //! HTTP) and SOCKS5, asks the rotation engine which upstream proxy to use,
 //! dials it (HTTP CONNECT, SOCKS4, SOCKS4a, SOCKS5; credentials from the
 //! vault at dial time; target host names sent on unresolved), fails over to
-//! the next candidate on a proxy's fault, relays bytes, and reports every
+//! the next candidate on a proxy's fault under one time budget per request,
+//! with hedged attempts and a pool-wide retry budget (plain HTTP only when
+//! replaying the request is safe), relays bytes, and reports every
 //! outcome back to the engine and to an [`EventSink`]. There is never a
 //! silent direct connection: if nothing is eligible the client gets an error
 //! that says why.
 
+mod attempts;
 mod connect;
 mod error;
 mod gateway;

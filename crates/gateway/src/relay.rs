@@ -1,6 +1,7 @@
 //! Byte relay between client and upstream. Each direction waits for the
-//! socket to be readable before it allocates its 16 KiB buffer, so an idle
-//! tunnel holds no buffer at all; end of stream in one direction is passed on
+//! socket to be readable before it allocates its 16 KiB buffer and lets it
+//! go once the socket is drained, so an idle tunnel holds no buffer at all,
+//! also after it carried traffic; end of stream in one direction is passed on
 //! as a write shutdown (half-close); byte counts survive errors; a tunnel
 //! with no traffic either way for the idle timeout is closed; an abort from
 //! the gateway ends both directions.
@@ -72,6 +73,12 @@ async fn pump(
                 }
                 total.fetch_add(n as u64, Ordering::Relaxed);
                 last.store(stamp(start), Ordering::Relaxed);
+                // A read that did not fill the buffer emptied the socket:
+                // the stream is likely to wait now, and a waiting stream
+                // holds no buffer (a full read keeps it for the next).
+                if n < buf.len() {
+                    buf = Vec::new();
+                }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
             Err(_) => break,

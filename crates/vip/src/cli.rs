@@ -145,8 +145,32 @@ pub enum Command {
         #[arg(long, value_name = "PEM")]
         proxy_ca: Option<PathBuf>,
         #[command(flatten)]
+        attempts: AttemptArgs,
+        #[command(flatten)]
         blocking: BlockingArgs,
     },
+}
+
+/// How `vip gateway` tries upstreams for one client request.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AttemptArgs {
+    /// Time budget of one client request, in milliseconds (100 to 600000):
+    /// to an established tunnel, or to the first byte of the upstream's
+    /// answer, over every attempt.
+    #[arg(long, value_name = "MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub request_budget: u64,
+    /// Start a second attempt beside one not finished after this many
+    /// milliseconds (1 to 600000) [default: the recent p95 of attempts, at
+    /// least 150].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub hedge_delay: Option<u64>,
+    /// Plain-HTTP request bodies up to this many KiB (1 to 65536) are held,
+    /// so the request can go to another proxy when one fails; a larger
+    /// body is sent once.
+    #[arg(long, value_name = "KIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub replay_buffer: u64,
 }
 
 /// Options of `vip serve`: `--config FILE` and one flag per setting of

@@ -94,6 +94,12 @@ impl Settings {
                     client_timeout: secs("gateway.client_timeout"),
                     idle_timeout: secs("gateway.idle_timeout"),
                     max_head: self.number("gateway.max_head_kib").unwrap_or(32) as usize * 1024,
+                    budget: millis("gateway.request_budget_ms"),
+                    hedge_delay: self
+                        .number("gateway.hedge_delay_ms")
+                        .map(Duration::from_millis),
+                    replay_buffer: self.number("gateway.replay_buffer_kib").unwrap_or(64) as usize
+                        * 1024,
                     blocklist: blocklist.clone(),
                     tls,
                     ..GatewaySettings::default()

@@ -23,6 +23,43 @@ pub(super) struct Response {
     pub keep: bool,
     /// The upstream switched protocols as the client asked: relay both ways.
     pub upgraded: bool,
+    /// The status code.
+    pub status: u16,
+    /// The answer is a proxy's own, not the origin's: a 407, or an error
+    /// page (4xx, 5xx) that names a proxy (`Proxy-Status`, `X-Squid-Error`,
+    /// or a `Server` that is forward-proxy software: tinyproxy answers
+    /// wrong credentials with its own 401). Only meaningful from an HTTP
+    /// proxy the request was forwarded to.
+    pub proxy_page: bool,
+}
+
+/// `Server` values of proxy software whose error pages name themselves.
+const PROXY_SERVERS: &[&str] = &[
+    "tinyproxy",
+    "squid",
+    "privoxy",
+    "3proxy",
+    "ccproxy",
+    "polipo",
+    "mitmproxy",
+    "gost",
+    "mihomo",
+    "clash",
+    "dante",
+    "haproxy",
+    "envoy",
+    "apache traffic server",
+    "varnish",
+];
+
+fn names_a_proxy(headers: &[httparse::Header<'_>]) -> bool {
+    headers.iter().any(|h| {
+        let name = h.name.to_ascii_lowercase();
+        let value = String::from_utf8_lossy(h.value).to_ascii_lowercase();
+        name == "proxy-status"
+            || name == "x-squid-error"
+            || (name == "server" && PROXY_SERVERS.iter().any(|p| value.contains(p)))
+    })
 }
 
 /// Reads and rewrites the final response head; interim `1xx` heads (other
@@ -56,6 +93,7 @@ pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
         return Err(std::io::Error::other("the response is not HTTP"));
     }
     let status = parsed.code.unwrap_or(502);
+    let proxy_page = status == 407 || (status >= 400 && names_a_proxy(parsed.headers));
     let upgraded = status == 101;
     if upgraded && !upgrade_asked {
         return Err(std::io::Error::other(
@@ -112,5 +150,7 @@ pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
         body_len,
         keep,
         upgraded,
+        status,
+        proxy_page,
     })
 }

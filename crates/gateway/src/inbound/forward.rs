@@ -18,10 +18,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::answer::response;
+use std::time::Duration;
+
+use vip_engine::ProxyId;
+
+use super::answer::{Response, response};
 use super::body::{self, BodyError, Framing, Sent};
 use super::http::{Parsed, ReadOutcome, fail, read_request, respond};
+use super::replay;
 use crate::connect::{self, Opened};
+
 use crate::gateway::{ListenerSpec, Shared};
 use crate::stall::Stall;
 use crate::target::Target;
@@ -55,6 +61,152 @@ fn split_url(path: &str) -> Result<(Target, String), &'static str> {
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let target = Target::parse_authority(authority, Some(80)).map_err(|_| "vip: bad URL host")?;
     Ok((target, tail))
+}
+
+/// What one exchange with the upstream left: the answer's head read, the
+/// body (if any) sent.
+struct Exchanged {
+    upstream: Stall<UpstreamStream>,
+    proxy: Option<(ProxyId, Duration)>,
+    reply: Response,
+    up: u64,
+    /// Client bytes past this request (the next request's start).
+    carry: Vec<u8>,
+    /// The request body was read whole (the connection may be kept).
+    whole_body: bool,
+}
+
+/// A request sent once: directly, or with a body that is not held (chunked,
+/// or larger than the replay buffer). It may go to another proxy only when
+/// the proxy provably never received it (the connection failed). `None`:
+/// the client was answered (or is gone) and the connection ends.
+#[allow(clippy::too_many_arguments)]
+async fn once(
+    client: &mut TcpStream,
+    request: &mut Parsed,
+    shared: &Arc<Shared>,
+    planned: connect::Planned,
+    target: &Target,
+    tail: &str,
+    expects: bool,
+    head_only: bool,
+    upgrade_asked: bool,
+) -> Option<Exchanged> {
+    let chunked = header(&request.headers, "transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().ends_with(b"chunked"));
+    let length = header(&request.headers, "content-length")
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    let opened = match connect::open_planned(shared, planned, target, Mode::Forward).await {
+        Ok(o) => o,
+        Err(e) => {
+            fail(client, &e).await;
+            return None;
+        }
+    };
+    let (upstream, proxy, leftover, to_proxy, login) = match opened {
+        Opened::Proxy {
+            dialed,
+            proxy,
+            login,
+        } => (
+            dialed.stream,
+            Some((proxy, dialed.latency)),
+            dialed.leftover,
+            dialed.forwarding,
+            login,
+        ),
+        Opened::Direct(s) => (UpstreamStream::Tcp(s), None, Vec::new(), false, None),
+    };
+    let idle = shared.settings.idle_timeout;
+    let mut upstream = Stall::new(upstream, idle);
+    let head = forward_head(
+        &request.method,
+        target,
+        tail,
+        &request.headers,
+        to_proxy,
+        login.as_ref(),
+    );
+    drop(login);
+    let mut up = head.len() as u64;
+    if upstream.write_all(&head).await.is_err() {
+        connect::finished(shared, proxy, target, 0, 0);
+        respond(
+            client,
+            502,
+            "Bad Gateway",
+            "vip: the upstream closed the connection before taking the request",
+            "",
+        )
+        .await;
+        return None;
+    }
+    let carry = std::mem::take(&mut request.rest);
+    let framing = if chunked {
+        Some(Framing::Chunked)
+    } else {
+        length.filter(|&n| n > 0).map(Framing::Length)
+    };
+    let mut answer = leftover;
+    let (carry, whole_body) = match framing {
+        None => (carry, true),
+        Some(framing) => {
+            if expects
+                && client
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .is_err()
+            {
+                connect::finished(shared, proxy, target, up, 0);
+                return None;
+            }
+            let mut from = Stall::new(&mut *client, idle);
+            match body::send(carry, &mut from, &mut upstream, framing, &mut answer).await {
+                Sent::Whole(n, rest) => {
+                    up += n;
+                    (rest, true)
+                }
+                // The upstream answered early or stopped taking the body:
+                // pass its answer on, then close (the rest is unread).
+                Sent::Cut => (Vec::new(), false),
+                Sent::Failed(BodyError::Malformed(why)) => {
+                    connect::finished(shared, proxy, target, up, 0);
+                    let text = format!("vip: the chunked request body is malformed: {why}");
+                    respond(client, 400, "Bad Request", &text, "").await;
+                    return None;
+                }
+                Sent::Failed(_) => {
+                    connect::finished(shared, proxy, target, up, 0);
+                    return None;
+                }
+            }
+        }
+    };
+    let keep_alive = request.keep_alive && whole_body;
+    let upgrade = whole_body && upgrade_asked;
+    let reply = match response(&mut upstream, answer, head_only, keep_alive, upgrade).await {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            connect::finished(shared, proxy, target, up, 0);
+            let text = format!("vip: the upstream sent no answer ({e})");
+            respond(client, 504, "Gateway Timeout", &text, "").await;
+            return None;
+        }
+        Err(e) => {
+            connect::finished(shared, proxy, target, up, 0);
+            let text = format!("vip: the upstream's response was unusable: {e}");
+            respond(client, 502, "Bad Gateway", &text, "").await;
+            return None;
+        }
+    };
+    Some(Exchanged {
+        upstream,
+        proxy,
+        reply,
+        up,
+        carry,
+        whole_body,
+    })
 }
 
 /// Serves plain-HTTP requests on `client` until it closes or cannot be kept.
@@ -96,116 +248,95 @@ pub(super) async fn serve(
             .is_some_and(|v| v.to_ascii_lowercase().ends_with(b"chunked"));
         let length = header(&request.headers, "content-length")
             .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
-        let opened =
-            match connect::open(shared, spec, &target, Some(&request.path), Mode::Forward).await {
-                Ok(o) => o,
-                Err(e) => return fail(&mut client, &e).await,
-            };
-        let (upstream, proxy, leftover, to_proxy, login) = match opened {
-            Opened::Proxy {
-                dialed,
-                proxy,
-                login,
-            } => (
-                dialed.stream,
-                Some((proxy, dialed.latency)),
-                dialed.leftover,
-                dialed.forwarding,
-                login,
-            ),
-            Opened::Direct(s) => (UpstreamStream::Tcp(s), None, Vec::new(), false, None),
+        let planned = match connect::plan(shared, spec, &target, Some(&request.path)) {
+            Ok(p) => p,
+            Err(e) => return fail(&mut client, &e).await,
         };
         let idle = shared.settings.idle_timeout;
-        let mut upstream = Stall::new(upstream, idle);
-        let head = forward_head(
-            &request.method,
-            &target,
-            &tail,
-            &request.headers,
-            to_proxy,
-            login.as_ref(),
-        );
-        drop(login);
-        let mut up = head.len() as u64;
-        if upstream.write_all(&head).await.is_err() {
-            connect::finished(shared, proxy, &target, 0, 0);
-            return respond(
-                &mut client,
-                502,
-                "Bad Gateway",
-                "vip: the upstream closed the connection before taking the request",
-                "",
-            )
-            .await;
-        }
-        let carry = std::mem::take(&mut request.rest);
-        let framing = if chunked {
-            Some(Framing::Chunked)
-        } else {
-            length.filter(|&n| n > 0).map(Framing::Length)
+        let head_only = request.method.eq_ignore_ascii_case("HEAD");
+        // The gateway answers `Expect: 100-continue` itself (the header is
+        // not passed on), so the client sends at once. An HTTP/1.0
+        // client's expectation is ignored (RFC 9110 10.1.1).
+        let expects = request.http11
+            && header(&request.headers, "expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+        let upgrade_asked = upgrade_requested(&request.headers).is_some();
+        let held_len = match length {
+            Some(n) if !chunked && n <= shared.settings.replay_buffer as u64 => Some(n as usize),
+            None if !chunked => Some(0),
+            _ => None,
         };
-        let mut answer = leftover;
-        let (carry, whole_body) = match framing {
-            None => (carry, true),
-            Some(framing) => {
-                // The gateway answers `Expect: 100-continue` itself (the
-                // header is not passed on), so the client sends at once. An
-                // HTTP/1.0 client's expectation is ignored (RFC 9110 10.1.1).
-                let expects = request.http11
-                    && header(&request.headers, "expect")
-                        .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
-                if expects
-                    && client
-                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                        .await
-                        .is_err()
-                {
-                    connect::finished(shared, proxy, &target, up, 0);
-                    return;
-                }
-                let mut from = Stall::new(&mut client, idle);
-                match body::send(carry, &mut from, &mut upstream, framing, &mut answer).await {
-                    Sent::Whole(n, rest) => {
-                        up += n;
-                        (rest, true)
-                    }
-                    // The upstream answered early or stopped taking the body:
-                    // pass its answer on, then close (the rest is unread).
-                    Sent::Cut => (Vec::new(), false),
-                    Sent::Failed(BodyError::Malformed(why)) => {
-                        connect::finished(shared, proxy, &target, up, 0);
-                        let text = format!("vip: the chunked request body is malformed: {why}");
-                        return respond(&mut client, 400, "Bad Request", &text, "").await;
-                    }
-                    Sent::Failed(_) => {
-                        connect::finished(shared, proxy, &target, up, 0);
+        let exchanged = match (planned, held_len) {
+            (connect::Planned::Proxies(candidates, pool), Some(n)) => {
+                // Held whole: may go to the next proxy (see `replay`).
+                let mut carry = std::mem::take(&mut request.rest);
+                if n > 0 {
+                    if expects
+                        && client
+                            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                            .await
+                            .is_err()
+                    {
                         return;
                     }
+                    match replay::hold_body(&mut client, carry, n, idle).await {
+                        Ok((body, rest)) => {
+                            carry = rest;
+                            request.rest = body;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                let held = Arc::new(replay::Held {
+                    method: request.method.clone(),
+                    target: target.clone(),
+                    tail: tail.clone(),
+                    headers: std::mem::take(&mut request.headers),
+                    body: std::mem::take(&mut request.rest),
+                    head_only,
+                    keep_alive: request.keep_alive,
+                    upgrade: upgrade_asked,
+                });
+                match replay::send(shared, candidates, &pool, held).await {
+                    Ok((answered, proxy, latency)) => Exchanged {
+                        upstream: answered.upstream,
+                        proxy: Some((proxy, latency)),
+                        reply: answered.reply,
+                        up: answered.up,
+                        carry,
+                        whole_body: true,
+                    },
+                    Err(e) => return fail(&mut client, &e).await,
+                }
+            }
+            (planned, _) => {
+                match once(
+                    &mut client,
+                    &mut request,
+                    shared,
+                    planned,
+                    &target,
+                    &tail,
+                    expects,
+                    head_only,
+                    upgrade_asked,
+                )
+                .await
+                {
+                    Some(x) => x,
+                    None => return,
                 }
             }
         };
+        let Exchanged {
+            mut upstream,
+            proxy,
+            reply,
+            mut up,
+            carry,
+            whole_body,
+        } = exchanged;
         let keep_alive = request.keep_alive && whole_body;
-        let head_only = request.method.eq_ignore_ascii_case("HEAD");
-        let upgrade = whole_body && upgrade_requested(&request.headers).is_some();
-        let reply = match response(&mut upstream, answer, head_only, keep_alive, upgrade).await {
-            Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                connect::finished(shared, proxy, &target, up, 0);
-                let text = format!("vip: the upstream sent no answer ({e})");
-                return respond(&mut client, 504, "Gateway Timeout", &text, "").await;
-            }
-            Err(e) => {
-                connect::finished(shared, proxy, &target, up, 0);
-                return respond(
-                    &mut client,
-                    502,
-                    "Bad Gateway",
-                    &format!("vip: the upstream's response was unusable: {e}"),
-                    "",
-                )
-                .await;
-            }
-        };
         let mut down = (reply.head.len() + reply.body_start.len()) as u64;
         let mut ok = client.write_all(&reply.head).await.is_ok()
             && client.write_all(&reply.body_start).await.is_ok();

@@ -256,6 +256,17 @@ pub(super) async fn fail(stream: &mut TcpStream, e: &connect::OpenError) {
             )
             .await
         }
+        // No upstream answered in time: a gateway timeout, not a bad one.
+        _ if e.timed_out() => {
+            respond(
+                stream,
+                504,
+                "Gateway Timeout",
+                &format!("vip: {}", e.explain()),
+                "",
+            )
+            .await
+        }
         _ => {
             respond(
                 stream,

@@ -7,6 +7,7 @@ mod answer;
 mod body;
 mod forward;
 mod http;
+mod replay;
 mod socks5;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@
 mod blocking;
 mod bodies;
 mod client_auth;
+mod failover;
 mod faults;
 mod health;
 mod https;

@@ -15,6 +15,7 @@ mod vault;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use vip_engine::StrategyName;
@@ -81,6 +82,7 @@ fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
             strategy,
             client_auth,
             proxy_ca,
+            attempts,
             blocking,
         }) => gateway::run(vip_daemon::standalone::StandaloneConfig {
             listen,
@@ -88,6 +90,11 @@ fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
             strategy,
             client_auth,
             proxy_ca,
+            attempts: vip_daemon::standalone::Attempts {
+                budget: Duration::from_millis(attempts.request_budget),
+                hedge_delay: attempts.hedge_delay.map(Duration::from_millis),
+                replay_buffer: attempts.replay_buffer as usize * 1024,
+            },
             blocking: blocking.blocking(),
         }),
     }
