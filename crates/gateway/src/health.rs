@@ -1,5 +1,8 @@
-//! Health checks: TCP connect to the proxy, the proxy handshake, and (with a
-//! check URL) an HTTP GET through the proxy, each timed. A body that is an IP
+//! Health checks: TCP connect to the proxy, the proxy's own handshake and
+//! authentication, and an HTTP GET through the proxy to the check URL (a
+//! configured one, or [`DEFAULT_CHECK_URL`]), each stage with its own
+//! timeout; only a completed request through the proxy is up, and a
+//! failure names the stage it happened in. A body that is an IP
 //! address is the proxy's exit IP. [`Hysteresis`] turns results into up/down
 //! only after several in a row, and [`ClockWatch`] notices wall-clock jumps
 //! (suspend/resume) so a burst of failures right after one is re-checked
@@ -83,11 +86,15 @@ impl GeoDb {
     }
 }
 
+/// The check URL when none is configured: an endpoint that answers 204
+/// and exists to tell whether a network path works.
+pub const DEFAULT_CHECK_URL: &str = "http://connectivitycheck.gstatic.com/generate_204";
+
 /// What to check and how long to wait.
 #[derive(Clone, Debug)]
 pub struct CheckSettings {
-    /// `http://host[:port]/path` fetched through the proxy; `None` checks
-    /// only that the proxy accepts connections.
+    /// `http://host[:port]/path` fetched through the proxy; `None`:
+    /// [`DEFAULT_CHECK_URL`].
     pub url: Option<String>,
     /// Limit for each stage.
     pub timeout: Duration,
@@ -104,7 +111,7 @@ impl Default for CheckSettings {
         CheckSettings {
             url: None,
             timeout: Duration::from_secs(10),
-            concurrency: 8,
+            concurrency: 256,
             tls: crate::upstream::Tls::default(),
             geo: None,
         }
@@ -136,6 +143,9 @@ pub struct CheckReport {
     pub exit_timezone: Option<String>,
     /// Failure kind, when it failed.
     pub failure: Option<FailureKind>,
+    /// The stage that failed: `connect`, `handshake`, `request` or
+    /// `answer`.
+    pub stage: Option<&'static str>,
     /// What failed, for people.
     pub error: Option<String>,
 }
@@ -144,8 +154,14 @@ fn millis<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::
     s.serialize_some(&d.map(|d| d.as_secs_f64() * 1000.0))
 }
 
-fn failed(proxy: ProxyId, connect: Option<Duration>, e: &DialError) -> CheckReport {
+fn failed(
+    proxy: ProxyId,
+    connect: Option<Duration>,
+    stage: &'static str,
+    e: &DialError,
+) -> CheckReport {
     CheckReport {
+        stage: Some(stage),
         proxy,
         ok: false,
         connect,
@@ -191,6 +207,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
             return failed(
                 id,
                 None,
+                "connect",
                 &DialError::Connect {
                     proxy: addr,
                     source,
@@ -201,6 +218,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
             return failed(
                 id,
                 None,
+                "connect",
                 &DialError::Timeout {
                     proxy: addr,
                     stage: "connect",
@@ -208,26 +226,14 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
             );
         }
     };
-    let Some(url) = &settings.url else {
-        return CheckReport {
-            proxy: id,
-            ok: true,
-            connect: Some(connect),
-            latency: Some(connect),
-            http_status: None,
-            exit_ip: None,
-            exit_country: None,
-            exit_timezone: None,
-            failure: None,
-            error: None,
-        };
-    };
+    let url = settings.url.as_deref().unwrap_or(DEFAULT_CHECK_URL);
     let (target, path) = match parse_url(url) {
         Ok(x) => x,
         Err(e) => {
             return failed(
                 id,
                 Some(connect),
+                "request",
                 &DialError::Unusable {
                     proxy: addr,
                     detail: e.to_string(),
@@ -251,7 +257,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
     .await
     {
         Ok(d) => d,
-        Err(e) => return failed(id, Some(connect), &e),
+        Err(e) => return failed(id, Some(connect), "handshake", &e),
     };
     let head = forward_head(
         "GET",
@@ -276,11 +282,14 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
     };
     let response = match tokio::time::timeout(settings.timeout, exchange).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return failed(id, Some(connect), &upstream::io_fault(&addr, e)),
+        Ok(Err(e)) => {
+            return failed(id, Some(connect), "request", &upstream::io_fault(&addr, e));
+        }
         Err(_) => {
             return failed(
                 id,
                 Some(connect),
+                "request",
                 &DialError::Timeout {
                     proxy: addr,
                     stage: "check request",
@@ -289,6 +298,14 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
         }
     };
     let latency = started.elapsed();
+    if response.is_empty() {
+        return failed(
+            id,
+            Some(connect),
+            "answer",
+            &DialError::Reset { proxy: addr },
+        );
+    }
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Response::new(&mut headers);
     let (status, body_at) = match parsed.parse(&response) {
@@ -297,6 +314,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
             return failed(
                 id,
                 Some(connect),
+                "answer",
                 &DialError::Protocol {
                     proxy: addr,
                     detail: "the check URL's reply is not HTTP".into(),
@@ -317,42 +335,82 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
         exit_country: exit_ip.and_then(|ip| settings.geo.as_ref()?.country(ip)),
         exit_timezone: exit_ip.and_then(|ip| settings.geo.as_ref()?.time_zone(ip)),
         exit_ip,
-        failure: (!ok).then_some(if status == 407 {
+        failure: (!ok).then_some(if status == 407 || (status == 401 && dialed.forwarding) {
             FailureKind::ProxyAuth
         } else {
             FailureKind::OriginUnreachable
         }),
-        error: (!ok).then(|| format!("check URL answered {status}")),
+        stage: (!ok).then_some("answer"),
+        error: (!ok).then(|| format!("proxy {addr}: the check URL answered {status}")),
     }
 }
 
-/// Checks many proxies, at most `settings.concurrency` at once, calling
-/// `done` after each; reports come back in input order.
+/// Checks many proxies, at most `settings.concurrency` at once (and no
+/// more than the open-file limit allows), calling `done` after each;
+/// reports come back in input order.
 pub async fn check_all(
     proxies: Vec<(Proxy, Option<Login>)>,
     settings: &CheckSettings,
     done: impl Fn(&CheckReport) + Send + Sync + 'static,
 ) -> Vec<CheckReport> {
-    let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-    let done = Arc::new(done);
-    let mut set = tokio::task::JoinSet::new();
-    for (i, (proxy, login)) in proxies.into_iter().enumerate() {
-        let (limit, done, settings) = (limit.clone(), done.clone(), settings.clone());
-        set.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let report = check(&proxy, login.as_ref(), &settings).await;
-            done(&report);
-            (i, report)
-        });
-    }
+    let (mut rx, _running) = check_each(proxies, settings);
     let mut out = Vec::new();
-    while let Some(r) = set.join_next().await {
-        if let Ok(r) = r {
-            out.push(r);
-        }
+    while let Some((i, report)) = rx.recv().await {
+        done(&report);
+        out.push((i, report));
     }
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Starts checking `proxies` (as [`check_all`]) and hands each report, with
+/// its input index, to the receiver as it finishes. Dropping the returned
+/// set stops the checks still running.
+pub fn check_each(
+    proxies: Vec<(Proxy, Option<Login>)>,
+    settings: &CheckSettings,
+) -> (
+    tokio::sync::mpsc::UnboundedReceiver<(usize, CheckReport)>,
+    tokio::task::JoinSet<()>,
+) {
+    let limit = Arc::new(Semaphore::new(settings.concurrency.clamp(1, fd_budget())));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (proxy, login)) in proxies.into_iter().enumerate() {
+        let (limit, settings, tx) = (limit.clone(), settings.clone(), tx.clone());
+        set.spawn(async move {
+            let Ok(_permit) = limit.acquire_owned().await else {
+                return;
+            };
+            let report = check(&proxy, login.as_ref(), &settings).await;
+            let _ = tx.send((i, report));
+        });
+    }
+    (rx, set)
+}
+
+/// How many checks may run at once under the open-file limit (each holds
+/// one socket, two for a moment): the soft limit is first raised to the
+/// hard one, and a margin is kept for everything else.
+pub fn fd_budget() -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let mut soft = lim.current;
+    if let (Some(cur), Some(max)) = (lim.current, lim.maximum)
+        && cur < max
+        && setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(max),
+                maximum: Some(max),
+            },
+        )
+        .is_ok()
+    {
+        soft = Some(max);
+    }
+    let soft = soft.map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX));
+    (soft.saturating_sub(256) / 2).max(16)
 }
 
 /// Up or down, as stored in `proxies.status`.

@@ -688,15 +688,17 @@ pub struct CheckArgs {
     /// Check every proxy.
     #[arg(long, conflicts_with = "ids")]
     pub all: bool,
-    /// http:// URL fetched through each proxy; an IP-address body is recorded as the exit IP.
+    /// http:// URL fetched through each proxy (after its own handshake and
+    /// authentication); an IP-address body is recorded as the exit IP
+    /// [default: http://connectivitycheck.gstatic.com/generate_204].
     #[arg(long)]
     pub url: Option<String>,
-    /// Seconds allowed for each stage.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds allowed for each stage (connect, handshake, request).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
-    /// Checks at once.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
+    /// Checks at once (also held under the open-file limit).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub concurrency: u64,
     /// MaxMind-format database (GeoLite2/GeoIP2 Country or City) for the exit IP's country.
     #[arg(long, value_name = "MMDB")]
     pub geoip: Option<PathBuf>,

@@ -225,7 +225,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "health.concurrency",
         kind: number(1, 10_000, "checks"),
-        default: Some("8"),
+        default: Some("256"),
         flag: "--check-concurrency",
         help: "checks at once",
         value: "N",

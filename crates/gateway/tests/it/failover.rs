@@ -23,7 +23,7 @@ use vip_gateway::{Assignment, Gateway, GatewaySettings};
 use vip_testkit::*;
 
 #[derive(Clone, Copy, Debug)]
-enum Fault {
+pub enum Fault {
     Refuse,
     Hang,
     Reset,
@@ -39,13 +39,13 @@ enum Fault {
 /// Connections a faulty upstream accepted, in all and open now (and the
 /// most open at once).
 #[derive(Default)]
-struct Counts {
-    accepted: AtomicUsize,
-    open: AtomicUsize,
-    most_open: AtomicUsize,
+pub struct Counts {
+    pub accepted: AtomicUsize,
+    pub open: AtomicUsize,
+    pub most_open: AtomicUsize,
 }
 
-async fn faulty(fault: Fault) -> (SocketAddr, Arc<Counts>) {
+pub async fn faulty(fault: Fault) -> (SocketAddr, Arc<Counts>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let counts = Arc::new(Counts::default());

@@ -77,14 +77,6 @@ async fn checks_measure_latency_find_the_exit_ip_and_classify_failures() {
     let r = check(&proxy(4, Protocol::Http, closed, None), None, &settings).await;
     assert_eq!((r.ok, r.failure), (false, Some(FailureKind::ProxyRefused)));
     assert!(r.error.unwrap().contains("cannot connect to proxy"));
-    // Without a URL only the TCP connect is checked.
-    let r = check(
-        &proxy(5, Protocol::Http, http.addr, None),
-        None,
-        &CheckSettings::default(),
-    )
-    .await;
-    assert!(r.ok && r.exit_ip.is_none());
 
     let done = Arc::new(AtomicUsize::new(0));
     let counter = done.clone();
@@ -118,4 +110,112 @@ async fn checks_measure_latency_find_the_exit_ip_and_classify_failures() {
         "{reports:?}"
     );
     assert!(!ClockWatch::new(Duration::from_secs(5)).jumped());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_only_accepts_tcp_is_down_with_the_stage_that_failed() {
+    use crate::failover::{Fault, faulty};
+    let origin = Origin::start().await;
+    let url = Some(format!("http://127.0.0.1:{}/ip", origin.addr.port()));
+    let real = tinyproxy("127.0.0.2", "u", "p");
+    let wrong = tinyproxy("127.0.0.4", "u", "other");
+    let socks = microsocks("127.0.0.3", "u", "p");
+    let login = (Secret::new("u"), Secret::new("p"));
+    let mut cases = Vec::new();
+    for protocol in [Protocol::Http, Protocol::Socks5, Protocol::Socks4a] {
+        for (fault, stage) in [
+            (
+                Fault::Hang,
+                if protocol == Protocol::Http {
+                    "request"
+                } else {
+                    "handshake"
+                },
+            ),
+            (
+                Fault::Garbage,
+                if protocol == Protocol::Http {
+                    "answer"
+                } else {
+                    "handshake"
+                },
+            ),
+            (
+                Fault::WrongSocksVersion,
+                if protocol == Protocol::Http {
+                    "answer"
+                } else {
+                    "handshake"
+                },
+            ),
+            (
+                Fault::Answer407,
+                if protocol == Protocol::Http {
+                    "answer"
+                } else {
+                    "handshake"
+                },
+            ),
+            (
+                Fault::Reset,
+                if protocol == Protocol::Http {
+                    "answer"
+                } else {
+                    "handshake"
+                },
+            ),
+        ] {
+            cases.push((protocol, faulty(fault).await.0, format!("{fault:?}"), stage));
+        }
+    }
+    for with_url in [true, false] {
+        let settings = CheckSettings {
+            url: if with_url { url.clone() } else { None },
+            timeout: Duration::from_secs(2),
+            ..CheckSettings::default()
+        };
+        // At once: the hanging ones wait out their stage's timeout.
+        let mut set = tokio::task::JoinSet::new();
+        for (protocol, addr, fault, stage) in cases.clone() {
+            let settings = settings.clone();
+            set.spawn(async move {
+                let r = check(&proxy(1, protocol, addr, None), None, &settings).await;
+                (protocol, fault, stage, r)
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            let (protocol, fault, stage, r) = done.unwrap();
+            assert!(!r.ok, "{protocol:?} {fault} is up: {r:?}");
+            assert_eq!(r.stage, Some(stage), "{protocol:?} {fault}: {r:?}");
+            assert!(
+                r.error.is_some_and(|e| e.contains("127.0.0.1:")),
+                "names the proxy"
+            );
+        }
+        // Real 407s (tinyproxy answers wrong credentials itself).
+        let r = check(
+            &proxy(2, Protocol::Http, wrong.addr, Some(1)),
+            Some(&login),
+            &settings,
+        )
+        .await;
+        assert_eq!(
+            (r.ok, r.failure),
+            (false, Some(FailureKind::ProxyAuth)),
+            "{r:?}"
+        );
+        assert_eq!(r.stage, Some("answer"));
+    }
+    // Healthy proxies are up only after a request through them completed:
+    // the origin saw it.
+    let settings = CheckSettings {
+        url,
+        ..CheckSettings::default()
+    };
+    for (protocol, addr) in [(Protocol::Http, real.addr), (Protocol::Socks5, socks.addr)] {
+        let before = origin.peers.lock().unwrap().len();
+        let r = check(&proxy(3, protocol, addr, Some(1)), Some(&login), &settings).await;
+        assert!(r.ok && r.stage.is_none(), "{r:?}");
+        assert_eq!(origin.peers.lock().unwrap().len(), before + 1);
+    }
 }

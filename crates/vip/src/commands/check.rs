@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use indicatif::ProgressBar;
+use indicatif::{ProgressBar, ProgressStyle};
 use vip_gateway::health::CheckSettings;
 
 use super::{Ctx, InvalidInput};
@@ -48,11 +48,17 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let settings = CheckSettings {
         url,
         timeout: Duration::from_secs(timeout.max(1)),
-        concurrency,
+        concurrency: concurrency as usize,
         tls: vip_gateway::upstream::Tls::default(),
         geo: vip_daemon::inputs::geo_db(geoip.as_deref())?,
     };
-    let bar = ProgressBar::new(chosen.len() as u64);
+    let total = chosen.len();
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} checked · {msg} · {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let counts = std::cell::Cell::new((0usize, 0usize));
     let ticker = bar.clone();
     let runtime = tokio::runtime::Runtime::new()?;
     let reports = runtime.block_on(vip_daemon::check_stored(
@@ -60,9 +66,24 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
         vault,
         chosen,
         &settings,
-        move |_| ticker.inc(1),
+        |r| {
+            let (up, down) = counts.get();
+            let (up, down) = if r.ok { (up + 1, down) } else { (up, down + 1) };
+            counts.set((up, down));
+            ticker.set_message(format!("{up} up, {down} down, {} left", total - up - down));
+            ticker.inc(1);
+        },
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
     ))?;
     bar.finish_and_clear();
+    if reports.len() < total {
+        eprintln!(
+            "interrupted: {} of {total} checked (their results are saved)",
+            reports.len()
+        );
+    }
     let failed = reports.iter().filter(|r| !r.ok).count();
     output::records(
         &reports,
@@ -73,6 +94,7 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
             ("CONNECT MS", "connect_ms|0"),
             ("LATENCY MS", "latency_ms|0"),
             ("HTTP", "http_status"),
+            ("STAGE", "stage"),
             ("EXIT IP", "exit_ip"),
             ("ERROR", "error"),
         ],
