@@ -215,6 +215,19 @@ impl BreakerState {
                     *self = open(settings, now, 0);
                 }
             }
+            // A health check or recovery probe that passed while open is
+            // evidence the proxy is back: probing starts now rather than at
+            // the end of a cooldown that may have doubled many times.
+            BreakerState::Open { trips, .. } if ok && !probe => {
+                *self = BreakerState::HalfOpen {
+                    in_flight: 0,
+                    successes: 1,
+                    trips: *trips,
+                };
+                if settings.close_after.max(1) <= 1 {
+                    *self = BreakerState::default();
+                }
+            }
             BreakerState::Open { .. } => {}
             BreakerState::HalfOpen {
                 in_flight,

@@ -70,6 +70,8 @@ pub struct GatewaySettings {
     /// A plain-HTTP request body up to this size is held so the request
     /// can go to another proxy; a larger one is sent once.
     pub replay_buffer: usize,
+    /// Background probes of proxies whose breaker is open.
+    pub recovery: crate::recovery::RecoverySettings,
 }
 
 impl Default for GatewaySettings {
@@ -86,6 +88,7 @@ impl Default for GatewaySettings {
             budget: Duration::from_secs(5),
             hedge_delay: None,
             replay_buffer: 64 * 1024,
+            recovery: crate::recovery::RecoverySettings::default(),
         }
     }
 }
@@ -155,6 +158,8 @@ pub struct Gateway {
     tracker: TaskTracker,
     stop_accepting: CancellationToken,
     abort: CancellationToken,
+    /// Whether the recovery probes were started.
+    recovering: std::sync::atomic::AtomicBool,
 }
 
 impl Gateway {
@@ -185,6 +190,7 @@ impl Gateway {
             tracker: TaskTracker::new(),
             stop_accepting: CancellationToken::new(),
             abort: CancellationToken::new(),
+            recovering: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -230,6 +236,18 @@ impl Gateway {
             return Err(GatewayError::OpenProxy {
                 addr: addr.to_string(),
             });
+        }
+        // The first listener starts the recovery probes (they need a
+        // runtime, and a gateway that serves nothing has nothing to probe
+        // for); they end when the gateway stops accepting.
+        if !self
+            .recovering
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.tracker.spawn(crate::recovery::run(
+                self.shared.clone(),
+                self.stop_accepting.child_token(),
+            ));
         }
         let stop = self.stop_accepting.child_token();
         let handle = ListenerHandle {

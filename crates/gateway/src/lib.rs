@@ -18,6 +18,7 @@ mod error;
 mod gateway;
 pub mod health;
 mod inbound;
+mod recovery;
 mod relay;
 mod sink;
 mod stall;
@@ -28,6 +29,7 @@ pub use error::{DialError, GatewayError, InputError};
 pub use gateway::{
     ClientAuth, Credentials, Gateway, GatewaySettings, ListenerHandle, ListenerSpec, NoCredentials,
 };
+pub use recovery::RecoverySettings;
 pub use sink::{ConnectionRecord, EventSink, NullSink};
 pub use target::Target;
 pub use vip_model::Assignment;

@@ -100,6 +100,10 @@ impl Settings {
                         .map(Duration::from_millis),
                     replay_buffer: self.number("gateway.replay_buffer_kib").unwrap_or(64) as usize
                         * 1024,
+                    recovery: vip_gateway::RecoverySettings {
+                        url: self.text("health.check_url"),
+                        ..vip_gateway::RecoverySettings::default()
+                    },
                     blocklist: blocklist.clone(),
                     tls,
                     ..GatewaySettings::default()

@@ -178,3 +178,27 @@ fn breaker_settings_are_configurable() {
         &[row("a.com", Expect::Error("open circuit breakers")).exclude(&[2])],
     );
 }
+
+#[test]
+fn a_passing_check_while_open_starts_probing_at_once() {
+    let mut h = Harness::strategy(plain(2), "round-robin");
+    h.fail(1, 5);
+    assert_eq!(phase(&h, 1), BreakerPhase::Open);
+    // A failing check changes nothing; a passing one half-opens long
+    // before the cooldown ends, and a second closes.
+    let checked = |ok: bool| Feedback::Checked {
+        proxy: ProxyId(1),
+        result: if ok {
+            Ok(Duration::from_millis(2))
+        } else {
+            Err(FailureKind::ProxyRefused)
+        },
+    };
+    h.feed(checked(false));
+    assert_eq!(phase(&h, 1), BreakerPhase::Open);
+    h.advance(Duration::from_secs(1));
+    h.feed(checked(true));
+    assert_eq!(phase(&h, 1), BreakerPhase::HalfOpen);
+    h.feed(checked(true));
+    assert_eq!(phase(&h, 1), BreakerPhase::Closed);
+}

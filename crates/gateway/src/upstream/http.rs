@@ -21,6 +21,55 @@ pub fn auth_header(login: Option<&Login>) -> String {
     })
 }
 
+/// Asks the proxy itself something it answers without reaching out
+/// (`OPTIONS *`): any HTTP answer but a 407 means it is alive and takes
+/// our credentials.
+pub async fn ask(
+    stream: &mut UpstreamStream,
+    proxy: &str,
+    login: Option<&Login>,
+) -> Result<(), DialError> {
+    let head = format!(
+        "OPTIONS * HTTP/1.1\r\nHost: {proxy}\r\n{}Connection: close\r\n\r\n",
+        auth_header(login)
+    );
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| io_fault(proxy, e))?;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") && got.len() < 16 * 1024 {
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| io_fault(proxy, e))?;
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&chunk[..n]);
+    }
+    if got.is_empty() {
+        return Err(DialError::Reset {
+            proxy: proxy.into(),
+        });
+    }
+    let status = std::str::from_utf8(&got[..got.len().min(12)])
+        .ok()
+        .filter(|s| s.starts_with("HTTP/1."))
+        .and_then(|s| s.get(9..12)?.parse::<u16>().ok());
+    match status {
+        Some(401 | 407) => Err(DialError::Auth {
+            proxy: proxy.into(),
+        }),
+        Some(_) => Ok(()),
+        None => Err(DialError::Protocol {
+            proxy: proxy.into(),
+            detail: "its answer is not HTTP".into(),
+        }),
+    }
+}
+
 /// Sends CONNECT and reads the reply head; returns bytes after it.
 pub async fn connect(
     stream: &mut UpstreamStream,

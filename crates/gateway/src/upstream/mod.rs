@@ -155,6 +155,61 @@ pub async fn dial(
     })
 }
 
+/// Whether `proxy` is alive and speaks its protocol, without asking it to
+/// reach anything: the SOCKS5 greeting and authentication; for HTTP(S)
+/// proxies a request to the proxy itself; for SOCKS4 a TCP connect. Each
+/// stage within `t`. Returns the time taken.
+pub async fn probe(
+    proxy: &Proxy,
+    login: Option<&Login>,
+    t: Duration,
+    tls: &Tls,
+) -> Result<Duration, DialError> {
+    let name = addr(proxy);
+    let started = Instant::now();
+    let tcp = match timeout(t, TcpStream::connect(&name)).await {
+        Err(_) => {
+            return Err(DialError::Timeout {
+                proxy: name,
+                stage: "connect",
+            });
+        }
+        Ok(Err(source)) => {
+            return Err(DialError::Connect {
+                proxy: name,
+                source,
+            });
+        }
+        Ok(Ok(s)) => s,
+    };
+    let talk = async {
+        let mut stream = if proxy.protocol == Protocol::Https {
+            let s = tls
+                .connect(&proxy.host, tcp)
+                .await
+                .map_err(|e| DialError::Protocol {
+                    proxy: name.clone(),
+                    detail: format!("TLS handshake failed: {e}"),
+                })?;
+            UpstreamStream::Tls(Box::new(s))
+        } else {
+            UpstreamStream::Tcp(tcp)
+        };
+        match proxy.protocol {
+            Protocol::Socks5 => socks::greet5(&mut stream, &name, login).await,
+            Protocol::Http | Protocol::Https => http::ask(&mut stream, &name, login).await,
+            Protocol::Socks4 | Protocol::Socks4a => Ok(()),
+        }
+    };
+    match timeout(t, talk).await {
+        Err(_) => Err(DialError::Timeout {
+            proxy: name,
+            stage: "handshake",
+        }),
+        Ok(r) => r.map(|()| started.elapsed()),
+    }
+}
+
 /// Maps an I/O error during a handshake to the proxy's fault.
 pub fn io_fault(proxy: &str, e: std::io::Error) -> DialError {
     match e.kind() {

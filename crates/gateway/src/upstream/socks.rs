@@ -18,11 +18,12 @@ fn protocol(proxy: &str, detail: impl Into<String>) -> DialError {
 }
 
 /// SOCKS5 CONNECT.
-pub async fn connect5(
+/// The SOCKS5 greeting and, when the proxy asks for it, username and
+/// password authentication: what a proxy answers without reaching out.
+pub async fn greet5(
     s: &mut UpstreamStream,
     proxy: &str,
     login: Option<&Login>,
-    target: &Target,
 ) -> Result<(), DialError> {
     let io = |e| io_fault(proxy, e);
     let greeting: &[u8] = if login.is_some() {
@@ -74,6 +75,17 @@ pub async fn connect5(
             ));
         }
     }
+    Ok(())
+}
+
+pub async fn connect5(
+    s: &mut UpstreamStream,
+    proxy: &str,
+    login: Option<&Login>,
+    target: &Target,
+) -> Result<(), DialError> {
+    let io = |e| io_fault(proxy, e);
+    greet5(s, proxy, login).await?;
     let mut req = vec![5, 1, 0];
     match target.ip() {
         Some(IpAddr::V4(ip)) => {

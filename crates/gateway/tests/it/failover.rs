@@ -529,3 +529,98 @@ async fn never_more_than_two_attempts_in_flight_and_the_retry_budget_holds() {
     assert!(accepted >= requests, "{accepted}");
     gateway.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A proxy address that can be taken down (connections refused) and
+/// brought back, relaying to a real microsocks while up.
+struct Switchable {
+    addr: SocketAddr,
+    behind: SocketAddr,
+    up: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Switchable {
+    async fn start(behind: SocketAddr) -> Switchable {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut s = Switchable {
+            addr,
+            behind,
+            up: None,
+        };
+        s.bring_up().await;
+        s
+    }
+
+    async fn bring_up(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        let behind = self.behind;
+        self.up = Some(tokio::spawn(async move {
+            let mut relays = tokio::task::JoinSet::new();
+            while let Ok((mut s, _)) = listener.accept().await {
+                relays.spawn(async move {
+                    if let Ok(mut up) = TcpStream::connect(behind).await {
+                        let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Down: the listener and every relay end (the task is aborted).
+    async fn take_down(&mut self) {
+        if let Some(task) = self.up.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_upstream_carries_traffic_within_ten_seconds_without_clients() {
+    let origin = Origin::start().await;
+    let socks = microsocks("127.0.0.3", "u", "p");
+    let mut upstream = Switchable::start(socks.addr).await;
+    let engine = engine(
+        vec![proxy(1, Protocol::Socks5, upstream.addr, Some(1))],
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        HealthSettings::default(),
+    );
+    let gateway = Arc::new(Gateway::new(
+        engine,
+        logins(&[(1, "u", "p")]),
+        Arc::new(Collect::default()),
+        GatewaySettings::default(),
+    ));
+    let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
+    assert!(request(Client::Socks5, listener, origin.addr).await.is_ok());
+    upstream.take_down().await;
+    // Clients fail until the breaker opens (its cooldown is 30 s).
+    for _ in 0..10 {
+        let _ = request(Client::Connect, listener, origin.addr).await;
+    }
+    let phase =
+        || gateway.with_engine(|e| e.status(vip_engine::ProxyId(1)).unwrap().breaker.phase());
+    assert_eq!(phase(), vip_engine::BreakerPhase::Open);
+    // No client traffic from here on.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    upstream.bring_up().await;
+    let back = Instant::now();
+    while phase() != vip_engine::BreakerPhase::Closed {
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "still {:?} after 10 s",
+            phase()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = back.elapsed();
+    let got = request(Client::Forward, listener, origin.addr).await;
+    assert!(
+        got.as_deref().is_ok_and(through_a_proxy),
+        "{got:?} after {took:?}"
+    );
+    gateway.shutdown(Duration::from_secs(1)).await;
+}

@@ -219,3 +219,34 @@ async fn an_upstream_that_only_accepts_tcp_is_down_with_the_stage_that_failed() 
         assert_eq!(origin.peers.lock().unwrap().len(), before + 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_probe_asks_the_proxy_itself_and_nothing_beyond() {
+    use crate::failover::{Fault, faulty};
+    use vip_gateway::upstream::{Tls, probe};
+    let http = tinyproxy("127.0.0.2", "u", "p");
+    let socks = microsocks("127.0.0.3", "u", "p");
+    let good = (Secret::new("u"), Secret::new("p"));
+    let bad = (Secret::new("u"), Secret::new("nope"));
+    let t = Duration::from_secs(1);
+    let tls = Tls::default();
+    for (protocol, addr) in [(Protocol::Http, http.addr), (Protocol::Socks5, socks.addr)] {
+        let p = proxy(1, protocol, addr, Some(1));
+        assert!(
+            probe(&p, Some(&good), t, &tls).await.is_ok(),
+            "{protocol:?}"
+        );
+        let e = probe(&p, Some(&bad), t, &tls).await.unwrap_err();
+        assert_eq!(e.kind(), FailureKind::ProxyAuth, "{protocol:?}: {e}");
+    }
+    for protocol in [Protocol::Http, Protocol::Socks5] {
+        let p = proxy(2, protocol, faulty(Fault::Hang).await.0, None);
+        let e = probe(&p, None, t, &tls).await.unwrap_err();
+        assert_eq!(e.kind(), FailureKind::ProxyTimeout, "{protocol:?}: {e}");
+        let p = proxy(3, protocol, faulty(Fault::Garbage).await.0, None);
+        assert!(
+            probe(&p, None, t, &tls).await.is_err(),
+            "{protocol:?} garbage"
+        );
+    }
+}
