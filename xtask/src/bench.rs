@@ -30,12 +30,21 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
             table_for("blocklist")
         }
         ["gateway"] => {
-            crate::packages::ensure(&["tinyproxy", "privoxy", "squid", "procps"])?;
+            crate::packages::ensure(&["tinyproxy", "microsocks", "privoxy", "squid", "procps"])?;
             crate::run(crate::cargo().args(["build", "--release", "--locked", "-p", "vip"]))?;
             let bin = target_dir().join("release").join("vip");
             crate::run(
                 crate::cargo()
-                    .args(["bench", "-p", "vip-gateway", "--bench", "peers", "--locked"])
+                    .args([
+                        "bench",
+                        "-p",
+                        "vip-gateway",
+                        "--bench",
+                        "peers",
+                        "--bench",
+                        "faults",
+                        "--locked",
+                    ])
                     .env("VIP_BIN", bin),
             )
         }

@@ -11,7 +11,9 @@
 //! - `cargo xtask bench store`: usage-ingestion throughput into SQLite.
 //! - `cargo xtask bench privacy`: cost of one tracker-blocking decision.
 //! - `cargo xtask bench gateway`: the gateway against tinyproxy, privoxy and
-//!   squid as a hop in front of the same upstream.
+//!   squid as a hop in front of the same upstream; then under faults (added
+//!   latency per faulty first candidate, keep-alive reuse, `vip proxy
+//!   check --all` over 10,000 local proxies).
 //! - `cargo xtask bench daemon`: selection latency while the daemon reloads
 //!   a 100,000-proxy pool with 200 rules, and what learning an exit costs.
 
@@ -24,12 +26,13 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 
 /// Debian packages the test suites need: real upstream proxies for the
-/// gateway's tests, EasyList/EasyPrivacy for tracker blocking, Chromium for
+/// gateway's tests (privoxy for upstream keep-alive, which tinyproxy lacks), EasyList/EasyPrivacy for tracker blocking, Chromium for
 /// the browser's, the public suffix list its fingerprint seeds use, and a
 /// font outside the base set (the font test shows it stays hidden).
 const TEST_PACKAGES: &[&str] = &[
     "tinyproxy",
     "microsocks",
+    "privoxy",
     "webext-ublock-origin-chromium",
     "chromium",
     "publicsuffix",

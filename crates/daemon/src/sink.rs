@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use vip_engine::{BreakerState, BreakerTransition, ConfigId, ProxyId, RotationEvent};
-use vip_gateway::{ConnectionRecord, EventSink};
-use vip_store::usage::{UsageEvent, UsageSender};
+use vip_gateway::{AttemptEvent, ConnectionRecord, EventSink};
+use vip_store::usage::{Tally, UsageEvent, UsageSender};
 
 /// Usage to the batched writer, rotation events buffered for the store.
 pub(crate) struct StoreSink {
@@ -103,8 +103,20 @@ impl EventSink for StoreSink {
             latency_ms: r.connect_latency.map(|d| d.as_secs_f64() * 1000.0),
             bytes_sent: r.bytes_up,
             bytes_received: r.bytes_down,
+            tally: None,
         };
         if !matches!(self.usage.try_send(event), Ok(true)) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn attempt(&self, proxy: ProxyId, event: AttemptEvent, at: vip_engine::Timestamp) {
+        let tally = Tally {
+            event: event.name(),
+            fault: event.fault().map(vip_engine::FailureKind::as_str),
+        };
+        let e = UsageEvent::tally(proxy, at.as_millis(), tally);
+        if !matches!(self.usage.try_send(e), Ok(true)) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -123,5 +135,46 @@ impl EventSink for StoreSink {
 
     fn sticky_changed(&self, rotation: ConfigId) {
         self.mark_sticky([rotation]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use vip_engine::FailureKind;
+    use vip_store::usage::{UsageWriter, UsageWriterConfig};
+
+    #[test]
+    fn attempt_events_reach_the_usage_statistics_by_event_and_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(vip_store::DATABASE_FILE);
+        let store = vip_store::Store::open(&db).unwrap();
+        let writer = UsageWriter::start(&db, UsageWriterConfig::default()).unwrap();
+        let sink = StoreSink::new(writer.sender());
+        let now = vip_gateway::now();
+        let (one, two) = (ProxyId(1), ProxyId(2));
+        sink.attempt(one, AttemptEvent::Failover(FailureKind::ProxyRefused), now);
+        sink.attempt(one, AttemptEvent::Failover(FailureKind::ProxyRefused), now);
+        sink.attempt(one, AttemptEvent::HedgeLost, now);
+        sink.attempt(two, AttemptEvent::HedgeWon, now);
+        sink.attempt(
+            two,
+            AttemptEvent::ReplayRefused(FailureKind::ProxyReset),
+            now,
+        );
+        writer.sender().flush().unwrap();
+        let stats = store.usage_stats(None, 1).unwrap();
+        let counts = |id: i64| {
+            let s = stats.iter().find(|s| s.proxy_id == id).unwrap();
+            assert_eq!(s.total_requests, 0, "events are not requests");
+            s.event_counts
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(1), ["failover:proxy_refused=2", "hedge_lost=1"]);
+        assert_eq!(counts(2), ["hedge_won=1", "replay_refused:proxy_reset=1"]);
+        assert_eq!(sink.dropped(), 0);
     }
 }

@@ -43,6 +43,10 @@ pub struct Attempts {
     pub hedge_delay: Option<Duration>,
     /// Request bodies held for replay, in bytes.
     pub replay_buffer: usize,
+    /// Idle plain-HTTP upstream connections kept per proxy (0: none).
+    pub keep_alive: usize,
+    /// How long an idle upstream connection is kept.
+    pub keep_idle: Duration,
 }
 
 /// A running standalone gateway.
@@ -95,6 +99,11 @@ impl Standalone {
             budget: config.attempts.budget,
             hedge_delay: config.attempts.hedge_delay,
             replay_buffer: config.attempts.replay_buffer,
+            keep_alive: vip_gateway::KeepAliveSettings {
+                per_proxy: config.attempts.keep_alive,
+                idle: config.attempts.keep_idle,
+                ..vip_gateway::KeepAliveSettings::default()
+            },
             ..GatewaySettings::default()
         };
         let gateway = Gateway::new(engine, Arc::new(logins), Arc::new(NullSink), settings);

@@ -18,7 +18,7 @@ use vip_engine::{Feedback, PoolSnapshot, Proxy, ProxyId};
 use crate::connect::{OpenError, observe};
 use crate::error::DialError;
 use crate::gateway::Shared;
-use crate::sink::ConnectionRecord;
+use crate::sink::{AttemptEvent, ConnectionRecord};
 use crate::upstream::Login;
 
 /// An attempt's deadline never goes below this, whatever the proxy's
@@ -268,7 +268,8 @@ where
     let hedge_delay = state.hedge_delay(policy.kind, shared.settings.hedge_delay);
     let mut queue = candidates
         .into_iter()
-        .filter_map(|id| pool.get(id).map(|p| (id, p.clone())));
+        .filter_map(|id| pool.get(id).map(|p| (id, p.clone())))
+        .peekable();
     let mut running: Attempts<T> = JoinSet::new();
     // (proxy, login) of attempts in flight, to report and hand back.
     let mut flying: Vec<(ProxyId, Option<Login>)> = Vec::new();
@@ -277,6 +278,8 @@ where
     let mut denied = false;
     let mut hedge_at: Option<Instant> = None;
     let mut launched = 0usize;
+    // The last failure, to count as a failover when another attempt follows.
+    let mut last_failed: Option<(ProxyId, vip_engine::FailureKind)> = None;
 
     let launch = |running: &mut JoinSet<_>,
                   flying: &mut Vec<(ProxyId, Option<Login>)>,
@@ -316,12 +319,18 @@ where
             if stop {
                 break;
             }
-            if !state.try_retry() {
+            if queue.peek().is_some() && !state.try_retry() {
+                if let Some((id, kind)) = last_failed {
+                    tally(shared, id, AttemptEvent::RetryBudget(kind));
+                }
                 denied = true;
                 break;
             }
             if !launch(&mut running, &mut flying, &mut queue) {
                 break;
+            }
+            if let Some((id, kind)) = last_failed.take() {
+                tally(shared, id, AttemptEvent::Failover(kind));
             }
             launched += 1;
             if policy.hedge {
@@ -344,13 +353,23 @@ where
                     Ok((value, latency)) => {
                         observe(shared, Feedback::Connected { proxy: id, latency });
                         state.record(policy.kind, began.elapsed());
-                        // A loser still in flight runs on to its own
-                        // deadline in the background, so that a hanging
-                        // proxy is still found out (and its breaker opens);
-                        // whatever it opens is closed at once.
+                        // A loser still in flight gets a short grace in the
+                        // background (as long as the winner took, at least
+                        // the attempt floor): one that finishes is closed at
+                        // once, one that does not is closed and counted as
+                        // timed out, so that a hanging proxy is found out
+                        // (its breaker opens) and stops costing hedges.
                         if !running.is_empty() {
+                            tally(shared, id, AttemptEvent::HedgeWon);
+                            let mut losers = Vec::new();
+                            for (loser, _) in &flying {
+                                tally(shared, *loser, AttemptEvent::HedgeLost);
+                                let name = pool.get(*loser).map(|p| format!("{}:{}", p.host, p.port)).unwrap_or_default();
+                                losers.push((*loser, name));
+                            }
+                            let grace = began.elapsed().max(MIN_ATTEMPT);
                             let (rest, shared, target) = (std::mem::take(&mut running), shared.clone(), target.to_string());
-                            tokio::spawn(settle(rest, shared, target));
+                            tokio::spawn(settle(rest, losers, shared, target, grace));
                         }
                         tracing::Span::current().record("proxy", id.0);
                         tracing::debug!(proxy = id.0, latency_ms = latency.as_millis() as u64, attempts = launched, "connected");
@@ -358,15 +377,23 @@ where
                     }
                     Err(failure) => {
                         failed(shared, id, target, &failure.error);
+                        let kind = failure.error.kind();
                         let may_go_on = !failure.last && (policy.replay_sent || !failure.sent);
                         if !may_go_on {
                             stop = true;
+                            if !failure.last {
+                                tally(shared, id, AttemptEvent::ReplayRefused(kind));
+                            }
                         }
                         errors.push(failure.error);
+                        last_failed = Some((id, kind));
                         // The next attempt starts at once (beside one still
                         // in flight, if any); a hedge is re-armed from it.
                         hedge_at = None;
                         if !stop && !running.is_empty() {
+                            // The request goes on with the one in flight.
+                            tally(shared, id, AttemptEvent::Failover(kind));
+                            last_failed = None;
                             if !state.try_retry() {
                                 denied = true;
                             } else if launch(&mut running, &mut flying, &mut queue) {
@@ -392,6 +419,7 @@ where
                     let proxy = pool.get(id).map(|p| format!("{}:{}", p.host, p.port)).unwrap_or_default();
                     let error = DialError::Timeout { proxy, stage: "the request's time budget" };
                     failed(shared, id, target, &error);
+                    tally(shared, id, AttemptEvent::BudgetExpired);
                     errors.push(error);
                 }
                 return Err(OpenError::Budget { budget, errors });
@@ -404,18 +432,41 @@ where
     Err(OpenError::Failed(errors))
 }
 
-/// Reports the outcomes of attempts that lost the race; what they opened
-/// is dropped (closed) as they finish.
-async fn settle<T: Send + 'static>(mut rest: Attempts<T>, shared: Arc<Shared>, target: String) {
-    while let Some(done) = rest.join_next().await {
-        let Ok((id, _, result)) = done else { continue };
-        match result {
-            Ok((opened, latency)) => {
-                drop(opened);
-                observe(&shared, Feedback::Connected { proxy: id, latency });
-                observe(&shared, Feedback::Closed { proxy: id });
+/// Reports the outcomes of attempts that lost the race (`losers`: their
+/// proxies and names); what they opened is dropped (closed) as they
+/// finish, and those still running after `grace` are closed and reported
+/// as timed out.
+async fn settle<T: Send + 'static>(
+    mut rest: Attempts<T>,
+    mut losers: Vec<(ProxyId, String)>,
+    shared: Arc<Shared>,
+    target: String,
+    grace: Duration,
+) {
+    let until = tokio::time::Instant::now() + grace;
+    loop {
+        tokio::select! {
+            done = rest.join_next() => {
+                let Some(done) = done else { return };
+                let Ok((id, _, result)) = done else { continue };
+                losers.retain(|(p, _)| *p != id);
+                match result {
+                    Ok((opened, latency)) => {
+                        drop(opened);
+                        observe(&shared, Feedback::Connected { proxy: id, latency });
+                        observe(&shared, Feedback::Closed { proxy: id });
+                    }
+                    Err(failure) => failed(&shared, id, &target, &failure.error),
+                }
             }
-            Err(failure) => failed(&shared, id, &target, &failure.error),
+            _ = tokio::time::sleep_until(until) => {
+                rest.abort_all();
+                for (id, proxy) in losers {
+                    let error = DialError::Timeout { proxy, stage: "a race another proxy won" };
+                    failed(&shared, id, &target, &error);
+                }
+                return;
+            }
         }
     }
 }
@@ -423,6 +474,11 @@ async fn settle<T: Send + 'static>(mut rest: Attempts<T>, shared: Arc<Shared>, t
 fn take(flying: &mut Vec<(ProxyId, Option<Login>)>, id: ProxyId) -> Option<Login> {
     let i = flying.iter().position(|(p, _)| *p == id)?;
     flying.swap_remove(i).1
+}
+
+/// Counts an attempt event in the sink.
+pub(crate) fn tally(shared: &Shared, proxy: ProxyId, event: AttemptEvent) {
+    shared.sink.attempt(proxy, event, crate::now());
 }
 
 /// Reports a failed attempt to the engine and the sink.

@@ -72,6 +72,8 @@ pub struct GatewaySettings {
     pub replay_buffer: usize,
     /// Background probes of proxies whose breaker is open.
     pub recovery: crate::recovery::RecoverySettings,
+    /// Reuse of plain-HTTP upstream connections.
+    pub keep_alive: crate::keepalive::KeepAliveSettings,
 }
 
 impl Default for GatewaySettings {
@@ -89,6 +91,7 @@ impl Default for GatewaySettings {
             hedge_delay: None,
             replay_buffer: 64 * 1024,
             recovery: crate::recovery::RecoverySettings::default(),
+            keep_alive: crate::keepalive::KeepAliveSettings::default(),
         }
     }
 }
@@ -126,6 +129,8 @@ pub(crate) struct Shared {
     pub settings: GatewaySettings,
     /// Latency windows and the retry budget of the attempt sequences.
     pub attempts: crate::attempts::AttemptState,
+    /// Idle plain-HTTP upstream connections.
+    pub idle: crate::keepalive::IdlePool,
 }
 
 impl Shared {
@@ -175,6 +180,7 @@ impl Gateway {
         } else {
             settings.seed
         };
+        let keep_alive = settings.keep_alive;
         let cell = EngineCell {
             engine,
             rng: SmallRng::seed_from_u64(seed),
@@ -186,6 +192,7 @@ impl Gateway {
                 sink,
                 settings,
                 attempts: crate::attempts::AttemptState::default(),
+                idle: crate::keepalive::IdlePool::new(keep_alive),
             }),
             tracker: TaskTracker::new(),
             stop_accepting: CancellationToken::new(),

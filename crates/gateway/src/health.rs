@@ -266,6 +266,7 @@ pub async fn check(proxy: &Proxy, login: Option<&Login>, settings: &CheckSetting
         &[("User-Agent".into(), b"vip-health-check".to_vec())],
         dialed.forwarding,
         login,
+        false,
     );
     let exchange = async {
         dialed.stream.write_all(&head).await?;

@@ -18,6 +18,7 @@ mod error;
 mod gateway;
 pub mod health;
 mod inbound;
+mod keepalive;
 mod recovery;
 mod relay;
 mod sink;
@@ -29,8 +30,9 @@ pub use error::{DialError, GatewayError, InputError};
 pub use gateway::{
     ClientAuth, Credentials, Gateway, GatewaySettings, ListenerHandle, ListenerSpec, NoCredentials,
 };
+pub use keepalive::KeepAliveSettings;
 pub use recovery::RecoverySettings;
-pub use sink::{ConnectionRecord, EventSink, NullSink};
+pub use sink::{AttemptEvent, ConnectionRecord, EventSink, NullSink};
 pub use target::Target;
 pub use vip_model::Assignment;
 

@@ -66,6 +66,9 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
             _ = tokio::time::sleep(tick) => {}
         }
         while probing.try_join_next().is_some() {}
+        // Idle keep-alive connections past their limit or closed by their
+        // peer let go of their sockets.
+        shared.idle.sweep();
         let waiting: Vec<ProxyId> = {
             let cell = shared.engine();
             cell.engine

@@ -1,6 +1,6 @@
 //! Byte relay between client and upstream. Each direction waits for the
-//! socket to be readable before it allocates its 16 KiB buffer and lets it
-//! go once the socket is drained, so an idle tunnel holds no buffer at all,
+//! socket to be readable before it takes a 16 KiB buffer from its thread's
+//! spares and gives it back once the socket is drained, so an idle tunnel holds no buffer at all,
 //! also after it carried traffic; end of stream in one direction is passed on
 //! as a write shutdown (half-close); byte counts survive errors; a tunnel
 //! with no traffic either way for the idle timeout is closed; an abort from
@@ -18,6 +18,31 @@ use tokio_util::sync::CancellationToken;
 use crate::upstream::UpstreamStream;
 
 const BUFFER: usize = 16 * 1024;
+/// Spare buffers kept per worker thread; more are freed.
+const SPARE: usize = 32;
+
+thread_local! {
+    /// Relay buffers not in use, per thread: a stream that has data takes
+    /// one and gives it back once the socket is drained, so a busy tunnel
+    /// neither allocates nor zeroes 16 KiB per request, and an idle one
+    /// holds none.
+    static SPARES: std::cell::RefCell<Vec<Box<[u8]>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_buffer() -> Box<[u8]> {
+    SPARES
+        .with(|s| s.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0u8; BUFFER].into_boxed_slice())
+}
+
+fn give_buffer(buf: Box<[u8]>) {
+    SPARES.with(|s| {
+        let mut spares = s.borrow_mut();
+        if spares.len() < SPARE {
+            spares.push(buf);
+        }
+    });
+}
 
 /// Milliseconds since `start`, for the shared last-activity stamp.
 fn stamp(start: Instant) -> u64 {
@@ -57,15 +82,13 @@ async fn pump(
     other_done: &AtomicBool,
     start: Instant,
 ) {
-    let mut buf: Vec<u8> = Vec::new();
+    let mut held: Option<Box<[u8]>> = None;
     loop {
         if from.as_ref().readable().await.is_err() {
             break;
         }
-        if buf.is_empty() {
-            buf.resize(BUFFER, 0);
-        }
-        match read_some(from.as_ref(), &mut buf) {
+        let buf = held.get_or_insert_with(take_buffer);
+        match read_some(from.as_ref(), buf) {
             Ok(0) => break,
             Ok(n) => {
                 if to.write_all(&buf[..n]).await.is_err() {
@@ -76,13 +99,18 @@ async fn pump(
                 // A read that did not fill the buffer emptied the socket:
                 // the stream is likely to wait now, and a waiting stream
                 // holds no buffer (a full read keeps it for the next).
-                if n < buf.len() {
-                    buf = Vec::new();
+                if n < BUFFER
+                    && let Some(b) = held.take()
+                {
+                    give_buffer(b);
                 }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
             Err(_) => break,
         }
+    }
+    if let Some(b) = held.take() {
+        give_buffer(b);
     }
     // The first direction to end passes it on as a half-close; when the
     // second ends both sockets are about to be closed, which sends the FIN.

@@ -1,5 +1,6 @@
 //! Where the gateway reports what happened: one record per attempt through a
-//! proxy (failed attempts included) and the engine's rotation events. The
+//! proxy (failed attempts included), what became of attempts in a request's
+//! sequence (failovers, hedges, budgets), and the engine's rotation events. The
 //! binary wires this to the store's batched usage writer; tests collect.
 
 use std::time::Duration;
@@ -27,6 +28,54 @@ pub struct ConnectionRecord {
     pub finished_at: Timestamp,
 }
 
+/// What happened to one attempt in a request's attempt sequence, beyond
+/// its own success or failure (which [`ConnectionRecord`] carries): counted
+/// per proxy and fault class in the usage statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptEvent {
+    /// It failed and the request went on to another candidate.
+    Failover(FailureKind),
+    /// It failed after the request may have reached the origin, and the
+    /// request was not safe to send again: the client got the error.
+    ReplayRefused(FailureKind),
+    /// It failed and the pool-wide retry budget let no other attempt start.
+    RetryBudget(FailureKind),
+    /// It was still running when the request's time budget ran out.
+    BudgetExpired,
+    /// It won while another attempt was in flight beside it.
+    HedgeWon,
+    /// Another attempt beside it won; it was closed.
+    HedgeLost,
+    /// An idle keep-alive connection through it turned out closed; the
+    /// request went out on a fresh one (not a failure of the proxy).
+    StaleIdle,
+}
+
+impl AttemptEvent {
+    /// The snake_case name in statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttemptEvent::Failover(_) => "failover",
+            AttemptEvent::ReplayRefused(_) => "replay_refused",
+            AttemptEvent::RetryBudget(_) => "retry_budget",
+            AttemptEvent::BudgetExpired => "budget_expired",
+            AttemptEvent::HedgeWon => "hedge_won",
+            AttemptEvent::HedgeLost => "hedge_lost",
+            AttemptEvent::StaleIdle => "stale_idle",
+        }
+    }
+
+    /// The fault class of the failure behind it, if any.
+    pub fn fault(self) -> Option<FailureKind> {
+        match self {
+            AttemptEvent::Failover(k)
+            | AttemptEvent::ReplayRefused(k)
+            | AttemptEvent::RetryBudget(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
 /// Receives the gateway's reports. Must not block.
 pub trait EventSink: Send + Sync + 'static {
     /// A connection or attempt ended.
@@ -36,6 +85,11 @@ pub trait EventSink: Send + Sync + 'static {
     /// A proxy's breaker changed phase (persist `transition.state`).
     fn breaker(&self, transition: vip_engine::BreakerTransition) {
         let _ = transition;
+    }
+    /// Something happened to an attempt through `proxy` (see
+    /// [`AttemptEvent`]).
+    fn attempt(&self, proxy: ProxyId, event: AttemptEvent, at: Timestamp) {
+        let _ = (proxy, event, at);
     }
     /// A rotation learned or replaced a sticky mapping.
     fn sticky_changed(&self, rotation: vip_engine::ConfigId) {

@@ -38,6 +38,7 @@ fn main() {
                     latency_ms: Some(20.0 + (i % 300) as f64),
                     bytes_sent: 800,
                     bytes_received: 24_000,
+                    tally: None,
                 })
                 .unwrap();
         }

@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006", "identities"),
     migration!(7, "0007", "sticky_scopes"),
     migration!(8, "0008", "identity_geo"),
+    migration!(9, "0009", "attempt_events"),
 ];
 
 /// The newest schema version this binary knows.

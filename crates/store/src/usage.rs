@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-pub use crate::repo::stats::UsageEvent;
 use crate::repo::stats::{Bucket, upsert};
+pub use crate::repo::stats::{Tally, UsageEvent};
 use crate::{Result, StoreError, connect};
 
 /// Batching limits.

@@ -6,7 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod faults;
 mod site;
+pub use faults::{Counts, Fault, faulty, reset_on_close};
 pub use site::{Seen, Site};
 
 use std::collections::HashMap;
@@ -175,6 +177,29 @@ pub fn tinyproxy(bind: &str, user: &str, pass: &str) -> Peer {
     )
 }
 
+/// privoxy as a plain forwarding proxy (no filtering, no auth) that keeps
+/// client and server connections alive.
+pub fn privoxy() -> Peer {
+    require("privoxy", "privoxy");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("privoxy.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen-address 127.0.0.1:{port}\ntoggle 0\nkeep-alive-timeout 60\n\
+             default-server-timeout 60\nconnection-sharing 1\nlogdir {}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    start_peer(
+        Command::new("privoxy").arg("--no-daemon").arg(&conf),
+        port,
+        dir,
+    )
+}
+
 /// Starts `cmd`, which listens on 127.0.0.1:`port`, and waits until it accepts.
 fn start_peer(cmd: &mut Command, port: u16, dir: tempfile::TempDir) -> Peer {
     let mut child = cmd
@@ -244,6 +269,7 @@ pub fn logins(entries: &[(u64, &str, &str)]) -> Arc<HashMap<CredentialRef, (Secr
 pub struct Collect {
     pub connections: Mutex<Vec<ConnectionRecord>>,
     pub rotations: Mutex<Vec<RotationEvent>>,
+    pub attempts: Mutex<Vec<(ProxyId, vip_gateway::AttemptEvent)>>,
 }
 
 impl EventSink for Collect {
@@ -253,9 +279,22 @@ impl EventSink for Collect {
     fn rotation(&self, e: Vec<RotationEvent>) {
         self.rotations.lock().unwrap().extend(e);
     }
+    fn attempt(&self, proxy: ProxyId, event: vip_gateway::AttemptEvent, _: vip_engine::Timestamp) {
+        self.attempts.lock().unwrap().push((proxy, event));
+    }
 }
 
 impl Collect {
+    /// How many times `event` was counted for `proxy`.
+    pub fn counted(&self, proxy: u64, event: vip_gateway::AttemptEvent) -> usize {
+        self.attempts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, e)| p.0 == proxy && *e == event)
+            .count()
+    }
+
     pub fn ok_by_proxy(&self) -> HashMap<Option<ProxyId>, usize> {
         let mut m = HashMap::new();
         for r in self.connections.lock().unwrap().iter().filter(|r| r.ok) {

@@ -70,7 +70,10 @@ pub enum Command {
     /// Manage rotation configs and their rules.
     #[command(subcommand)]
     Rotation(RotationCommand),
-    /// Usage statistics per proxy over recent hours.
+    /// Usage statistics per proxy over recent hours: requests, success,
+    /// latency, bytes, errors by kind, and what became of attempts through
+    /// it (failover:KIND, replay_refused:KIND, retry_budget:KIND,
+    /// budget_expired, hedge_won, hedge_lost, stale_idle).
     Stats {
         /// Only this proxy.
         #[arg(long)]
@@ -171,6 +174,16 @@ pub struct AttemptArgs {
     #[arg(long, value_name = "KIB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub replay_buffer: u64,
+    /// Idle plain-HTTP upstream connections kept per proxy for reuse (0 to
+    /// 1024); 0 opens one upstream connection per request.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(0..=1024))]
+    pub upstream_keepalive: u64,
+    /// How long an idle plain-HTTP upstream connection is kept, in seconds
+    /// (1 to 3600; less when the origin says so in Keep-Alive).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub upstream_idle: u64,
 }
 
 /// Options of `vip serve`: `--config FILE` and one flag per setting of
@@ -471,9 +484,11 @@ pub enum ProxyCommand {
     /// Change a proxy's country, region, city, group, weight, tags, or
     /// enable/disable it ("" clears a text field).
     Set(SetArgs),
-    /// Check proxies now: TCP connect, handshake and (with --url) an HTTP GET
-    /// through each, recording latency, exit IP and up/down. Exit code 3 when
-    /// any check failed.
+    /// Check proxies now: TCP connect, the proxy's handshake and
+    /// authentication, and an HTTP GET through each (--url, or a built-in
+    /// generate_204 URL); only a completed request is up, a failure names
+    /// its stage. Results are stored as they finish (Ctrl-C keeps them).
+    /// Exit code 3 when any check failed.
     Check(CheckArgs),
     /// Remove proxies (with their credentials and statistics).
     Rm {

@@ -16,7 +16,7 @@ pub fn json<T: Serialize>(value: &T) {
 /// Prints `items` as JSON, or as a table with one column per
 /// `(header, field)`. A field may end in a format: `|%` a fraction as a
 /// percentage, `|0` a number rounded, `|set` "yes" when present, `|up` a boolean as
-/// up/down. Missing
+/// up/down, `|counts` an object of counts as `name=count`, largest first. Missing
 /// and null values show as "-", booleans as yes/no.
 pub fn records<T: Serialize>(items: &[T], as_json: bool, columns: &[(&str, &str)]) {
     if as_json {
@@ -51,6 +51,17 @@ fn cell(record: &Value, field: &str) -> String {
         .into(),
         (_, Value::Null) => "-".into(),
         ("%", v) => format!("{:.1}%", v.as_f64().unwrap_or_default() * 100.0),
+        // An object of counts: the largest first, `name=count`.
+        ("counts", Value::Object(m)) if m.is_empty() => "-".into(),
+        ("counts", Value::Object(m)) => {
+            let mut pairs: Vec<(&String, u64)> = m
+                .iter()
+                .map(|(k, v)| (k, v.as_u64().unwrap_or(0)))
+                .collect();
+            pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let parts: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            parts.join(" ")
+        }
         ("0", v) => format!("{:.0}", v.as_f64().unwrap_or_default()),
         (_, Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
         (_, Value::String(s)) => s.clone(),
@@ -110,17 +121,31 @@ mod tests {
 
     #[test]
     fn cells_follow_their_format() {
-        let r =
-            serde_json::json!({"n": 3, "f": 0.256, "ms": 12.6, "s": "x", "b": false, "z": null});
+        let r = serde_json::json!({"n": 3, "f": 0.256, "ms": 12.6, "s": "x", "b": false, "z": null,
+            "c": {"hedge_won": 1, "failover:proxy_reset": 4, "budget_expired": 1}, "e": {}});
         let cells: Vec<String> = [
-            "n", "f|%", "ms|0", "s", "b", "z", "z|set", "s|set", "gone", "b|up",
+            "n", "f|%", "ms|0", "s", "b", "z", "z|set", "s|set", "gone", "b|up", "c|counts",
+            "e|counts",
         ]
         .iter()
         .map(|f| cell(&r, f))
         .collect();
         assert_eq!(
             cells,
-            ["3", "25.6%", "13", "x", "no", "-", "no", "yes", "-", "down"]
+            [
+                "3",
+                "25.6%",
+                "13",
+                "x",
+                "no",
+                "-",
+                "no",
+                "yes",
+                "-",
+                "down",
+                "failover:proxy_reset=4 budget_expired=1 hedge_won=1",
+                "-"
+            ]
         );
     }
 }

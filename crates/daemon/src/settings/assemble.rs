@@ -100,6 +100,11 @@ impl Settings {
                         .map(Duration::from_millis),
                     replay_buffer: self.number("gateway.replay_buffer_kib").unwrap_or(64) as usize
                         * 1024,
+                    keep_alive: vip_gateway::KeepAliveSettings {
+                        per_proxy: self.number("gateway.upstream_keepalive").unwrap_or(8) as usize,
+                        idle: secs("gateway.upstream_idle"),
+                        ..vip_gateway::KeepAliveSettings::default()
+                    },
                     recovery: vip_gateway::RecoverySettings {
                         url: self.text("health.check_url"),
                         ..vip_gateway::RecoverySettings::default()

@@ -31,6 +31,31 @@ pub(super) struct Response {
     /// wrong credentials with its own 401). Only meaningful from an HTTP
     /// proxy the request was forwarded to.
     pub proxy_page: bool,
+    /// The body is chunked (copied chunk by chunk to its last one).
+    pub chunked: bool,
+    /// The upstream keeps the connection after this answer (HTTP/1.1
+    /// without `Connection: close`, or HTTP/1.0 with `keep-alive`) and its
+    /// end can be found: it may carry another request.
+    pub reusable: bool,
+    /// How long the upstream says it keeps an idle connection
+    /// (`Keep-Alive: timeout=N`, less a second for the trip).
+    pub keep_for: Option<std::time::Duration>,
+}
+
+/// The `Keep-Alive: timeout=N` of an answer, less a second.
+fn keep_alive_timeout(headers: &[httparse::Header<'_>]) -> Option<std::time::Duration> {
+    let h = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("keep-alive"))?;
+    let text = String::from_utf8_lossy(h.value).to_ascii_lowercase();
+    let secs = text.split(',').find_map(|p| {
+        p.trim()
+            .strip_prefix("timeout=")?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    })?;
+    Some(std::time::Duration::from_secs(secs.saturating_sub(1)))
 }
 
 /// `Server` values of proxy software whose error pages name themselves.
@@ -124,6 +149,24 @@ pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
         length
     };
     let keep = client_keep && status != 101 && (no_body || chunked || length.is_some());
+    let tokens: Vec<String> = parsed
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .flat_map(|h| {
+            String::from_utf8_lossy(h.value)
+                .to_ascii_lowercase()
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let persistent = if parsed.version == Some(0) {
+        tokens.iter().any(|t| t == "keep-alive")
+    } else {
+        !tokens.iter().any(|t| t == "close")
+    };
+    let reusable = persistent && !upgraded && (no_body || chunked || length.is_some());
     let mut head = format!("HTTP/1.1 {status} {}\r\n", parsed.reason.unwrap_or("")).into_bytes();
     for h in parsed.headers.iter() {
         if matches!(
@@ -152,5 +195,8 @@ pub(super) async fn response<U: tokio::io::AsyncRead + Unpin>(
         upgraded,
         status,
         proxy_page,
+        chunked: chunked && !no_body,
+        reusable,
+        keep_for: keep_alive_timeout(parsed.headers),
     })
 }

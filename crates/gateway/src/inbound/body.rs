@@ -198,8 +198,13 @@ async fn copy_exact<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         .await
         .map_err(|_| BodyError::Upstream)?;
     n -= used as u64;
-    let mut buf = vec![0u8; 16 * 1024];
+    // Made only when `carry` does not hold it all (a chunk reader calls
+    // this once per chunk).
+    let mut buf = Vec::new();
     while n > 0 {
+        if buf.is_empty() {
+            buf = vec![0u8; 16 * 1024];
+        }
         let want = buf.len().min(n as usize);
         let got = from
             .read(&mut buf[..want])
@@ -271,6 +276,40 @@ async fn copy_chunked<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         }
         buf = copy_exact(buf, from, to, size + 2).await?;
         total += size + 2;
+    }
+}
+
+/// Copies the rest of an answer's body from the upstream to the client:
+/// `body_len` bytes (less what came with the head, already passed on),
+/// chunk by chunk to the last chunk (the head's leftover included), or to
+/// the upstream's close. Returns the bytes copied and
+/// whether the upstream is left exactly at the answer's end (nothing read
+/// past it, not closed): only then may the connection carry another
+/// request.
+pub(super) async fn answer_body<U, C>(
+    upstream: &mut U,
+    client: &mut C,
+    reply: &super::answer::Response,
+) -> std::io::Result<(u64, bool)>
+where
+    U: AsyncRead + Unpin,
+    C: AsyncWrite + Unpin,
+{
+    if reply.chunked {
+        // The head's leftover goes through the chunk reader with the rest.
+        return match copy_chunked(reply.body_start.clone(), upstream, client).await {
+            Ok((n, rest)) => Ok((n, rest.is_empty())),
+            Err(_) => Err(std::io::Error::other("the chunked answer broke off")),
+        };
+    }
+    match reply.body_len {
+        Some(n) => {
+            let start = reply.body_start.len() as u64;
+            let remaining = n.saturating_sub(start);
+            let copied = tokio::io::copy(&mut upstream.take(remaining), client).await?;
+            Ok((copied, start <= n && copied == remaining))
+        }
+        None => Ok((tokio::io::copy(upstream, client).await?, false)),
     }
 }
 

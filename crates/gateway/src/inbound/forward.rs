@@ -1,6 +1,8 @@
 //! Plain HTTP through the gateway, with client keep-alive. Each request goes
-//! out on its own upstream connection (asked to close afterwards, so a
-//! request can go to a different host or proxy than the one before), its
+//! out on an upstream connection of its own choosing (the engine picks a
+//! proxy per request), taken from the idle pool when one to the same
+//! origin through the same proxy is waiting ([`crate::keepalive`]) and put
+//! back after an answer read to its end; its
 //! body framed by Content-Length; the response head is rewritten so the
 //! client may keep its connection when the response length is known; the
 //! body is copied by Content-Length (none for HEAD, 1xx, 204, 304) or to the
@@ -14,7 +16,7 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +31,7 @@ use super::replay;
 use crate::connect::{self, Opened};
 
 use crate::gateway::{ListenerSpec, Shared};
+use crate::keepalive::{Idle, Key};
 use crate::stall::Stall;
 use crate::target::Target;
 use crate::upstream::{Mode, UpstreamStream, forward_head, upgrade_requested};
@@ -74,6 +77,8 @@ struct Exchanged {
     carry: Vec<u8>,
     /// The request body was read whole (the connection may be kept).
     whole_body: bool,
+    /// The upstream talks to an HTTP proxy in forward mode.
+    forwarding: bool,
 }
 
 /// A request sent once: directly, or with a body that is not held (chunked,
@@ -126,6 +131,7 @@ async fn once(
         &request.headers,
         to_proxy,
         login.as_ref(),
+        proxy.is_some() && shared.idle.enabled(),
     );
     drop(login);
     let mut up = head.len() as u64;
@@ -206,6 +212,7 @@ async fn once(
         up,
         carry,
         whole_body,
+        forwarding: to_proxy,
     })
 }
 
@@ -297,7 +304,7 @@ pub(super) async fn serve(
                     keep_alive: request.keep_alive,
                     upgrade: upgrade_asked,
                 });
-                match replay::send(shared, candidates, &pool, held).await {
+                match replay::send(shared, candidates, &pool, held, Some(spec.tab)).await {
                     Ok((answered, proxy, latency)) => Exchanged {
                         upstream: answered.upstream,
                         proxy: Some((proxy, latency)),
@@ -305,6 +312,7 @@ pub(super) async fn serve(
                         up: answered.up,
                         carry,
                         whole_body: true,
+                        forwarding: answered.forwarding,
                     },
                     Err(e) => return fail(&mut client, &e).await,
                 }
@@ -335,11 +343,20 @@ pub(super) async fn serve(
             mut up,
             carry,
             whole_body,
+            forwarding,
         } = exchanged;
         let keep_alive = request.keep_alive && whole_body;
-        let mut down = (reply.head.len() + reply.body_start.len()) as u64;
-        let mut ok = client.write_all(&reply.head).await.is_ok()
-            && client.write_all(&reply.body_start).await.is_ok();
+        // What came with the head goes on at once, but no further than the
+        // body's end; a chunked body's start is read by the chunk reader;
+        // after a switch of protocols it is the new protocol's.
+        let start = match (reply.upgraded, reply.chunked, reply.body_len) {
+            (true, _, _) | (false, false, None) => &reply.body_start[..],
+            (false, true, _) => &[][..],
+            (false, false, Some(n)) => &reply.body_start[..reply.body_start.len().min(n as usize)],
+        };
+        let mut down = (reply.head.len() + start.len()) as u64;
+        let mut ok =
+            client.write_all(&reply.head).await.is_ok() && client.write_all(start).await.is_ok();
         if reply.upgraded {
             // A WebSocket (or other) protocol from here on: what the client
             // sent past the request goes first, then both ways until done.
@@ -352,26 +369,42 @@ pub(super) async fn serve(
             }
             return connect::finished(shared, proxy, &target, up, down);
         }
+        // Whether the upstream connection ended exactly at this answer's
+        // end (it may then carry another request).
+        let mut at_end = false;
         if ok {
             let mut to = Stall::new(&mut client, idle);
-            let rest = async {
-                match reply.body_len {
-                    Some(n) => {
-                        let remaining = n.saturating_sub(reply.body_start.len() as u64);
-                        tokio::io::copy(&mut (&mut upstream).take(remaining), &mut to).await
-                    }
-                    None => tokio::io::copy(&mut upstream, &mut to).await,
-                }
-            };
+            let rest = super::body::answer_body(&mut upstream, &mut to, &reply);
             tokio::select! {
                 r = rest => match r {
-                    Ok(n) => down += n,
+                    Ok((n, clean)) => {
+                        down += n;
+                        at_end = clean;
+                    }
                     Err(_) => ok = false,
                 },
                 _ = abort.cancelled() => ok = false,
             }
         }
         connect::finished(shared, proxy, &target, up, down);
+        if let Some((id, latency)) = proxy.filter(|_| ok && at_end && whole_body && reply.reusable)
+        {
+            let key = Key {
+                tab: spec.tab,
+                proxy: id,
+                origin: target.to_string(),
+            };
+            let stream = upstream.into_inner();
+            shared.idle.put(
+                key,
+                Idle {
+                    stream,
+                    latency,
+                    forwarding,
+                },
+                reply.keep_for,
+            );
+        }
         if !(ok && reply.keep && keep_alive) {
             let _ = client.shutdown().await;
             if !whole_body {

@@ -19,6 +19,8 @@ use crate::attempts::{Failure, Policy, Try, Window, race};
 use crate::connect::OpenError;
 use crate::error::DialError;
 use crate::gateway::Shared;
+use crate::keepalive::Key;
+use crate::sink::AttemptEvent;
 use crate::stall::Stall;
 use crate::target::Target;
 use crate::upstream::{self, Mode, UpstreamStream, forward_head, io_fault};
@@ -48,6 +50,8 @@ pub(super) struct Answered {
     pub upstream: Stall<UpstreamStream>,
     pub reply: Response,
     pub up: u64,
+    /// The upstream talks to an HTTP proxy in forward mode.
+    pub forwarding: bool,
 }
 
 /// Reads a `Content-Length` body of `n` bytes (at most the replay buffer)
@@ -70,11 +74,14 @@ pub(super) async fn hold_body(
 }
 
 /// Sends `held` through the candidates until one answers as the origin.
+/// `reuse`: the tab whose idle connections may carry it (`None`: dial
+/// every attempt).
 pub(super) async fn send(
     shared: &Arc<Shared>,
     candidates: Vec<vip_engine::ProxyId>,
     pool: &vip_engine::PoolSnapshot,
     held: Arc<Held>,
+    reuse: Option<Option<vip_engine::TabId>>,
 ) -> Result<(Answered, vip_engine::ProxyId, Duration), OpenError> {
     let again = idempotent(&held.method);
     let policy = Policy {
@@ -82,26 +89,135 @@ pub(super) async fn send(
         replay_sent: again,
         kind: Window::Answer,
     };
-    let idle = shared.settings.idle_timeout;
-    let tls = shared.settings.tls.clone();
-    let connect = shared.settings.connect_timeout;
+    // A pooled connection may have been closed just as the request goes
+    // out: only a request that may be sent twice takes one.
+    let reuse = reuse.filter(|_| again && !held.upgrade && shared.idle.enabled());
     let won = race(shared, candidates, pool, &held.target.host, policy, |t| {
-        attempt(t, held.clone(), tls.clone(), connect, idle)
+        let key = reuse.map(|tab| Key {
+            tab,
+            proxy: t.proxy.id,
+            origin: held.target.to_string(),
+        });
+        attempt(t, held.clone(), shared.clone(), key)
     })
     .await?;
     Ok((won.value, won.proxy, won.latency))
 }
 
+/// How an exchange on one connection failed: `fresh` when nothing came
+/// back (on a reused connection: the keep-alive race).
+struct Broke {
+    failure: Failure,
+    fresh: bool,
+}
+
+/// Sends the request on `upstream` and reads the answer's head.
+async fn exchange(
+    upstream: &mut Stall<UpstreamStream>,
+    leftover: Vec<u8>,
+    head: &[u8],
+    held: &Held,
+    name: &str,
+    budget_end: std::time::Instant,
+) -> Result<Response, Broke> {
+    let sent = |error: DialError, fresh: bool| Broke {
+        failure: Failure {
+            error,
+            sent: true,
+            last: false,
+        },
+        fresh,
+    };
+    let work = async {
+        upstream
+            .write_all(head)
+            .await
+            .map_err(|e| sent(io_fault(name, e), true))?;
+        upstream
+            .write_all(&held.body)
+            .await
+            .map_err(|e| sent(io_fault(name, e), true))?;
+        response(
+            &mut *upstream,
+            leftover,
+            held.head_only,
+            held.keep_alive,
+            held.upgrade,
+        )
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => sent(
+                DialError::Timeout {
+                    proxy: name.to_string(),
+                    stage: "answer",
+                },
+                false,
+            ),
+            std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::BrokenPipe => sent(
+                DialError::Reset {
+                    proxy: name.to_string(),
+                },
+                true,
+            ),
+            _ => sent(
+                DialError::Protocol {
+                    proxy: name.to_string(),
+                    detail: format!("its answer is unusable: {e}"),
+                },
+                false,
+            ),
+        })
+    };
+    match tokio::time::timeout_at(budget_end.into(), work).await {
+        Ok(r) => r,
+        Err(_) => Err(sent(
+            DialError::Timeout {
+                proxy: name.to_string(),
+                stage: "answer",
+            },
+            false,
+        )),
+    }
+}
+
 async fn attempt(
     t: Try,
     held: Arc<Held>,
-    tls: upstream::Tls,
-    connect: Duration,
-    idle: Duration,
+    shared: Arc<Shared>,
+    reuse: Option<Key>,
 ) -> Result<(Answered, Duration), Failure> {
     let name = format!("{}:{}", t.proxy.host, t.proxy.port);
+    let idle = shared.settings.idle_timeout;
+    let keep = shared.idle.enabled();
+    // An idle connection first; one that turns out closed before anything
+    // came back is the keep-alive race, not the proxy's fault: dial.
+    if let Some(pooled) = reuse.as_ref().and_then(|k| shared.idle.take(k)) {
+        let head = forward_head(
+            &held.method,
+            &held.target,
+            &held.tail,
+            &held.headers,
+            pooled.forwarding,
+            t.login.as_ref(),
+            keep,
+        );
+        let mut upstream = Stall::new(pooled.stream, idle);
+        match exchange(&mut upstream, Vec::new(), &head, &held, &name, t.budget_end).await {
+            Ok(reply) => {
+                return judge(upstream, reply, &head, &held, name, pooled.forwarding)
+                    .map(|a| (a, pooled.latency));
+            }
+            Err(broke) if broke.fresh => {
+                tracing::debug!(proxy = t.proxy.id.0, "idle connection was closed; dialling");
+                crate::attempts::tally(&shared, t.proxy.id, AttemptEvent::StaleIdle);
+            }
+            Err(broke) => return Err(broke.failure),
+        }
+    }
     let timeouts = upstream::Timeouts {
-        connect: connect.min(t.handshake),
+        connect: shared.settings.connect_timeout.min(t.handshake),
         handshake: t.handshake,
     };
     let dial = upstream::dial(
@@ -110,7 +226,7 @@ async fn attempt(
         &held.target,
         Mode::Forward,
         timeouts,
-        &tls,
+        &shared.settings.tls,
     );
     let dialed = match tokio::time::timeout(t.handshake, dial).await {
         Ok(Ok(d)) => d,
@@ -132,73 +248,50 @@ async fn attempt(
         &held.headers,
         forwarding,
         t.login.as_ref(),
+        keep,
     );
-    let sent = |error: DialError| Failure {
-        error,
-        sent: true,
-        last: false,
-    };
     let mut upstream = Stall::new(dialed.stream, idle);
-    let exchange = async {
-        upstream
-            .write_all(&head)
-            .await
-            .map_err(|e| sent(io_fault(&name, e)))?;
-        upstream
-            .write_all(&held.body)
-            .await
-            .map_err(|e| sent(io_fault(&name, e)))?;
-        response(
-            &mut upstream,
-            dialed.leftover,
-            held.head_only,
-            held.keep_alive,
-            held.upgrade,
-        )
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::TimedOut => sent(DialError::Timeout {
-                proxy: name.clone(),
-                stage: "answer",
-            }),
-            std::io::ErrorKind::UnexpectedEof
-            | std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::BrokenPipe => sent(DialError::Reset {
-                proxy: name.clone(),
-            }),
-            _ => sent(DialError::Protocol {
-                proxy: name.clone(),
-                detail: format!("its answer is unusable: {e}"),
-            }),
-        })
-    };
-    let reply = match tokio::time::timeout_at(t.budget_end.into(), exchange).await {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(sent(DialError::Timeout {
-                proxy: name,
-                stage: "answer",
-            }));
-        }
-    };
+    let reply = exchange(
+        &mut upstream,
+        dialed.leftover,
+        &head,
+        &held,
+        &name,
+        t.budget_end,
+    )
+    .await
+    .map_err(|b| b.failure)?;
+    judge(upstream, reply, &head, &held, name, forwarding).map(|a| (a, latency))
+}
+
+/// Takes an answer as the origin's, or as the proxy's own (a failure).
+fn judge(
+    upstream: Stall<UpstreamStream>,
+    reply: Response,
+    head: &[u8],
+    held: &Held,
+    name: String,
+    forwarding: bool,
+) -> Result<Answered, Failure> {
     if forwarding && reply.proxy_page {
-        return Err(sent(if matches!(reply.status, 401 | 407) {
-            DialError::Auth { proxy: name }
-        } else {
-            DialError::Origin {
-                proxy: name,
-                target: held.target.to_string(),
-                detail: format!("it answered {} itself", reply.status),
-            }
-        }));
+        return Err(Failure {
+            error: if matches!(reply.status, 401 | 407) {
+                DialError::Auth { proxy: name }
+            } else {
+                DialError::Origin {
+                    proxy: name,
+                    target: held.target.to_string(),
+                    detail: format!("it answered {} itself", reply.status),
+                }
+            },
+            sent: true,
+            last: false,
+        });
     }
-    let up = (head.len() + held.body.len()) as u64;
-    Ok((
-        Answered {
-            upstream,
-            reply,
-            up,
-        },
-        latency,
-    ))
+    Ok(Answered {
+        upstream,
+        reply,
+        up: (head.len() + held.body.len()) as u64,
+        forwarding,
+    })
 }

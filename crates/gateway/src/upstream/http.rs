@@ -175,10 +175,10 @@ fn upgrade_in<'a>(tokens: &[String], headers: &'a [(String, Vec<u8>)]) -> Option
 /// Rewrites a plain-HTTP request head for the next hop: absolute form for
 /// an HTTP proxy (`to_proxy`), origin form for a tunnel. Hop-by-hop and
 /// proxy headers are dropped, with any header the client's `Connection`
-/// names (RFC 9110 §7.6.1); `Connection: close` is set (one request per
-/// upstream connection), or `Connection: Upgrade` with the client's
-/// `Upgrade` when it asked to switch protocols; the proxy's Basic auth is
-/// added when forwarding.
+/// names (RFC 9110 §7.6.1); the connection is left persistent (HTTP/1.1's
+/// default) when `keep`, else `Connection: close` is set, or `Connection:
+/// Upgrade` with the client's `Upgrade` when it asked to switch protocols;
+/// the proxy's Basic auth is added when forwarding.
 pub fn forward_head(
     method: &str,
     target: &Target,
@@ -186,6 +186,7 @@ pub fn forward_head(
     headers: &[(String, Vec<u8>)],
     to_proxy: bool,
     login: Option<&Login>,
+    keep: bool,
 ) -> Vec<u8> {
     let uri = if to_proxy {
         let default = if target.port == 80 {
@@ -239,6 +240,7 @@ pub fn forward_head(
             out.extend_from_slice(protocol);
             out.extend_from_slice(b"\r\nConnection: Upgrade\r\n");
         }
+        None if keep => {}
         None => out.extend_from_slice(b"Connection: close\r\n"),
     }
     if to_proxy {

@@ -12,109 +12,15 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vip_engine::{HealthSettings, Protocol};
-use vip_gateway::{Assignment, Gateway, GatewaySettings};
+use vip_gateway::{Assignment, AttemptEvent, Gateway, GatewaySettings};
 use vip_testkit::*;
-
-#[derive(Clone, Copy, Debug)]
-pub enum Fault {
-    Refuse,
-    Hang,
-    Reset,
-    MidReset,
-    Slow,
-    Garbage,
-    WrongSocksVersion,
-    Answer407,
-    /// Every other connection is reset; the rest go to this real proxy.
-    Flaky(SocketAddr),
-}
-
-/// Connections a faulty upstream accepted, in all and open now (and the
-/// most open at once).
-#[derive(Default)]
-pub struct Counts {
-    pub accepted: AtomicUsize,
-    pub open: AtomicUsize,
-    pub most_open: AtomicUsize,
-}
-
-pub async fn faulty(fault: Fault) -> (SocketAddr, Arc<Counts>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let counts = Arc::new(Counts::default());
-    if let Fault::Refuse = fault {
-        drop(listener);
-        return (addr, counts);
-    }
-    let seen = counts.clone();
-    tokio::spawn(async move {
-        let flip = Arc::new(AtomicUsize::new(0));
-        while let Ok((mut s, _)) = listener.accept().await {
-            let (seen, flip) = (seen.clone(), flip.clone());
-            seen.accepted.fetch_add(1, Ordering::SeqCst);
-            let now = seen.open.fetch_add(1, Ordering::SeqCst) + 1;
-            seen.most_open.fetch_max(now, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                match fault {
-                    Fault::Hang => {
-                        let _ = s.read(&mut buf).await;
-                        // Until the gateway gives up (a closed socket reads 0).
-                        while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
-                    }
-                    Fault::Reset => drop(s),
-                    Fault::MidReset => {
-                        let _ = s.read(&mut buf).await;
-                        reset_on_close(&s);
-                        drop(s);
-                    }
-                    Fault::Slow => {
-                        let _ = s.read(&mut buf).await;
-                        tokio::time::sleep(Duration::from_secs(10)).await;
-                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
-                    }
-                    Fault::Garbage => {
-                        let _ = s.read(&mut buf).await;
-                        let _ = s.write_all(b"\x00\x01garbage\r\n\r\n").await;
-                    }
-                    Fault::WrongSocksVersion => {
-                        let _ = s.read(&mut buf).await;
-                        let _ = s.write_all(&[4, 0]).await;
-                    }
-                    Fault::Answer407 => {
-                        let _ = s.read(&mut buf).await;
-                        let _ = s
-                            .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n")
-                            .await;
-                    }
-                    Fault::Flaky(real) => {
-                        if flip.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
-                            reset_on_close(&s);
-                            drop(s);
-                        } else if let Ok(mut up) = TcpStream::connect(real).await {
-                            let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
-                        }
-                    }
-                    Fault::Refuse => {}
-                }
-                seen.open.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-    });
-    (addr, counts)
-}
-
-/// Makes closing `s` send a reset instead of a FIN.
-fn reset_on_close(s: &TcpStream) {
-    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Client {
@@ -175,7 +81,7 @@ async fn half_the_pool_faulty_in_every_client_mode_with_default_settings() {
         (Fault::Hang, Protocol::Socks5),
         (Fault::Reset, Protocol::Http),
         (Fault::MidReset, Protocol::Socks5),
-        (Fault::Slow, Protocol::Http),
+        (Fault::Slow(Duration::from_secs(10)), Protocol::Http),
         (Fault::Garbage, Protocol::Http),
         (Fault::WrongSocksVersion, Protocol::Socks5),
         (Fault::Answer407, Protocol::Http),
@@ -247,7 +153,7 @@ async fn every_upstream_faulty_every_client_learns_it_within_the_budget() {
     let mut pool = Vec::new();
     let kinds = [
         (Fault::Hang, Protocol::Http),
-        (Fault::Slow, Protocol::Http),
+        (Fault::Slow(Duration::from_secs(10)), Protocol::Http),
         (Fault::Hang, Protocol::Socks5),
         (Fault::MidReset, Protocol::Socks5),
         (Fault::Answer407, Protocol::Http),
@@ -377,10 +283,11 @@ async fn a_post_is_never_sent_twice_and_a_get_goes_on_to_the_next_proxy() {
         r#"{"name":"f","strategy":"failover"}"#,
         HealthSettings::default(),
     );
+    let sink = Arc::new(Collect::default());
     let gateway = Arc::new(Gateway::new(
         engine,
         logins(&[(2, "u", "p")]),
-        Arc::new(Collect::default()),
+        sink.clone(),
         GatewaySettings::default(),
     ));
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
@@ -403,6 +310,11 @@ async fn a_post_is_never_sent_twice_and_a_get_goes_on_to_the_next_proxy() {
     let seen = counts.lock().unwrap().clone();
     assert_eq!(seen.get("post-1"), Some(&1), "{seen:?}");
     assert!(seen.get("get-1").is_some_and(|&n| n <= 2), "{seen:?}");
+    // Counted: the POST's refusal and the GET's failover, as resets.
+    let reset = vip_engine::FailureKind::ProxyReset;
+    assert_eq!(sink.counted(1, AttemptEvent::ReplayRefused(reset)), 1);
+    assert_eq!(sink.counted(1, AttemptEvent::Failover(reset)), 1);
+    assert_eq!(sink.counted(2, AttemptEvent::Failover(reset)), 0);
     gateway.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -420,10 +332,11 @@ async fn a_get_whose_first_upstream_hangs_reaches_the_origin_once_through_the_se
         r#"{"name":"f","strategy":"failover"}"#,
         HealthSettings::default(),
     );
+    let sink = Arc::new(Collect::default());
     let gateway = Arc::new(Gateway::new(
         engine,
         logins(&[(2, "u", "p")]),
-        Arc::new(Collect::default()),
+        sink.clone(),
         GatewaySettings::default(),
     ));
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
@@ -440,6 +353,21 @@ async fn a_get_whose_first_upstream_hangs_reaches_the_origin_once_through_the_se
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(counts.lock().unwrap().get("get-2"), Some(&1));
     assert_eq!(hang_counts.accepted.load(Ordering::SeqCst), 1);
+    // The hedge through the second won; the hanging one lost, was closed.
+    assert_eq!(sink.counted(2, AttemptEvent::HedgeWon), 1);
+    assert_eq!(sink.counted(1, AttemptEvent::HedgeLost), 1);
+    // Closed after a short grace (what the winner took, at least 300 ms),
+    // and counted as a timeout against the hanging proxy.
+    let lost = Instant::now();
+    while hang_counts.open.load(Ordering::SeqCst) > 0 {
+        assert!(
+            lost.elapsed() < Duration::from_secs(1),
+            "the loser is still open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failures = gateway.with_engine(|e| e.status(vip_engine::ProxyId(1)).unwrap().failures);
+    assert_eq!(failures, 1, "the hang counts against its proxy");
     gateway.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -460,10 +388,11 @@ async fn never_more_than_two_attempts_in_flight_and_the_retry_budget_holds() {
         r#"{"name":"rr","strategy":"round-robin","common_config":{"maxAttempts":4}}"#,
         HealthSettings::default(),
     );
+    let sink = Arc::new(Collect::default());
     let gateway = Arc::new(Gateway::new(
         first,
         logins(&[]),
-        Arc::new(Collect::default()),
+        sink.clone(),
         GatewaySettings::default(),
     ));
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
@@ -478,6 +407,13 @@ async fn never_more_than_two_attempts_in_flight_and_the_retry_budget_holds() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let open: usize = counts.iter().map(|c| c.open.load(Ordering::SeqCst)).sum();
     assert_eq!(open, 0, "attempts left open after the budget");
+    let expired: usize = (1..=4)
+        .map(|id| sink.counted(id, AttemptEvent::BudgetExpired))
+        .sum();
+    assert_eq!(
+        expired, 2,
+        "both attempts in flight counted at the budget's end"
+    );
     gateway.shutdown(Duration::from_secs(1)).await;
 
     // A pool that resets everything, with breakers that never open: only
@@ -497,10 +433,11 @@ async fn never_more_than_two_attempts_in_flight_and_the_retry_budget_holds() {
         r#"{"name":"rr","strategy":"round-robin","common_config":{"maxAttempts":3}}"#,
         health,
     );
+    let sink = Arc::new(Collect::default());
     let gateway = Arc::new(Gateway::new(
         second,
         logins(&[]),
-        Arc::new(Collect::default()),
+        sink.clone(),
         GatewaySettings::default(),
     ));
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
@@ -527,6 +464,15 @@ async fn never_more_than_two_attempts_in_flight_and_the_retry_budget_holds() {
         "{accepted} upstream connections for {requests} requests"
     );
     assert!(accepted >= requests, "{accepted}");
+    let denied: usize = (1..=8)
+        .map(|id| {
+            sink.counted(
+                id,
+                AttemptEvent::RetryBudget(vip_engine::FailureKind::ProxyReset),
+            )
+        })
+        .sum();
+    assert!(denied > 0, "the retry budget's refusals are counted");
     gateway.shutdown(Duration::from_secs(1)).await;
 }
 

@@ -11,60 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use vip_engine::{BreakerPhase, HealthSettings, Protocol, ProxyId};
 use vip_gateway::{Assignment, Gateway, GatewaySettings, ListenerSpec};
 use vip_testkit::*;
-
-#[derive(Clone, Copy, Debug)]
-enum Fault {
-    Refuse,
-    Hang,
-    Reset,
-    Slow,
-    Garbage,
-    WrongSocksVersion,
-}
-
-/// Starts a faulty upstream; returns its address.
-async fn faulty(fault: Fault) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    if let Fault::Refuse = fault {
-        drop(listener);
-        return addr;
-    }
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 512];
-                match fault {
-                    Fault::Hang => {
-                        let _ = s.read(&mut buf).await;
-                        tokio::time::sleep(Duration::from_secs(30)).await;
-                    }
-                    // Closes at once, before any handshake byte.
-                    Fault::Reset => drop(s),
-                    Fault::Slow => {
-                        let _ = s.read(&mut buf).await;
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
-                    }
-                    Fault::Garbage => {
-                        let _ = s.read(&mut buf).await;
-                        let _ = s.write_all(b"\x00\x01garbage\r\n\r\n").await;
-                    }
-                    Fault::WrongSocksVersion => {
-                        let _ = s.read(&mut buf).await;
-                        let _ = s.write_all(&[4, 0]).await;
-                    }
-                    Fault::Refuse => {}
-                }
-            });
-        }
-    });
-    addr
-}
 
 fn fast_settings() -> GatewaySettings {
     GatewaySettings {
@@ -91,7 +41,7 @@ async fn half_the_pool_faulty_and_still_999_per_mille() {
         (Fault::Refuse, Protocol::Http),
         (Fault::Hang, Protocol::Socks5),
         (Fault::Reset, Protocol::Http),
-        (Fault::Slow, Protocol::Http),
+        (Fault::Slow(Duration::from_secs(2)), Protocol::Http),
         (Fault::Garbage, Protocol::Http),
         (Fault::WrongSocksVersion, Protocol::Socks5),
     ];
@@ -103,7 +53,7 @@ async fn half_the_pool_faulty_and_still_999_per_mille() {
     let mut faulty_ids = Vec::new();
     for (i, (fault, protocol)) in faults.iter().enumerate() {
         let id = (i * 2 + 1) as u64;
-        pool.push(proxy(id, *protocol, faulty(*fault).await, Some(1)));
+        pool.push(proxy(id, *protocol, faulty(*fault).await.0, Some(1)));
         faulty_ids.push(ProxyId(id));
         if let Some((p, addr)) = good.next() {
             pool.push(proxy(id + 1, p, addr, Some(1)));

@@ -114,7 +114,6 @@ async fn checks_measure_latency_find_the_exit_ip_and_classify_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_that_only_accepts_tcp_is_down_with_the_stage_that_failed() {
-    use crate::failover::{Fault, faulty};
     let origin = Origin::start().await;
     let url = Some(format!("http://127.0.0.1:{}/ip", origin.addr.port()));
     let real = tinyproxy("127.0.0.2", "u", "p");
@@ -186,7 +185,14 @@ async fn an_upstream_that_only_accepts_tcp_is_down_with_the_stage_that_failed() 
         while let Some(done) = set.join_next().await {
             let (protocol, fault, stage, r) = done.unwrap();
             assert!(!r.ok, "{protocol:?} {fault} is up: {r:?}");
-            assert_eq!(r.stage, Some(stage), "{protocol:?} {fault}: {r:?}");
+            // An HTTP proxy that closes at once may do so before or after
+            // the request is written: either stage is the truth.
+            let either =
+                protocol == Protocol::Http && fault == "Reset" && r.stage == Some("request");
+            assert!(
+                r.stage == Some(stage) || either,
+                "{protocol:?} {fault}: {r:?}"
+            );
             assert!(
                 r.error.is_some_and(|e| e.contains("127.0.0.1:")),
                 "names the proxy"
@@ -222,7 +228,6 @@ async fn an_upstream_that_only_accepts_tcp_is_down_with_the_stage_that_failed() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovery_probe_asks_the_proxy_itself_and_nothing_beyond() {
-    use crate::failover::{Fault, faulty};
     use vip_gateway::upstream::{Tls, probe};
     let http = tinyproxy("127.0.0.2", "u", "p");
     let socks = microsocks("127.0.0.3", "u", "p");

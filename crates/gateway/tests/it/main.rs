@@ -12,6 +12,7 @@ mod failover;
 mod faults;
 mod health;
 mod https;
+mod keepalive;
 mod names;
 mod peers;
 mod socks4;

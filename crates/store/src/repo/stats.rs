@@ -1,6 +1,7 @@
 //! `proxy_usage_stats`: per proxy and hour, request counts, latency (sum,
-//! count, and a log-scale histogram for the 95th percentile), bytes, and
-//! error counts by kind. Events are folded into buckets in memory and each
+//! count, and a log-scale histogram for the 95th percentile), bytes, error
+//! counts by kind, and counts of what became of attempts (failovers,
+//! hedges, budgets) by event and fault class. Events are folded into buckets in memory and each
 //! bucket is upserted once per batch, merging with what is stored.
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,7 +14,18 @@ use crate::{Result, Store, now_ms};
 const HOUR_MS: i64 = 3_600_000;
 const BINS: usize = 64;
 
-/// One finished connection, as the gateway reports it.
+/// Something that became of an attempt (a failover, a hedge won, ...):
+/// counted in `event_counts` as `event` or `event:fault`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tally {
+    /// The event's snake_case name (e.g. "failover").
+    pub event: &'static str,
+    /// The fault class behind it (e.g. "proxy_reset"), if any.
+    pub fault: Option<&'static str>,
+}
+
+/// One finished connection, as the gateway reports it; or, with `tally`,
+/// only an event to count (no request, no bytes).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UsageEvent {
     /// The proxy used.
@@ -30,6 +42,24 @@ pub struct UsageEvent {
     pub bytes_sent: u64,
     /// Bytes origin → client.
     pub bytes_received: u64,
+    /// Not a connection but an event to count.
+    pub tally: Option<Tally>,
+}
+
+impl UsageEvent {
+    /// An event to count for `proxy` at `at_ms`.
+    pub fn tally(proxy: vip_engine::ProxyId, at_ms: i64, tally: Tally) -> UsageEvent {
+        UsageEvent {
+            proxy,
+            at_ms,
+            ok: false,
+            error_kind: None,
+            latency_ms: None,
+            bytes_sent: 0,
+            bytes_received: 0,
+            tally: Some(tally),
+        }
+    }
 }
 
 /// Latency histogram: bin i holds latencies with floor(4·log2(ms + 1)) = i,
@@ -101,10 +131,19 @@ pub(crate) struct Bucket {
     bytes_sent: u64,
     bytes_received: u64,
     errors: BTreeMap<String, u64>,
+    events: BTreeMap<String, u64>,
 }
 
 impl Bucket {
     pub fn add(&mut self, e: &UsageEvent) {
+        if let Some(t) = e.tally {
+            let key = match t.fault {
+                Some(fault) => format!("{}:{fault}", t.event),
+                None => t.event.to_string(),
+            };
+            *self.events.entry(key).or_default() += 1;
+            return;
+        }
         self.total += 1;
         if e.ok {
             self.ok += 1;
@@ -136,6 +175,9 @@ impl Bucket {
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &o.events {
+            *self.events.entry(k.clone()).or_default() += v;
+        }
     }
 }
 
@@ -147,12 +189,13 @@ pub(crate) fn fold(events: &[UsageEvent], into: &mut HashMap<(i64, i64), Bucket>
     }
 }
 
-/// Reads a bucket from the nine columns starting at `first`: total,
+/// Reads a bucket from the ten columns starting at `first`: total,
 /// successful, failed, latency sum, latency count, histogram, bytes sent,
-/// bytes received, error counts.
+/// bytes received, error counts, event counts.
 fn bucket_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Bucket> {
     let hist: Option<Vec<u8>> = r.get(first + 5)?;
     let errors: String = r.get(first + 8)?;
+    let events: String = r.get(first + 9)?;
     Ok(Bucket {
         total: r.get(first)?,
         ok: r.get(first + 1)?,
@@ -163,6 +206,7 @@ fn bucket_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Bucket> {
         bytes_sent: r.get(first + 6)?,
         bytes_received: r.get(first + 7)?,
         errors: serde_json::from_str(&errors).unwrap_or_default(),
+        events: serde_json::from_str(&events).unwrap_or_default(),
     })
 }
 
@@ -170,14 +214,14 @@ fn bucket_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Bucket> {
 pub(crate) fn upsert(conn: &Connection, buckets: &HashMap<(i64, i64), Bucket>) -> Result<()> {
     let mut read = conn.prepare_cached(
         "SELECT total_requests, successful_requests, failed_requests, latency_sum_ms, latency_count,
-                latency_histogram, bytes_sent, bytes_received, error_counts
+                latency_histogram, bytes_sent, bytes_received, error_counts, event_counts
          FROM proxy_usage_stats WHERE proxy_id = ?1 AND hour_start = ?2",
     )?;
     let mut write = conn.prepare_cached(
         "INSERT OR REPLACE INTO proxy_usage_stats (proxy_id, hour_start, total_requests, successful_requests,
              failed_requests, latency_sum_ms, latency_count, avg_latency_ms, p95_latency_ms, latency_histogram,
-             bytes_sent, bytes_received, error_counts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             bytes_sent, bytes_received, error_counts, event_counts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for (&(proxy, hour), fresh) in buckets {
         let mut b = read
@@ -200,6 +244,7 @@ pub(crate) fn upsert(conn: &Connection, buckets: &HashMap<(i64, i64), Bucket>) -
             b.bytes_sent as i64,
             b.bytes_received as i64,
             serde_json::to_string(&b.errors).unwrap_or_else(|_| "{}".into()),
+            serde_json::to_string(&b.events).unwrap_or_else(|_| "{}".into()),
         ])?;
     }
     Ok(())
@@ -228,6 +273,9 @@ pub struct ProxyStats {
     pub bytes_received: u64,
     /// Failures by kind.
     pub error_counts: BTreeMap<String, u64>,
+    /// What became of attempts, by event and fault class (`failover:
+    /// proxy_reset`, `hedge_won`, `budget_expired`, ...).
+    pub event_counts: BTreeMap<String, u64>,
 }
 
 impl Store {
@@ -248,7 +296,7 @@ impl Store {
         let since = (now_ms().div_euclid(HOUR_MS) - i64::from(hours.max(1)) + 1) * HOUR_MS;
         let mut stmt = self.conn().prepare(
             "SELECT proxy_id, total_requests, successful_requests, failed_requests, latency_sum_ms, latency_count,
-                    latency_histogram, bytes_sent, bytes_received, error_counts
+                    latency_histogram, bytes_sent, bytes_received, error_counts, event_counts
              FROM proxy_usage_stats WHERE hour_start >= ?1 AND (?2 IS NULL OR proxy_id = ?2)",
         )?;
         let mut merged: BTreeMap<i64, Bucket> = BTreeMap::new();
@@ -277,6 +325,7 @@ impl Store {
                 bytes_sent: b.bytes_sent,
                 bytes_received: b.bytes_received,
                 error_counts: b.errors,
+                event_counts: b.events,
             })
             .collect();
         out.sort_by(|a, b| {

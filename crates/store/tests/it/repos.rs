@@ -235,6 +235,7 @@ fn usage_statistics_aggregate_by_hour_with_success_rate_and_p95() {
             latency_ms: Some(if i < 95 { 10.0 } else { 500.0 }),
             bytes_sent: 10,
             bytes_received: 100,
+            tally: None,
         });
     }
     events.push(UsageEvent {
@@ -245,7 +246,24 @@ fn usage_statistics_aggregate_by_hour_with_success_rate_and_p95() {
         latency_ms: None,
         bytes_sent: 1,
         bytes_received: 1,
+        tally: None,
     });
+    // Attempt events count apart: no request, no bytes.
+    for (i, (event, fault)) in [
+        ("failover", Some("proxy_reset")),
+        ("failover", Some("proxy_reset")),
+        ("failover", Some("proxy_timeout")),
+        ("hedge_won", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tally = vip_store::usage::Tally { event, fault };
+        events.insert(
+            i * 20,
+            UsageEvent::tally(vip_engine::ProxyId(1), now, tally),
+        );
+    }
     store.record_usage(&events[..50]).unwrap();
     store.record_usage(&events[50..]).unwrap();
     let stats = store.usage_stats(None, 24).unwrap();
@@ -258,6 +276,19 @@ fn usage_statistics_aggregate_by_hour_with_success_rate_and_p95() {
     assert!((s.success_rate - 0.75).abs() < 1e-9);
     assert_eq!((s.bytes_sent, s.bytes_received), (1000, 10_000));
     assert_eq!(s.error_counts.get("proxy_timeout"), Some(&25));
+    let counted: Vec<(&str, u64)> = s
+        .event_counts
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            ("failover:proxy_reset", 2),
+            ("failover:proxy_timeout", 1),
+            ("hedge_won", 1)
+        ]
+    );
     assert!((s.avg_latency_ms.unwrap() - 34.5).abs() < 1e-9);
     let p95 = s.p95_latency_ms.unwrap();
     assert!((9.0..=13.0).contains(&p95), "p95 {p95}");
@@ -336,6 +367,7 @@ fn events_breakers_weights_and_maintenance() {
                 latency_ms: None,
                 bytes_sent: 0,
                 bytes_received: 0,
+                tally: None,
             },
             UsageEvent {
                 proxy: vip_engine::ProxyId(p as u64),
@@ -345,6 +377,7 @@ fn events_breakers_weights_and_maintenance() {
                 latency_ms: None,
                 bytes_sent: 0,
                 bytes_received: 0,
+                tally: None,
             },
             UsageEvent {
                 proxy: vip_engine::ProxyId(p as u64),
@@ -354,6 +387,7 @@ fn events_breakers_weights_and_maintenance() {
                 latency_ms: None,
                 bytes_sent: 0,
                 bytes_received: 0,
+                tally: None,
             },
         ])
         .unwrap();

@@ -26,6 +26,7 @@ fn event(i: u64) -> UsageEvent {
         latency_ms: Some(5.0 + (i % 40) as f64),
         bytes_sent: 100,
         bytes_received: 1000,
+        tally: None,
     }
 }
 

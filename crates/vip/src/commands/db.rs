@@ -81,6 +81,8 @@ pub fn stats(ctx: &Ctx, proxy: Option<i64>, hours: u32, out: Output) -> anyhow::
         ("P95 MS", "p95_latency_ms|0"),
         ("SENT", "bytes_sent"),
         ("RECEIVED", "bytes_received"),
+        ("ERRORS", "error_counts|counts"),
+        ("ATTEMPTS", "event_counts|counts"),
     ];
     let stats = ctx.store()?.usage_stats(proxy, hours)?;
     output::records(&stats, out.json, &columns);

@@ -94,6 +94,8 @@ fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
                 budget: Duration::from_millis(attempts.request_budget),
                 hedge_delay: attempts.hedge_delay.map(Duration::from_millis),
                 replay_buffer: attempts.replay_buffer as usize * 1024,
+                keep_alive: attempts.upstream_keepalive as usize,
+                keep_idle: Duration::from_secs(attempts.upstream_idle),
             },
             blocking: blocking.blocking(),
         }),

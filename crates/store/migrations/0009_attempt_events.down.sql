@@ -1,0 +1,1 @@
+ALTER TABLE proxy_usage_stats DROP COLUMN event_counts;
