@@ -111,6 +111,7 @@ impl Standalone {
             assignment: Assignment::Rotation(ConfigId(1)),
             tab: None,
             auth,
+            budget: None,
         };
         let handle = gateway
             .listen(config.listen, spec)

@@ -139,6 +139,7 @@ pub async fn start(
                 },
                 tab: None,
                 auth: gateway_config.client_auth.clone(),
+                budget: None,
             },
         )
         .await?;

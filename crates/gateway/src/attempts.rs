@@ -39,6 +39,8 @@ pub struct Policy {
     pub replay_sent: bool,
     /// Which latency window the hedge delay comes from.
     pub kind: Window,
+    /// The whole sequence's time budget.
+    pub budget: Duration,
 }
 
 /// The two latency windows: tunnels (connect + handshake) and forwarded
@@ -263,7 +265,7 @@ where
     let state = &shared.attempts;
     state.request();
     let started = Instant::now();
-    let budget = shared.settings.budget;
+    let budget = policy.budget;
     let budget_end = started + budget;
     let hedge_delay = state.hedge_delay(policy.kind, shared.settings.hedge_delay);
     let mut queue = candidates

@@ -120,8 +120,13 @@ async fn direct(shared: &Shared, target: &Target) -> Result<Opened, OpenError> {
 pub enum Planned {
     /// No proxy (assignment or rule).
     Direct,
-    /// The candidates in order, and the pool they are in.
-    Proxies(Vec<ProxyId>, Arc<vip_engine::PoolSnapshot>),
+    /// The candidates in order, the pool they are in, and the request's
+    /// time budget (the listener's, else the gateway's).
+    Proxies(
+        Vec<ProxyId>,
+        Arc<vip_engine::PoolSnapshot>,
+        std::time::Duration,
+    ),
 }
 
 /// Judges `target` by the blocklist and asks the engine for candidates.
@@ -183,7 +188,7 @@ pub fn plan(
         (candidates, cell.engine.pool().clone())
     };
     Ok(match candidates {
-        Some(c) => Planned::Proxies(c, pool),
+        Some(c) => Planned::Proxies(c, pool, spec.budget.unwrap_or(shared.settings.budget)),
         None => Planned::Direct,
     })
 }
@@ -207,9 +212,9 @@ pub async fn open_planned(
     target: &Target,
     mode: Mode,
 ) -> Result<Opened, OpenError> {
-    let (candidates, pool) = match planned {
+    let (candidates, pool, budget) = match planned {
         Planned::Direct => return direct(shared, target).await,
-        Planned::Proxies(c, pool) => (c, pool),
+        Planned::Proxies(c, pool, budget) => (c, pool, budget),
     };
     // Nothing reaches the origin before a tunnel is up, so a tunnel may
     // always be tried again and hedged. Forward mode sends the request
@@ -219,6 +224,7 @@ pub async fn open_planned(
         hedge: mode == Mode::Tunnel,
         replay_sent: mode == Mode::Tunnel,
         kind: Window::Handshake,
+        budget,
     };
     let won = race(shared, candidates, &pool, &target.host, policy, |t| {
         let (target, tls) = (target.clone(), shared.settings.tls.clone());

@@ -38,6 +38,9 @@ pub struct ListenerSpec {
     pub tab: Option<TabId>,
     /// Client authentication; required on non-loopback addresses.
     pub auth: Option<ClientAuth>,
+    /// This listener's time budget per request (`None`: the gateway's
+    /// [`GatewaySettings::budget`]).
+    pub budget: Option<Duration>,
 }
 
 /// Time limits and sizes.

@@ -499,6 +499,7 @@ pub async fn listen(
         assignment,
         tab: None,
         auth: None,
+        budget: None,
     };
     gateway
         .listen("127.0.0.1:0".parse().unwrap(), spec)

@@ -204,6 +204,7 @@ impl Browsing {
                     assignment: resolved.assignment.clone(),
                     tab: Some(vip_engine::TabId(inner.counter)),
                     auth: None,
+                    budget: None,
                 },
             )
             .await

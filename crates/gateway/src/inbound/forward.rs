@@ -274,7 +274,7 @@ pub(super) async fn serve(
             _ => None,
         };
         let exchanged = match (planned, held_len) {
-            (connect::Planned::Proxies(candidates, pool), Some(n)) => {
+            (connect::Planned::Proxies(candidates, pool, budget), Some(n)) => {
                 // Held whole: may go to the next proxy (see `replay`).
                 let mut carry = std::mem::take(&mut request.rest);
                 if n > 0 {
@@ -304,7 +304,7 @@ pub(super) async fn serve(
                     keep_alive: request.keep_alive,
                     upgrade: upgrade_asked,
                 });
-                match replay::send(shared, candidates, &pool, held, Some(spec.tab)).await {
+                match replay::send(shared, candidates, &pool, budget, held, Some(spec.tab)).await {
                     Ok((answered, proxy, latency)) => Exchanged {
                         upstream: answered.upstream,
                         proxy: Some((proxy, latency)),

@@ -80,6 +80,7 @@ pub(super) async fn send(
     shared: &Arc<Shared>,
     candidates: Vec<vip_engine::ProxyId>,
     pool: &vip_engine::PoolSnapshot,
+    budget: Duration,
     held: Arc<Held>,
     reuse: Option<Option<vip_engine::TabId>>,
 ) -> Result<(Answered, vip_engine::ProxyId, Duration), OpenError> {
@@ -88,6 +89,7 @@ pub(super) async fn send(
         hedge: again,
         replay_sent: again,
         kind: Window::Answer,
+        budget,
     };
     // A pooled connection may have been closed just as the request goes
     // out: only a request that may be sent twice takes one.

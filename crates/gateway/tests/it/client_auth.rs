@@ -46,6 +46,7 @@ async fn listeners_with_client_auth_refuse_strangers() {
         assignment: Assignment::Rotation(ROTATION),
         tab: None,
         auth: Some(auth),
+        budget: None,
     };
     let l = gateway
         .listen("127.0.0.1:0".parse().unwrap(), spec)

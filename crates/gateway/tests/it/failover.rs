@@ -570,3 +570,59 @@ async fn a_restarted_upstream_carries_traffic_within_ten_seconds_without_clients
     );
     gateway.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_can_have_its_own_time_budget() {
+    let origin = Origin::start().await;
+    let mut pool = Vec::new();
+    for id in 1..=3 {
+        pool.push(proxy(
+            id,
+            Protocol::Socks5,
+            faulty(Fault::Hang).await.0,
+            None,
+        ));
+    }
+    let engine = engine(
+        pool,
+        r#"{"name":"rr","strategy":"round-robin"}"#,
+        HealthSettings::default(),
+    );
+    let gateway = Gateway::new(
+        engine,
+        logins(&[]),
+        Arc::new(Collect::default()),
+        GatewaySettings::default(),
+    );
+    let own = Duration::from_secs(1);
+    let spec = vip_gateway::ListenerSpec {
+        assignment: Assignment::Rotation(ROTATION),
+        tab: None,
+        auth: None,
+        budget: Some(own),
+    };
+    let short = gateway
+        .listen("127.0.0.1:0".parse().unwrap(), spec)
+        .await
+        .unwrap()
+        .addr;
+    let default = listen(&gateway, Assignment::Rotation(ROTATION)).await;
+    let cases = [
+        (short, own, &CLIENTS[..]),
+        // The gateway's own budget on the other listener (one mode).
+        (default, GatewaySettings::default().budget, &CLIENTS[1..2]),
+    ];
+    for (listener, budget, clients) in cases {
+        for &client in clients {
+            let t = Instant::now();
+            let got = request(client, listener, origin.addr).await;
+            let took = t.elapsed();
+            assert!(got.is_err(), "{got:?}");
+            assert!(
+                took >= budget && took <= budget + budget / 10,
+                "{client:?}: {took:?} against a budget of {budget:?}"
+            );
+        }
+    }
+    gateway.shutdown(Duration::from_secs(1)).await;
+}

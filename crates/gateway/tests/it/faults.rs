@@ -166,6 +166,7 @@ async fn malformed_requests_get_clean_errors_and_leak_nothing() {
         assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
         tab: None,
         auth: None,
+        budget: None,
     };
     let l = gateway
         .listen("127.0.0.1:0".parse().unwrap(), spec.clone())

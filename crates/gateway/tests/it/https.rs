@@ -62,6 +62,7 @@ async fn tls_to_the_proxy_verified_against_the_configured_roots() {
         assignment: Assignment::Pinned(ProxyId(1)),
         tab: None,
         auth: None,
+        budget: None,
     };
     let port = origin.addr.port();
 

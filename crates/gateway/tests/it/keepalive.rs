@@ -266,6 +266,7 @@ async fn two_tabs_never_share_an_upstream_connection() {
             assignment: Assignment::Rotation(ROTATION),
             tab: Some(TabId(tab)),
             auth: None,
+            budget: None,
         };
         let l = gateway
             .listen("127.0.0.1:0".parse().unwrap(), spec)

@@ -90,6 +90,7 @@ async fn every_inbound_protocol_through_every_upstream_protocol() {
                 assignment: Assignment::Rotation(vip_engine::ConfigId(1)),
                 tab: None,
                 auth: None,
+                budget: None,
             },
         )
         .await

@@ -83,6 +83,7 @@ async fn socks4_takes_addresses_socks4a_takes_names() {
         assignment: Assignment::Pinned(ProxyId(id)),
         tab: Some(TabId(id)),
         auth: None,
+        budget: None,
     };
     let four = gateway
         .listen("127.0.0.1:0".parse().unwrap(), pinned(1))
