@@ -37,39 +37,6 @@ const KEEPALIVE_CONNS: usize = 8;
 const KEEPALIVE_REQS: usize = 500;
 const CHECK_PROXIES: usize = 10_000;
 
-/// An origin that keeps connections open and answers every GET with a
-/// small body.
-async fn keep_origin() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(4096);
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match s.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    buf.drain(..end);
-                    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-                    if s.write_all(reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
 async fn gateway(pool: Vec<vip_engine::Proxy>, settings: GatewaySettings) -> (Gateway, SocketAddr) {
     let engine = engine(
         pool,
@@ -200,7 +167,7 @@ async fn keepalive_rps(listener: SocketAddr, origin: SocketAddr) -> f64 {
             for _ in 0..KEEPALIVE_REQS {
                 s.write_all(request.as_bytes()).await.unwrap();
                 buf.clear();
-                while !buf.ends_with(b"hello") {
+                while !buf.ends_with(b"ok") {
                     let n = s.read(&mut chunk).await.unwrap();
                     assert!(n > 0, "closed: {}", String::from_utf8_lossy(&buf));
                     buf.extend_from_slice(&chunk[..n]);
@@ -215,7 +182,7 @@ async fn keepalive_rps(listener: SocketAddr, origin: SocketAddr) -> f64 {
 }
 
 async fn keepalive_table() {
-    let origin = keep_origin().await;
+    let origin = keep_alive_origin(0).await;
     let socks = microsocks("127.0.0.3", "u", "p");
     let http = privoxy();
     println!(

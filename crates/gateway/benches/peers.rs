@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const KEEPALIVE_CONNS: usize = 8;
 const KEEPALIVE_REQS: usize = 2_000;
@@ -26,57 +26,7 @@ const IDLE_TUNNELS: usize = 1_000;
 const ROUNDS: usize = 5;
 
 async fn origin() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(4096);
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match s.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let bulk = buf.starts_with(b"GET /bulk");
-                    buf.drain(..end);
-                    if bulk {
-                        if s.write_all(
-                            format!("HTTP/1.1 200 OK\r\nContent-Length: {BULK_BYTES}\r\n\r\n")
-                                .as_bytes(),
-                        )
-                        .await
-                        .is_err()
-                        {
-                            return;
-                        }
-                        let zeros = vec![0u8; 64 * 1024];
-                        let mut left = BULK_BYTES;
-                        while left > 0 {
-                            let n = left.min(zeros.len() as u64) as usize;
-                            if s.write_all(&zeros[..n]).await.is_err() {
-                                return;
-                            }
-                            left -= n as u64;
-                        }
-                    } else if s
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
+    vip_testkit::keep_alive_origin(BULK_BYTES).await
 }
 
 async fn tunnel(proxy: SocketAddr, origin: SocketAddr) -> TcpStream {

@@ -110,6 +110,62 @@ impl Origin {
     }
 }
 
+/// An origin that keeps connections open for the benchmarks: `GET /bulk`
+/// gets `bulk_bytes` zeros, any other request `ok` (Content-Length framed).
+pub async fn keep_alive_origin(bulk_bytes: u64) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(4096);
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let bulk = buf.starts_with(b"GET /bulk");
+                    buf.drain(..end);
+                    if bulk {
+                        if s.write_all(
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {bulk_bytes}\r\n\r\n")
+                                .as_bytes(),
+                        )
+                        .await
+                        .is_err()
+                        {
+                            return;
+                        }
+                        let zeros = vec![0u8; 64 * 1024];
+                        let mut left = bulk_bytes;
+                        while left > 0 {
+                            let n = left.min(zeros.len() as u64) as usize;
+                            if s.write_all(&zeros[..n]).await.is_err() {
+                                return;
+                            }
+                            left -= n as u64;
+                        }
+                    } else if s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
 /// A child process killed on drop.
 pub struct Peer {
     pub addr: SocketAddr,
@@ -459,6 +515,17 @@ fn write_mmdb(entries: &[(std::net::Ipv4Addr, &str, Option<&str>)], kind: &str) 
     db.write_to(Vec::new()).expect("writing to memory")
 }
 
+/// A gateway over `engine` with these logins and a collecting sink.
+pub fn collecting(
+    engine: vip_engine::Engine,
+    credentials: &[(u64, &str, &str)],
+    settings: vip_gateway::GatewaySettings,
+) -> (vip_gateway::Gateway, Arc<Collect>) {
+    let sink = Arc::new(Collect::default());
+    let gateway = vip_gateway::Gateway::new(engine, logins(credentials), sink.clone(), settings);
+    (gateway, sink)
+}
+
 /// A gateway over `pool` (rotation 1 from `config`) with one listener on a
 /// free loopback port and a collecting sink.
 pub struct Running {
@@ -475,11 +542,9 @@ pub async fn start_gateway(
     settings: vip_gateway::GatewaySettings,
     assignment: vip_gateway::Assignment,
 ) -> Running {
-    let sink = Arc::new(Collect::default());
-    let gateway = vip_gateway::Gateway::new(
+    let (gateway, sink) = collecting(
         engine(pool, config, HealthSettings::default()),
-        logins(credentials),
-        sink.clone(),
+        credentials,
         settings,
     );
     let addr = listen(&gateway, assignment).await;

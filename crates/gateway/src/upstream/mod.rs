@@ -57,6 +57,21 @@ pub struct Dialed {
     pub forwarding: bool,
 }
 
+/// TCP connect to the proxy at `name` within `t`.
+async fn connect(name: &str, t: Duration) -> Result<TcpStream, DialError> {
+    match timeout(t, TcpStream::connect(name)).await {
+        Err(_) => Err(DialError::Timeout {
+            proxy: name.to_string(),
+            stage: "connect",
+        }),
+        Ok(Err(source)) => Err(DialError::Connect {
+            proxy: name.to_string(),
+            source,
+        }),
+        Ok(Ok(s)) => Ok(s),
+    }
+}
+
 fn addr(proxy: &Proxy) -> String {
     if proxy.host.contains(':') {
         format!("[{}]:{}", proxy.host, proxy.port)
@@ -91,21 +106,7 @@ pub async fn dial(
         });
     }
     let started = Instant::now();
-    let tcp = match timeout(t.connect, TcpStream::connect(&name)).await {
-        Err(_) => {
-            return Err(DialError::Timeout {
-                proxy: name,
-                stage: "connect",
-            });
-        }
-        Ok(Err(source)) => {
-            return Err(DialError::Connect {
-                proxy: name,
-                source,
-            });
-        }
-        Ok(Ok(s)) => s,
-    };
+    let tcp = connect(&name, t.connect).await?;
     let _ = tcp.set_nodelay(true);
     let forwarding =
         mode == Mode::Forward && matches!(proxy.protocol, Protocol::Http | Protocol::Https);
@@ -167,21 +168,7 @@ pub async fn probe(
 ) -> Result<Duration, DialError> {
     let name = addr(proxy);
     let started = Instant::now();
-    let tcp = match timeout(t, TcpStream::connect(&name)).await {
-        Err(_) => {
-            return Err(DialError::Timeout {
-                proxy: name,
-                stage: "connect",
-            });
-        }
-        Ok(Err(source)) => {
-            return Err(DialError::Connect {
-                proxy: name,
-                source,
-            });
-        }
-        Ok(Ok(s)) => s,
-    };
+    let tcp = connect(&name, t).await?;
     let talk = async {
         let mut stream = if proxy.protocol == Protocol::Https {
             let s = tls

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vip_engine::{HealthSettings, Protocol};
-use vip_gateway::{Assignment, AttemptEvent, Gateway, GatewaySettings};
+use vip_gateway::{Assignment, AttemptEvent, GatewaySettings};
 use vip_testkit::*;
 
 #[derive(Clone, Copy, Debug)]
@@ -109,12 +109,7 @@ async fn half_the_pool_faulty_in_every_client_mode_with_default_settings() {
         r#"{"name":"rr","strategy":"round-robin"}"#,
         HealthSettings::default(),
     );
-    let gateway = Arc::new(Gateway::new(
-        engine,
-        logins(&[(1, "u", "p")]),
-        Arc::new(Collect::default()),
-        GatewaySettings::default(),
-    ));
+    let (gateway, _) = collecting(engine, &[(1, "u", "p")], GatewaySettings::default());
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     let total = 2_000;
     let mut ok = 0;
@@ -169,12 +164,7 @@ async fn every_upstream_faulty_every_client_learns_it_within_the_budget() {
     );
     let settings = GatewaySettings::default();
     let budget = settings.budget;
-    let gateway = Arc::new(Gateway::new(
-        engine,
-        logins(&[]),
-        Arc::new(Collect::default()),
-        settings,
-    ));
+    let (gateway, _) = collecting(engine, &[], settings);
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..30 {
@@ -261,6 +251,25 @@ async fn forwards_then_resets(origin: SocketAddr) -> SocketAddr {
     addr
 }
 
+/// A gateway (failover strategy, default settings) over the HTTP proxy at
+/// `first` (proxy 1), then a real tinyproxy (proxy 2).
+async fn before_a_real_proxy(first: SocketAddr) -> (Peer, Running) {
+    let good = tinyproxy("127.0.0.2", "u", "p");
+    let pool = vec![
+        proxy(1, Protocol::Http, first, None),
+        proxy(2, Protocol::Http, good.addr, Some(2)),
+    ];
+    let running = start_gateway(
+        pool,
+        r#"{"name":"f","strategy":"failover"}"#,
+        &[(2, "u", "p")],
+        GatewaySettings::default(),
+        Assignment::Rotation(ROTATION),
+    )
+    .await;
+    (good, running)
+}
+
 async fn send(gateway: SocketAddr, request: &str) -> String {
     let mut s = TcpStream::connect(gateway).await.unwrap();
     s.write_all(request.as_bytes()).await.unwrap();
@@ -272,25 +281,13 @@ async fn send(gateway: SocketAddr, request: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_is_never_sent_twice_and_a_get_goes_on_to_the_next_proxy() {
     let (origin, counts) = counting_origin().await;
-    let good = tinyproxy("127.0.0.2", "u", "p");
     // First in order: an upstream that forwards, then resets.
-    let pool = vec![
-        proxy(1, Protocol::Http, forwards_then_resets(origin).await, None),
-        proxy(2, Protocol::Http, good.addr, Some(2)),
-    ];
-    let engine = engine(
-        pool,
-        r#"{"name":"f","strategy":"failover"}"#,
-        HealthSettings::default(),
-    );
-    let sink = Arc::new(Collect::default());
-    let gateway = Arc::new(Gateway::new(
-        engine,
-        logins(&[(2, "u", "p")]),
-        sink.clone(),
-        GatewaySettings::default(),
-    ));
-    let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
+    let (_good, running) = before_a_real_proxy(forwards_then_resets(origin).await).await;
+    let Running {
+        gateway,
+        sink,
+        addr: listener,
+    } = running;
     let o = origin;
     let post = send(
         listener,
@@ -321,25 +318,13 @@ async fn a_post_is_never_sent_twice_and_a_get_goes_on_to_the_next_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_whose_first_upstream_hangs_reaches_the_origin_once_through_the_second() {
     let (origin, counts) = counting_origin().await;
-    let good = tinyproxy("127.0.0.2", "u", "p");
     let (hang, hang_counts) = faulty(Fault::Hang).await;
-    let pool = vec![
-        proxy(1, Protocol::Http, hang, None),
-        proxy(2, Protocol::Http, good.addr, Some(2)),
-    ];
-    let engine = engine(
-        pool,
-        r#"{"name":"f","strategy":"failover"}"#,
-        HealthSettings::default(),
-    );
-    let sink = Arc::new(Collect::default());
-    let gateway = Arc::new(Gateway::new(
-        engine,
-        logins(&[(2, "u", "p")]),
-        sink.clone(),
-        GatewaySettings::default(),
-    ));
-    let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
+    let (_good, running) = before_a_real_proxy(hang).await;
+    let Running {
+        gateway,
+        sink,
+        addr: listener,
+    } = running;
     let o = origin;
     let t = Instant::now();
     let get = send(
@@ -388,13 +373,7 @@ async fn never_more_than_two_attempts_in_flight_and_the_retry_budget_holds() {
         r#"{"name":"rr","strategy":"round-robin","common_config":{"maxAttempts":4}}"#,
         HealthSettings::default(),
     );
-    let sink = Arc::new(Collect::default());
-    let gateway = Arc::new(Gateway::new(
-        first,
-        logins(&[]),
-        sink.clone(),
-        GatewaySettings::default(),
-    ));
+    let (gateway, sink) = collecting(first, &[], GatewaySettings::default());
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     let got = request(Client::Connect, listener, origin.addr).await;
     assert!(got.is_err(), "{got:?}");
@@ -433,13 +412,7 @@ async fn never_more_than_two_attempts_in_flight_and_the_retry_budget_holds() {
         r#"{"name":"rr","strategy":"round-robin","common_config":{"maxAttempts":3}}"#,
         health,
     );
-    let sink = Arc::new(Collect::default());
-    let gateway = Arc::new(Gateway::new(
-        second,
-        logins(&[]),
-        sink.clone(),
-        GatewaySettings::default(),
-    ));
+    let (gateway, sink) = collecting(second, &[], GatewaySettings::default());
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     let requests = 600;
     for wave in 0..(requests / 50) {
@@ -534,12 +507,7 @@ async fn a_restarted_upstream_carries_traffic_within_ten_seconds_without_clients
         r#"{"name":"rr","strategy":"round-robin"}"#,
         HealthSettings::default(),
     );
-    let gateway = Arc::new(Gateway::new(
-        engine,
-        logins(&[(1, "u", "p")]),
-        Arc::new(Collect::default()),
-        GatewaySettings::default(),
-    ));
+    let (gateway, _) = collecting(engine, &[(1, "u", "p")], GatewaySettings::default());
     let listener = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     assert!(request(Client::Socks5, listener, origin.addr).await.is_ok());
     upstream.take_down().await;
@@ -588,12 +556,7 @@ async fn a_listener_can_have_its_own_time_budget() {
         r#"{"name":"rr","strategy":"round-robin"}"#,
         HealthSettings::default(),
     );
-    let gateway = Gateway::new(
-        engine,
-        logins(&[]),
-        Arc::new(Collect::default()),
-        GatewaySettings::default(),
-    );
+    let (gateway, _) = collecting(engine, &[], GatewaySettings::default());
     let own = Duration::from_secs(1);
     let spec = vip_gateway::ListenerSpec {
         assignment: Assignment::Rotation(ROTATION),

@@ -145,18 +145,13 @@ async fn gateway_over(
     protocol: Protocol,
     upstream: SocketAddr,
     login: bool,
-) -> (Arc<Gateway>, SocketAddr) {
+) -> (Gateway, SocketAddr) {
     let engine = engine(
         vec![proxy(1, protocol, upstream, login.then_some(1))],
         r#"{"name":"rr","strategy":"round-robin"}"#,
         HealthSettings::default(),
     );
-    let gateway = Arc::new(Gateway::new(
-        engine,
-        logins(&[(1, "u", "p")]),
-        Arc::new(Collect::default()),
-        GatewaySettings::default(),
-    ));
+    let (gateway, _) = collecting(engine, &[(1, "u", "p")], GatewaySettings::default());
     let addr = listen(&gateway, Assignment::Rotation(ROTATION)).await;
     (gateway, addr)
 }
@@ -254,12 +249,7 @@ async fn two_tabs_never_share_an_upstream_connection() {
         r#"{"name":"rr","strategy":"round-robin"}"#,
         HealthSettings::default(),
     );
-    let gateway = Gateway::new(
-        engine,
-        logins(&[(1, "u", "p")]),
-        Arc::new(Collect::default()),
-        GatewaySettings::default(),
-    );
+    let (gateway, _) = collecting(engine, &[(1, "u", "p")], GatewaySettings::default());
     let mut listeners = Vec::new();
     for tab in [1, 2] {
         let spec = ListenerSpec {
