@@ -205,6 +205,31 @@ async fn once(
             return None;
         }
     };
+    // A proxy's own answer (a 407, its error page) is never passed on as
+    // the origin's: the request went out once and cannot go again (its
+    // body was not held), so the client learns which proxy refused it.
+    if let Some((id, _)) = proxy.filter(|_| to_proxy && reply.proxy_page) {
+        connect::finished(shared, proxy, target, up, 0);
+        let kind = if matches!(reply.status, 401 | 407) {
+            vip_engine::FailureKind::ProxyAuth
+        } else {
+            vip_engine::FailureKind::OriginUnreachable
+        };
+        crate::attempts::tally(shared, id, crate::sink::AttemptEvent::ReplayRefused(kind));
+        let name = shared
+            .engine()
+            .engine
+            .pool()
+            .get(id)
+            .map(|p| format!("{}:{}", p.host, p.port))
+            .unwrap_or_default();
+        let text = format!(
+            "vip: proxy {name} answered {} itself; the request's body was streamed (chunked, or larger than the replay buffer), so it was not sent again through another proxy",
+            reply.status
+        );
+        respond(client, 502, "Bad Gateway", &text, "").await;
+        return None;
+    }
     Some(Exchanged {
         upstream,
         proxy,

@@ -589,3 +589,30 @@ async fn a_listener_can_have_its_own_time_budget() {
     }
     gateway.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_request_meeting_a_407_gets_a_502_that_names_the_proxy() {
+    let (origin, counts) = counting_origin().await;
+    let (first, _) = faulty(Fault::Answer407).await;
+    let (_good, running) = before_a_real_proxy(first).await;
+    let o = origin;
+    // Chunked: the body is not held, so the request goes out once.
+    let answer = send(
+        running.addr,
+        &format!("POST http://{o}/upload HTTP/1.1\r\nHost: {o}\r\nX-Request-Id: chunked-1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    assert!(
+        answer.contains(&format!("proxy {first} answered 407 itself")),
+        "{answer}"
+    );
+    assert!(!answer.contains("Proxy-Authenticate"), "{answer}");
+    assert_eq!(counts.lock().unwrap().get("chunked-1"), None);
+    let auth = vip_engine::FailureKind::ProxyAuth;
+    assert_eq!(
+        running.sink.counted(1, AttemptEvent::ReplayRefused(auth)),
+        1
+    );
+    running.gateway.shutdown(Duration::from_secs(1)).await;
+}
