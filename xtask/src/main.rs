@@ -28,7 +28,8 @@ use anyhow::{Context, bail};
 /// Debian packages the test suites need: real upstream proxies for the
 /// gateway's tests (privoxy for upstream keep-alive, which tinyproxy lacks), EasyList/EasyPrivacy for tracker blocking, Chromium for
 /// the browser's, the public suffix list its fingerprint seeds use, and a
-/// font outside the base set (the font test shows it stays hidden).
+/// font outside the base set (the font test shows it stays hidden), and a
+/// virtual X display with a key sender (a tab opened with Ctrl+T).
 const TEST_PACKAGES: &[&str] = &[
     "tinyproxy",
     "microsocks",
@@ -39,6 +40,8 @@ const TEST_PACKAGES: &[&str] = &[
     "fonts-dejavu-core",
     "fonts-dejavu-extra",
     "procps",
+    "xvfb",
+    "xdotool",
 ];
 
 fn main() -> ExitCode {

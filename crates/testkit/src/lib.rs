@@ -293,6 +293,78 @@ pub fn microsocks(bind: &str, user: &str, pass: &str) -> Peer {
     start_peer(Command::new("microsocks").args(args), port, dir)
 }
 
+/// A virtual X display (Xvfb) for tests of windows and keys; killed on drop.
+pub struct Display {
+    /// The `DISPLAY` value, `:N`.
+    pub name: String,
+    child: Child,
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Display {
+    /// Starts Xvfb on the first free display number from 90 and waits
+    /// until it takes clients.
+    pub fn start() -> Display {
+        require("Xvfb", "xvfb");
+        require("xdotool", "xdotool");
+        for n in 90..190 {
+            if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            {
+                continue;
+            }
+            let name = format!(":{n}");
+            let mut child = Command::new("Xvfb")
+                .args([
+                    name.as_str(),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return Display { name, child };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("no X display could be started (Xvfb)");
+    }
+
+    /// Runs `xdotool ARGS` on this display; returns what it printed.
+    pub fn xdotool(&self, args: &[&str]) -> String {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.name)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "xdotool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 /// A pool entry for a proxy at `addr`.
 pub fn proxy(id: u64, protocol: Protocol, addr: SocketAddr, credential: Option<u64>) -> Proxy {
     let mut p = Proxy::new(id, &addr.ip().to_string(), addr.port());

@@ -59,16 +59,16 @@ async fn site() -> Site {
 
 /// The pages, the two real upstreams with their pool imported, and a data
 /// directory: what every test here starts from.
-struct World {
-    site: Site,
+pub(crate) struct World {
+    pub site: Site,
     _http: Peer,
     _socks: Peer,
     tmp: tempfile::TempDir,
-    base: String,
+    pub base: String,
 }
 
 impl World {
-    async fn new() -> World {
+    pub async fn new() -> World {
         let site = site().await;
         let http = tinyproxy("127.0.0.2", "tu", "tp");
         let socks = microsocks("127.0.0.3", "su", "sp");
@@ -84,7 +84,7 @@ impl World {
         }
     }
 
-    fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &Path {
         self.tmp.path()
     }
 }
@@ -120,7 +120,7 @@ fn pool(dir: &Path, http: &Peer, socks: &Peer) {
     }
 }
 
-fn serve_args(extra: &[&str]) -> Vec<String> {
+pub(crate) fn serve_args(extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "--listen",
         &format!("127.0.0.1:{}", free_port()),
@@ -137,7 +137,7 @@ fn serve_args(extra: &[&str]) -> Vec<String> {
     args
 }
 
-fn reports(site: &Site) -> Vec<(String, String)> {
+pub(crate) fn reports(site: &Site) -> Vec<(String, String)> {
     site.requests()
         .into_iter()
         .filter(|s| s.path.starts_with("/report?"))

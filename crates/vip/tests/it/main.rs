@@ -8,6 +8,7 @@ mod browse;
 mod cli;
 mod common;
 mod cookies;
+mod display;
 mod full;
 mod gateway;
 mod serve;
