@@ -366,7 +366,7 @@ where
                             let mut losers = Vec::new();
                             for (loser, _) in &flying {
                                 tally(shared, *loser, AttemptEvent::HedgeLost);
-                                let name = pool.get(*loser).map(|p| format!("{}:{}", p.host, p.port)).unwrap_or_default();
+                                let name = pool.get(*loser).map(crate::upstream::addr).unwrap_or_default();
                                 losers.push((*loser, name));
                             }
                             let grace = began.elapsed().max(MIN_ATTEMPT);
@@ -418,7 +418,7 @@ where
             _ = tokio::time::sleep_until(budget_end.into()) => {
                 running.abort_all();
                 for (id, _) in flying.drain(..) {
-                    let proxy = pool.get(id).map(|p| format!("{}:{}", p.host, p.port)).unwrap_or_default();
+                    let proxy = pool.get(id).map(crate::upstream::addr).unwrap_or_default();
                     let error = DialError::Timeout { proxy, stage: "the request's time budget" };
                     failed(shared, id, target, &error);
                     tally(shared, id, AttemptEvent::BudgetExpired);

@@ -234,7 +234,7 @@ pub async fn open_planned(
         };
         async move {
             let dial = upstream::dial(&t.proxy, t.login.as_ref(), &target, mode, timeouts, &tls);
-            let name = format!("{}:{}", t.proxy.host, t.proxy.port);
+            let name = upstream::addr(&t.proxy);
             match tokio::time::timeout(t.handshake, dial).await {
                 Ok(Ok(d)) => {
                     let latency = d.latency;

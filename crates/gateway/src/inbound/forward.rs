@@ -210,19 +210,16 @@ async fn once(
     // body was not held), so the client learns which proxy refused it.
     if let Some((id, _)) = proxy.filter(|_| to_proxy && reply.proxy_page) {
         connect::finished(shared, proxy, target, up, 0);
-        let kind = if matches!(reply.status, 401 | 407) {
-            vip_engine::FailureKind::ProxyAuth
-        } else {
-            vip_engine::FailureKind::OriginUnreachable
-        };
-        crate::attempts::tally(shared, id, crate::sink::AttemptEvent::ReplayRefused(kind));
         let name = shared
             .engine()
             .engine
             .pool()
             .get(id)
-            .map(|p| format!("{}:{}", p.host, p.port))
+            .map(crate::upstream::addr)
             .unwrap_or_default();
+        let error = replay::proxy_page_error(&reply, name.clone(), target);
+        let kind = error.kind();
+        crate::attempts::tally(shared, id, crate::sink::AttemptEvent::ReplayRefused(kind));
         let text = format!(
             "vip: proxy {name} answered {} itself; the request's body was streamed (chunked, or larger than the replay buffer), so it was not sent again through another proxy",
             reply.status

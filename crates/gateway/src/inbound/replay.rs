@@ -190,7 +190,7 @@ async fn attempt(
     shared: Arc<Shared>,
     reuse: Option<Key>,
 ) -> Result<(Answered, Duration), Failure> {
-    let name = format!("{}:{}", t.proxy.host, t.proxy.port);
+    let name = upstream::addr(&t.proxy);
     let idle = shared.settings.idle_timeout;
     let keep = shared.idle.enabled();
     // An idle connection first; one that turns out closed before anything
@@ -266,6 +266,20 @@ async fn attempt(
     judge(upstream, reply, &head, &held, name, forwarding).map(|a| (a, latency))
 }
 
+/// What a proxy's own answer (`reply.proxy_page`) means: its credentials
+/// were refused (401, 407), or it could not reach the origin.
+pub(super) fn proxy_page_error(reply: &Response, name: String, target: &Target) -> DialError {
+    if matches!(reply.status, 401 | 407) {
+        DialError::Auth { proxy: name }
+    } else {
+        DialError::Origin {
+            proxy: name,
+            target: target.to_string(),
+            detail: format!("it answered {} itself", reply.status),
+        }
+    }
+}
+
 /// Takes an answer as the origin's, or as the proxy's own (a failure).
 fn judge(
     upstream: Stall<UpstreamStream>,
@@ -277,15 +291,7 @@ fn judge(
 ) -> Result<Answered, Failure> {
     if forwarding && reply.proxy_page {
         return Err(Failure {
-            error: if matches!(reply.status, 401 | 407) {
-                DialError::Auth { proxy: name }
-            } else {
-                DialError::Origin {
-                    proxy: name,
-                    target: held.target.to_string(),
-                    detail: format!("it answered {} itself", reply.status),
-                }
-            },
+            error: proxy_page_error(&reply, name, &held.target),
             sent: true,
             last: false,
         });

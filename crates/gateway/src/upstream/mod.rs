@@ -72,7 +72,8 @@ async fn connect(name: &str, t: Duration) -> Result<TcpStream, DialError> {
     }
 }
 
-fn addr(proxy: &Proxy) -> String {
+/// A proxy's `host:port` as dialled and named in errors (IPv6 bracketed).
+pub(crate) fn addr(proxy: &Proxy) -> String {
     if proxy.host.contains(':') {
         format!("[{}]:{}", proxy.host, proxy.port)
     } else {

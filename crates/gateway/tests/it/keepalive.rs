@@ -136,9 +136,14 @@ async fn read_response(s: &mut TcpStream) -> String {
     }
 }
 
-fn get(origin: SocketAddr, n: usize, close: bool) -> String {
+/// Sends GET /page/N (asking to close when `close`) on `client` and reads
+/// the answer's body.
+async fn get(client: &mut TcpStream, origin: SocketAddr, n: usize, close: bool) -> String {
     let connection = if close { "Connection: close\r\n" } else { "" };
-    format!("GET http://{origin}/page/{n} HTTP/1.1\r\nHost: {origin}\r\n{connection}\r\n")
+    let request =
+        format!("GET http://{origin}/page/{n} HTTP/1.1\r\nHost: {origin}\r\n{connection}\r\n");
+    client.write_all(request.as_bytes()).await.unwrap();
+    read_response(client).await
 }
 
 async fn gateway_over(
@@ -172,24 +177,16 @@ async fn sequential_requests_through_one_proxy_share_one_upstream_connection() {
         // on a client connection of its own.
         let mut client = TcpStream::connect(listener).await.unwrap();
         for n in 0..20 {
-            client
-                .write_all(get(origin.addr, n, false).as_bytes())
-                .await
-                .unwrap();
             assert_eq!(
-                read_response(&mut client).await,
+                get(&mut client, origin.addr, n, false).await,
                 format!("answer {}", n + 1)
             );
         }
         drop(client);
         for n in 20..40 {
             let mut client = TcpStream::connect(listener).await.unwrap();
-            client
-                .write_all(get(origin.addr, n, true).as_bytes())
-                .await
-                .unwrap();
             assert_eq!(
-                read_response(&mut client).await,
+                get(&mut client, origin.addr, n, true).await,
                 format!("answer {}", n + 1)
             );
         }
@@ -221,11 +218,7 @@ async fn an_origin_closing_an_idle_connection_costs_neither_client_nor_proxy() {
         let (gateway, listener) = gateway_over(Protocol::Socks5, relay, true).await;
         for n in 0..6 {
             let mut client = TcpStream::connect(listener).await.unwrap();
-            client
-                .write_all(get(origin.addr, n, true).as_bytes())
-                .await
-                .unwrap();
-            let body = read_response(&mut client).await;
+            let body = get(&mut client, origin.addr, n, true).await;
             assert!(body.starts_with("answer "), "{body}");
             // Past the idle origin's limit.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -266,11 +259,7 @@ async fn two_tabs_never_share_an_upstream_connection() {
     }
     for n in 0..10 {
         let mut client = TcpStream::connect(listeners[n % 2]).await.unwrap();
-        client
-            .write_all(get(origin.addr, n, true).as_bytes())
-            .await
-            .unwrap();
-        read_response(&mut client).await;
+        get(&mut client, origin.addr, n, true).await;
         let mut rest = Vec::new();
         let _ = client.read_to_end(&mut rest).await;
     }
