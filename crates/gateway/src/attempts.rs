@@ -347,7 +347,22 @@ where
                 None => std::future::pending().await,
             }
         };
+        // Biased, the budget first: an attempt whose own deadline is the
+        // budget's end may finish in the same tick, and the request's budget
+        // has then run out (counted as such, not as that attempt's failure).
         tokio::select! {
+            biased;
+            _ = tokio::time::sleep_until(budget_end.into()) => {
+                running.abort_all();
+                for (id, _) in flying.drain(..) {
+                    let proxy = pool.get(id).map(crate::upstream::addr).unwrap_or_default();
+                    let error = DialError::Timeout { proxy, stage: "the request's time budget" };
+                    failed(shared, id, target, &error);
+                    tally(shared, id, AttemptEvent::BudgetExpired);
+                    errors.push(error);
+                }
+                return Err(OpenError::Budget { budget, errors });
+            }
             done = running.join_next() => {
                 let Some(Ok((id, began, result))) = done else { continue };
                 let login = take(&mut flying, id);
@@ -414,17 +429,6 @@ where
                 } else {
                     denied = true;
                 }
-            }
-            _ = tokio::time::sleep_until(budget_end.into()) => {
-                running.abort_all();
-                for (id, _) in flying.drain(..) {
-                    let proxy = pool.get(id).map(crate::upstream::addr).unwrap_or_default();
-                    let error = DialError::Timeout { proxy, stage: "the request's time budget" };
-                    failed(shared, id, target, &error);
-                    tally(shared, id, AttemptEvent::BudgetExpired);
-                    errors.push(error);
-                }
-                return Err(OpenError::Budget { budget, errors });
             }
         }
     }
