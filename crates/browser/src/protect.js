@@ -1,10 +1,10 @@
 // Fingerprint protection, installed before any page script in every
-// document and worker of an identity. `__VIP_CONFIG__` is replaced by the
-// identity's values (JSON); nothing here reads a clock or Math.random, so
+// document and worker of an identity. Its argument (at the very end) is
+// replaced by the identity's values (JSON); nothing here reads a clock or
+// Math.random, so
 // every read is a pure function of (identity, site, input): repeated reads
 // agree, two sites differ, two identities differ.
-(() => {
-  const C = __VIP_CONFIG__;
+(function protect(C) {
   const G = globalThis;
   const originals = new WeakMap();
   const fnToString = Function.prototype.toString;
@@ -96,7 +96,8 @@
   // One seed per (identity, site): the identity's page secret never leaves
   // this closure, and a site's seed says nothing about another's.
   // Derived on first use: most pages never read a fingerprintable value.
-  let seedCache;
+  // An audio worklet has no location: its page hands it the site's seed.
+  let seedCache = C.seed;
   const siteSeed = () => (seedCache ??= sha256(C.secret + "|" + siteOf(hostOf()))[0]);
 
   // A 32-bit mix (splitmix-style) of the site seed and an index.
@@ -394,6 +395,68 @@
     }
   };
 
+  // Audio worklets are no DevTools targets: the first module a page adds
+  // to a worklet is preceded by this script (seeded with the page's site
+  // seed, from a blob URL), which noises what processors hear exactly as
+  // getChannelData noises a rendered buffer, frame by frame. A page whose
+  // policy refuses blob scripts gets its module unprotected.
+  const workletProtect = (W) => {
+    const AW = W.AudioWorklet;
+    if (!AW || !W.Worklet || !W.Blob || !W.URL) return;
+    const Blob = W.Blob, createURL = W.URL.createObjectURL, revokeURL = W.URL.revokeObjectURL;
+    const isAudio = (x) => Object.prototype.isPrototypeOf.call(AW.prototype, x);
+    const ready = new WeakMap();
+    // addModule is the Worklet interface's (paint worklets share it).
+    method(W.Worklet.prototype, "addModule", (real) => function (...args) {
+      if (!isAudio(this)) return real.apply(this, args);
+      let first = ready.get(this);
+      if (!first) {
+        const config = JSON.stringify({ worklet: true, seed: siteSeed() });
+        const text = `(${fnToString.call(protect)})(${config});`;
+        const url = createURL(new Blob([text], { type: "text/javascript" }));
+        first = real.call(this, url).then(() => revokeURL(url), () => revokeURL(url));
+        ready.set(this, first);
+      }
+      return first.then(() => real.apply(this, args));
+    });
+  };
+  // Inside the worklet: a processor's `process` hears each input sample
+  // scaled as getChannelData scales the same frame (silence stays silent).
+  const processorProtect = (W) => {
+    const frameGetter = describe(W, "currentFrame") && describe(W, "currentFrame").get;
+    const frameNow = () => (frameGetter ? Number(frameGetter.call(W)) : 0);
+    const seen = new WeakSet();
+    const noiseInputs = (inputs) => {
+      if (!Array.isArray(inputs)) return;
+      const f0 = frameNow();
+      for (const input of inputs) {
+        if (!Array.isArray(input)) continue;
+        for (let ch = 0; ch < input.length; ch++) {
+          const data = input[ch];
+          if (!(data instanceof W.Float32Array)) continue;
+          for (let i = 0; i < data.length; i++) {
+            data[i] *= 1 + ((mix(f0 + i + ch * 0x10000) & 0xffff) / 0xffff - 0.5) * 2e-6;
+          }
+        }
+      }
+    };
+    method(W, "registerProcessor", (real) => function (name, ctor, ...rest) {
+      let owner = ctor && (typeof ctor === "function") ? ctor.prototype : null;
+      let d;
+      try {
+        while (owner && !(d = describe(owner, "process"))) owner = Object.getPrototypeOf(owner);
+      } catch (_) { d = undefined; }
+      if (d && typeof d.value === "function" && d.writable && !seen.has(d.value)) {
+        const heard = d.value;
+        const fake = { [heard.name](...args) { noiseInputs(args[0]); return heard.apply(this, args); } }[heard.name];
+        define(fake, "length", { value: heard.length });
+        seen.add(fake);
+        define(owner, "process", { ...d, value: hideAs(fake, heard) });
+      }
+      return real.call(this, name, ctor, ...rest);
+    });
+  };
+
   // Cores, languages, platform and the agent are set natively (DevTools
   // overrides reach every realm and worker); only the memory class has
   // no override.
@@ -510,16 +573,17 @@
     rectProtect(W);
     networkProtect(W);
     webrtcProtect(W);
+    workletProtect(W);
   };
   // The top-level document also patches WebGL 1 up front, so a reference
   // taken before any context is protected too; frames and workers (most of
   // a page's documents) patch it on first use, which is much cheaper.
   let top = false;
   try { top = G.top === G; } catch (_) { /* cross-origin: a frame */ }
-  install(G, top);
+  if (C.worklet) processorProtect(G); else install(G, top);
 
   // Child frames need nothing from here: Chromium runs this script in
   // every new document, the initial about:blank of a frame made by script
   // included, before the parent can reach it (by contentWindow, by index
   // or through frames). Installing from the parent too would patch twice.
-})();
+})(__VIP_CONFIG__);

@@ -85,6 +85,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         "dataUrl",
         "text",
         "audio",
+        "worklet",
         "gl",
         "glPixels",
         "glPixelsClamped",
@@ -109,6 +110,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
             "dataUrl",
             "text",
             "audio",
+            "worklet",
             "glPixels",
             "glPixelsClamped",
             "glExt",
@@ -132,6 +134,10 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         (fa["gl"].clone(), fa["hw"].clone(), fa["mem"].clone())
             != (fb["gl"].clone(), fb["hw"].clone(), fb["mem"].clone())
     );
+    // An audio worklet's processor heard the rendered signal.
+    for f in [fa, fb] {
+        assert!(f["worklet"].as_f64().is_some_and(|s| s > 1.0), "{f}");
+    }
     // Same-origin frame and worker see what the page sees.
     same(fa, &va["frame"], &page_keys);
     same(
@@ -202,13 +208,17 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
     differ(
         fa,
         &elsewhere["first"],
-        &["canvas", "dataUrl", "text", "audio"],
+        &["canvas", "dataUrl", "text", "audio", "worklet"],
     );
     same(fa, &elsewhere["first"], &["gl", "hw", "mem", "ua", "tz"]);
     // A cross-site frame (its own process) looks like that site's pages:
     // protected before its first script, with that site's values.
     same(&other, &elsewhere["first"], &page_keys);
-    differ(&other, fa, &["canvas", "dataUrl", "text", "audio"]);
+    differ(
+        &other,
+        fa,
+        &["canvas", "dataUrl", "text", "audio", "worklet"],
+    );
 
     // Fonts: only the base set is visible (DejaVu Math is installed but
     // hidden; DejaVu Serif is in the base set and measurably different).
@@ -235,6 +245,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
             "dataUrl",
             "text",
             "audio",
+            "worklet",
             "gl",
             "glPixels",
             "glPixelsClamped",

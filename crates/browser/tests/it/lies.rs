@@ -56,6 +56,7 @@ async function vipLies() {
   for (const name of ["getChannelData", "copyFromChannel"]) method(AudioBuffer.prototype, name);
   for (const name of ["getParameter", "readPixels", "getExtension", "getSupportedExtensions"]) method(WebGLRenderingContext.prototype, name);
   for (const name of ["getBoundingClientRect", "getClientRects", "appendChild", "append", "insertAdjacentHTML"]) method(Element.prototype, name);
+  method(Worklet.prototype, "addModule");
   method(Node.prototype, "appendChild");
   method(Node.prototype, "insertBefore");
   getter(HTMLIFrameElement.prototype, "contentWindow");
@@ -165,6 +166,23 @@ async function vipLies() {
     rendered.copyFromChannel(copy, 0);
     const bins = rendered.getChannelData(0);
     if (copy.some((v, i) => v !== bins[i])) lie("audio: getChannelData and copyFromChannel differ");
+    // An audio worklet hears, frame by frame, what getChannelData reads,
+    // and what it sees of its own scope looks native.
+    const w = new OfflineAudioContext(1, 5000, 44100);
+    await w.audioWorklet.addModule(URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" })));
+    const rec = new AudioWorkletNode(w, "vip-rec", { numberOfOutputs: 0 });
+    const heard = new Promise((r) => { rec.port.onmessage = (e) => r(e.data); setTimeout(() => r(null), 5000); });
+    const wt = w.createOscillator();
+    wt.type = "triangle"; wt.frequency.value = 10000;
+    const wc = w.createDynamicsCompressor();
+    wt.connect(wc); wc.connect(w.destination); wc.connect(rec); wt.start(0);
+    const out = (await w.startRendering()).getChannelData(0);
+    const got = await heard;
+    if (!got) lie("audio worklet: no answer");
+    else {
+      if (got.samples.some((v, i) => v !== out[4480 + i])) lie("audio: a worklet hears other samples than getChannelData reads");
+      for (const l of got.lies) lie(`audio worklet: ${l}`);
+    }
   }
   // Every realm sees the page's values.
   const view = (W) => ({
@@ -202,6 +220,30 @@ async function vipLies() {
   return { lies, values };
 }
 "##;
+
+/// An audio worklet processor that records 128 samples from frame 4480
+/// and checks the shape of what the script patches in its scope.
+const WORKLET: &str = r#"
+const lies = [];
+const reg = registerProcessor;
+if (Function.prototype.toString.call(reg) !== "function registerProcessor() { [native code] }") lies.push("registerProcessor: toString");
+if (Reflect.ownKeys(reg).map(String).sort().join() !== "length,name" || reg.length !== 2) lies.push("registerProcessor: own keys or length");
+try { reg.call({}, "x", class extends AudioWorkletProcessor { process() { return false; } }); lies.push("registerProcessor: wrong receiver accepted"); }
+catch (e) { if (!(e instanceof TypeError) || !/Illegal invocation/.test(e.message)) lies.push(`registerProcessor: wrong receiver threw ${e}`); }
+class Rec extends AudioWorkletProcessor {
+  process(inputs) {
+    const d = inputs[0] && inputs[0][0];
+    if (d && currentFrame === 4480) {
+      const text = Function.prototype.toString.call(this.process);
+      if (!text.startsWith("process(inputs) {")) lies.push(`process: toString ${text.slice(0, 40)}`);
+      if (this.process.name !== "process" || this.process.length !== 1) lies.push("process: name or length");
+      this.port.postMessage({ samples: Array.from(d), lies });
+    }
+    return true;
+  }
+}
+registerProcessor("vip-rec", Rec);
+"#;
 
 /// What a worker reports (the same keys as a window's view, less the screen).
 /// It also runs the detector's shape checks on what the script patches in
@@ -249,7 +291,7 @@ fn pages(naive: bool) -> Vec<(&'static str, &'static str, String)> {
             "/",
             "text/html",
             format!(
-                "<!doctype html><html><head><script>{before}\nconst WORKER_VIEW = {WORKER_VIEW:?};\n{DETECT}</script></head><body></body></html>"
+                "<!doctype html><html><head><script>{before}\nconst WORKER_VIEW = {WORKER_VIEW:?};\nconst WORKLET = {WORKLET:?};\n{DETECT}</script></head><body></body></html>"
             ),
         ),
         (
@@ -332,6 +374,7 @@ async fn the_detector_catches_a_naive_patch() {
         "canvas: ",
         "measureText(\"\"): fontBoundingBoxAscent",
         "audio: a filled buffer reads back changed",
+        "audio: a worklet hears other samples than getChannelData reads",
     ] {
         assert!(
             lies.iter().any(|l| l.starts_with(wanted)),

@@ -78,6 +78,23 @@ async function vipProbe() {
     for (let i = 4500; i < 5000; i++) sum += Math.abs(s[i]);
     out.audio = sum;
   }
+  if (doc && typeof AudioWorkletNode !== "undefined") {
+    // The same signal as heard by an audio worklet's processor.
+    const a = new OfflineAudioContext(1, 5120, 44100);
+    const src = "registerProcessor('vip-sum', class extends AudioWorkletProcessor {"
+      + " constructor() { super(); this.sum = 0; }"
+      + " process(inputs) { const d = inputs[0][0];"
+      + " if (d) for (let i = 0; i < d.length; i++) if (currentFrame + i >= 4500) this.sum += Math.abs(d[i]);"
+      + " if (currentFrame + 128 >= 5120) this.port.postMessage(this.sum); return true; } });";
+    await a.audioWorklet.addModule(URL.createObjectURL(new Blob([src], { type: "text/javascript" })));
+    const o = a.createOscillator(); o.type = "triangle"; o.frequency.value = 10000;
+    const c = a.createDynamicsCompressor();
+    const node = new AudioWorkletNode(a, "vip-sum");
+    const heard = new Promise((r) => { node.port.onmessage = (e) => r(e.data); setTimeout(() => r("no answer"), 5000); });
+    o.connect(c); c.connect(node); node.connect(a.destination); o.start(0);
+    await a.startRendering();
+    out.worklet = await heard;
+  }
   if (doc) {
     out.screen = screen.width + "x" + screen.height;
     // matchMedia on the device size agrees with the screen object.
