@@ -1,14 +1,15 @@
 //! The CLI's client: finds the running `vip serve` through the endpoint and
-//! token files in the data directory, and turns refusals into errors that
-//! carry the server's message.
+//! token files in the data directory, and turns problem documents back into
+//! errors that carry the server's message and hint. Routes are given under
+//! `/api/v1` (`client.get("/api/v1/tabs")`).
 
 use std::path::Path;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::server::{ENDPOINT_FILE, TOKEN_FILE};
-use crate::types::ApiError;
+use crate::files::{ENDPOINT_FILE, TOKEN_FILE};
+use crate::problem::ApiError;
 
 /// A client of one running `vip serve`.
 pub struct Client {
@@ -73,13 +74,7 @@ impl Client {
             ))
         })?;
         if status >= 400 {
-            return Err(ApiError {
-                status,
-                message: body["error"]
-                    .as_str()
-                    .unwrap_or("request refused")
-                    .to_string(),
-            });
+            return Err(ApiError::from_problem(status, &body));
         }
         serde_json::from_value(body)
             .map_err(|e| ApiError::internal(format!("control API reply: {e}")))
@@ -115,6 +110,7 @@ impl Client {
             .agent
             .delete(format!("{}{route}", self.base))
             .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
             .call();
         self.finish(reply)
     }

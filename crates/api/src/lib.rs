@@ -1,20 +1,40 @@
 //! # vip-api
 //!
 //! The local control API `vip serve` exposes on 127.0.0.1 and the client
-//! the CLI uses. Every request carries `Authorization: Bearer <token>`; the
-//! token is random, written to the data directory readable only by the
-//! user, and replaced on every start. The routes are versioned under `/v1`
-//! and kept to what the CLI needs now; the [`Control`] trait is the seam a
-//! later dashboard grows from.
+//! the CLI uses. Every route is under `/api/v1`, declared together with
+//! its OpenAPI operation; the document is committed as `openapi.json` and
+//! printed by `vip api spec`. In front of every route, in this order: a
+//! Host allowlist (421), the bearer token (401; the token file is random,
+//! mode 0600, new on every start), cross-site checks on changes (415,
+//! 403), and rate limits per principal and route class (429). Refusals are
+//! RFC 9457 problem documents naming the field at fault and how to fix it.
 //!
 //! - `types`: request and response bodies;
-//! - `server`: the axum router, token check and files;
+//! - `problem`: [`ApiError`] and its problem document;
+//! - `body`: the JSON body extractor that names the field at fault;
+//! - `guard`: Host, token and cross-site checks, security headers;
+//! - `limit`: rate limits per principal and route class;
+//! - `spec`: what every operation of the OpenAPI document shares;
+//! - `server`: the [`Control`] seam, the routes and their operations;
+//! - `erased`: [`Control`] as a trait object for the handlers;
+//! - `files`: the token and endpoint files;
 //! - `client`: the blocking client for the CLI.
 
+pub mod body;
 pub mod client;
+mod erased;
+pub mod files;
+pub mod guard;
+pub mod limit;
+pub mod problem;
 pub mod server;
+mod spec;
 pub mod types;
 
 pub use client::Client;
-pub use server::{Control, ENDPOINT_FILE, TOKEN_FILE, router, serve, write_files};
+pub use files::{ENDPOINT_FILE, TOKEN_FILE, write_files};
+pub use guard::Access;
+pub use limit::LimitClock;
+pub use problem::{ApiError, Problem};
+pub use server::{Control, router, serve, spec, spec_json};
 pub use types::*;

@@ -1,26 +1,30 @@
-//! The axum router: bearer-token check on every route, JSON in and out,
-//! errors as `{"error": "..."}` with their status. The token and endpoint
-//! files are written with mode 0600.
+//! The router: every route under `/api/v1`, declared with its OpenAPI
+//! operation (`utoipa`), so a route cannot exist without its spec; the
+//! checks of [`crate::guard`] in front of all of them; JSON in and out,
+//! refusals as problem documents.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{Path as UrlPath, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{Method, Uri};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::body::Body;
+use crate::erased::Dyn;
+use crate::guard::{self, Access, Guard};
+use crate::problem::ApiError;
+use crate::spec::Common;
 use crate::types::*;
 
-/// The token file in the data directory.
-pub const TOKEN_FILE: &str = "api-token";
-/// The file holding the API's address.
-pub const ENDPOINT_FILE: &str = "api-endpoint";
+/// Largest request body on most routes.
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Largest request body of an import.
+pub const IMPORT_LIMIT: usize = 16 << 20;
 
 /// What the API drives; `vip serve` implements it.
 pub trait Control: Send + Sync + 'static {
@@ -68,206 +72,240 @@ pub trait Control: Send + Sync + 'static {
     fn reload(&self) -> impl Future<Output = Result<Reloaded, ApiError>> + Send;
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(json!({"error": self.message}))).into_response()
-    }
+type Ctl = Arc<dyn Dyn>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "vip control API",
+        description = "The local control API of Virtual IP Browser. Every request needs \
+                       `Authorization: Bearer <token>` (the api-token file in vip's data \
+                       directory) and a Host of the API's own; changes need \
+                       `Content-Type: application/json` and no foreign Origin. Refusals are \
+                       RFC 9457 problem documents.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    components(schemas(crate::problem::Problem))
+)]
+struct Doc;
+
+/// The routes with their operations, before state and checks.
+fn routes() -> OpenApiRouter<Ctl> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(status))
+        .routes(routes!(tabs, open_tab))
+        .routes(routes!(close_tab))
+        .routes(routes!(identities, create_identity))
+        .routes(routes!(delete_identity))
+        .routes({
+            // A cookie file may be large: the import limit, not the default.
+            let (schemas, paths, method) = routes!(cookies, add_cookies);
+            (
+                schemas,
+                paths,
+                method.layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+            )
+        })
+        .routes(routes!(sessions))
+        .routes(routes!(save_session))
+        .routes(routes!(load_session))
+        .routes(routes!(reload))
+        .routes(routes!(openapi))
 }
 
-/// Compares in time independent of where the strings differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The OpenAPI document of the routes (what `openapi.json` holds).
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let mut doc = routes().split_for_parts().1;
+    utoipa::Modify::modify(&Common, &mut doc);
+    doc
 }
 
-async fn authorize(State(token): State<Arc<String>>, request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if same(given.as_bytes(), token.as_bytes()) {
-        next.run(request).await
-    } else {
-        ApiError {
-            status: 401,
-            message: "missing or wrong token: read it from the data directory's api-token file"
-                .into(),
-        }
-        .into_response()
-    }
+/// The spec as committed: pretty JSON with a final newline.
+pub fn spec_json() -> String {
+    let mut text = spec().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
 }
 
-/// The router over `control`, guarded by `token`.
-pub fn router<C: Control>(control: Arc<C>, token: String) -> Router {
-    Router::new()
-        .route("/v1/status", get(status::<C>))
-        .route("/v1/tabs", get(tabs::<C>).post(open_tab::<C>))
-        .route("/v1/tabs/{id}", axum::routing::delete(close_tab::<C>))
-        .route("/v1/sessions", get(sessions::<C>))
-        .route(
-            "/v1/identities",
-            get(identities::<C>).post(create_identity::<C>),
-        )
-        .route(
-            "/v1/identities/{name}",
-            axum::routing::delete(delete_identity::<C>),
-        )
-        .route(
-            "/v1/identities/{name}/cookies",
-            get(cookies::<C>).post(add_cookies::<C>),
-        )
-        .route("/v1/sessions/{name}", post(save_session::<C>))
-        .route("/v1/sessions/{name}/load", post(load_session::<C>))
-        .route("/v1/reload", post(reload::<C>))
+/// The router over `control`, behind the checks `access` sets.
+pub fn router<C: Control>(control: Arc<C>, access: Access) -> Router {
+    let guard = Arc::new(Guard::new(&access));
+    let control: Ctl = control;
+    let (router, _) = routes().split_for_parts();
+    router
+        .route_layer(middleware::from_fn_with_state(guard.clone(), guard::limit))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(control)
-        .layer(middleware::from_fn_with_state(Arc::new(token), authorize))
+        .layer(middleware::from_fn_with_state(guard, guard::guard))
 }
 
-/// A route that does not exist gets the same JSON error as every other
-/// refusal.
-async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!(
-        "no route {method} {}: the routes are under /v1 (status, tabs, identities, sessions, reload)",
-        uri.path()
-    ))
+/// A route that does not exist gets a problem document like any refusal.
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {method} {}", uri.path()))
+        .hint("the routes are under /api/v1; GET /api/v1/openapi.json lists them")
 }
 
-async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError {
-        status: 405,
-        message: format!("{} does not take {method}", uri.path()),
-    }
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(405, format!("{} does not take {method}", uri.path()))
+        .hint("GET /api/v1/openapi.json lists each route's methods")
 }
 
-async fn status<C: Control>(State(c): State<Arc<C>>) -> Json<Status> {
+fn number(what: &str, text: &str, list: &str) -> Result<i64, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::invalid(format!("{what} {text:?} is not a number"))
+            .at(format!("/path/{what}"))
+            .hint(format!("see `{list}`"))
+    })
+}
+
+/// The browser and how many tabs are open.
+#[utoipa::path(get, path = "/api/v1/status", tag = "status",
+    responses((status = 200, body = Status)))]
+async fn status(State(c): State<Ctl>) -> Json<Status> {
     Json(c.status().await)
 }
 
-async fn tabs<C: Control>(State(c): State<Arc<C>>) -> Json<Vec<Tab>> {
+/// Open tabs.
+#[utoipa::path(get, path = "/api/v1/tabs", tag = "tabs",
+    responses((status = 200, body = Vec<Tab>)))]
+async fn tabs(State(c): State<Ctl>) -> Json<Vec<Tab>> {
     Json(c.tabs().await)
 }
 
-async fn open_tab<C: Control>(
-    State(c): State<Arc<C>>,
-    body: Result<Json<OpenTab>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Tab>, ApiError> {
-    let Json(req) =
-        body.map_err(|e| ApiError::invalid(format!("request body: {}", e.body_text())))?;
+/// Opens a tab in a named or a fresh identity.
+#[utoipa::path(post, path = "/api/v1/tabs", tag = "tabs", request_body = OpenTab,
+    responses((status = 200, body = Tab)))]
+async fn open_tab(State(c): State<Ctl>, Body(req): Body<OpenTab>) -> Result<Json<Tab>, ApiError> {
     c.open_tab(req).await.map(Json)
 }
 
-async fn close_tab<C: Control>(
-    State(c): State<Arc<C>>,
+/// Closes a tab.
+#[utoipa::path(delete, path = "/api/v1/tabs/{id}", tag = "tabs",
+    params(("id" = i64, Path, description = "tab id")),
+    responses((status = 200, body = Object, example = json!({"closed": 7}))))]
+async fn close_tab(
+    State(c): State<Ctl>,
     UrlPath(id): UrlPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| {
-        ApiError::invalid(format!("tab id {id:?} is not a number: see `vip tab list`"))
-    })?;
+) -> Result<Json<Value>, ApiError> {
+    let id = number("id", &id, "vip tab list")?;
     c.close_tab(id).await?;
     Ok(Json(json!({"closed": id})))
 }
 
-async fn identities<C: Control>(State(c): State<Arc<C>>) -> Result<Json<Vec<Identity>>, ApiError> {
+/// Named identities.
+#[utoipa::path(get, path = "/api/v1/identities", tag = "identities",
+    responses((status = 200, body = Vec<Identity>)))]
+async fn identities(State(c): State<Ctl>) -> Result<Json<Vec<Identity>>, ApiError> {
     c.identities().await.map(Json)
 }
 
-async fn create_identity<C: Control>(
-    State(c): State<Arc<C>>,
-    body: Result<Json<NewIdentity>, axum::extract::rejection::JsonRejection>,
+/// Makes a named identity ahead of its first tab.
+#[utoipa::path(post, path = "/api/v1/identities", tag = "identities", request_body = NewIdentity,
+    responses((status = 200, body = Identity)))]
+async fn create_identity(
+    State(c): State<Ctl>,
+    Body(req): Body<NewIdentity>,
 ) -> Result<Json<Identity>, ApiError> {
-    let Json(req) =
-        body.map_err(|e| ApiError::invalid(format!("request body: {}", e.body_text())))?;
     c.create_identity(req).await.map(Json)
 }
 
-async fn delete_identity<C: Control>(
-    State(c): State<Arc<C>>,
+/// Deletes a named identity with no open tabs (its seed and storage too).
+#[utoipa::path(delete, path = "/api/v1/identities/{name}", tag = "identities",
+    params(("name" = String, Path, description = "identity name")),
+    responses((status = 200, body = Object, example = json!({"deleted": "alice"}))))]
+async fn delete_identity(
+    State(c): State<Ctl>,
     UrlPath(name): UrlPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     c.delete_identity(name.clone()).await?;
     Ok(Json(json!({"deleted": name})))
 }
 
-#[derive(serde::Deserialize)]
+/// `?format=` of the cookie export.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct FormatQuery {
+    /// `netscape` (cookies.txt, the default) or `json`.
     format: Option<String>,
 }
 
-async fn cookies<C: Control>(
-    State(c): State<Arc<C>>,
+/// A named identity's cookies as a file.
+#[utoipa::path(get, path = "/api/v1/identities/{name}/cookies", tag = "identities",
+    params(("name" = String, Path, description = "identity name"), FormatQuery),
+    responses((status = 200, body = CookieFile)))]
+async fn cookies(
+    State(c): State<Ctl>,
     UrlPath(name): UrlPath<String>,
-    query: Result<axum::extract::Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CookieFile>, ApiError> {
-    let axum::extract::Query(q) =
-        query.map_err(|e| ApiError::invalid(format!("query: {}", e.body_text())))?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::invalid(format!("query: {}", e.body_text()))
+            .at("/query")
+            .hint("the only parameter is format=netscape or format=json")
+    })?;
     let format = q.format.unwrap_or_else(|| "netscape".into());
     c.cookies(name, format).await.map(Json)
 }
 
-async fn add_cookies<C: Control>(
-    State(c): State<Arc<C>>,
+/// Adds the cookies of a file (cookies.txt or extension JSON) to a named
+/// identity, with a verdict per line or entry.
+#[utoipa::path(post, path = "/api/v1/identities/{name}/cookies", tag = "identities",
+    params(("name" = String, Path, description = "identity name")),
+    request_body = CookieUpload,
+    responses((status = 200, body = CookieReport)))]
+async fn add_cookies(
+    State(c): State<Ctl>,
     UrlPath(name): UrlPath<String>,
-    body: Result<Json<CookieUpload>, axum::extract::rejection::JsonRejection>,
+    Body(upload): Body<CookieUpload>,
 ) -> Result<Json<CookieReport>, ApiError> {
-    let Json(upload) =
-        body.map_err(|e| ApiError::invalid(format!("request body: {}", e.body_text())))?;
     c.add_cookies(name, upload).await.map(Json)
 }
 
-async fn sessions<C: Control>(State(c): State<Arc<C>>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+/// Saved sessions.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions",
+    responses((status = 200, body = Vec<SessionInfo>)))]
+async fn sessions(State(c): State<Ctl>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     c.sessions().await.map(Json)
 }
 
-async fn save_session<C: Control>(
-    State(c): State<Arc<C>>,
+/// Saves the open tabs as a session.
+#[utoipa::path(post, path = "/api/v1/sessions/{name}", tag = "sessions",
+    params(("name" = String, Path, description = "session name")),
+    responses((status = 200, body = SessionInfo)))]
+async fn save_session(
+    State(c): State<Ctl>,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Json<SessionInfo>, ApiError> {
     c.save_session(name).await.map(Json)
 }
 
-async fn load_session<C: Control>(
-    State(c): State<Arc<C>>,
+/// Opens a saved session's tabs.
+#[utoipa::path(post, path = "/api/v1/sessions/{name}/load", tag = "sessions",
+    params(("name" = String, Path, description = "session name")),
+    responses((status = 200, body = Vec<Tab>)))]
+async fn load_session(
+    State(c): State<Ctl>,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Json<Vec<Tab>>, ApiError> {
     c.load_session(name).await.map(Json)
 }
 
-async fn reload<C: Control>(State(c): State<Arc<C>>) -> Result<Json<Reloaded>, ApiError> {
+/// Loads the pool and rotation configs from the store now; answers once
+/// they are in use.
+#[utoipa::path(post, path = "/api/v1/reload", tag = "status",
+    responses((status = 200, body = Reloaded)))]
+async fn reload(State(c): State<Ctl>) -> Result<Json<Reloaded>, ApiError> {
     c.reload().await.map(Json)
 }
 
-/// Writes a fresh random token and the API's address into `data_dir`, both
-/// readable only by the user; returns the token.
-pub fn write_files(data_dir: &Path, addr: SocketAddr) -> std::io::Result<String> {
-    use rand::TryRngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(std::io::Error::other)?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&data_dir.join(TOKEN_FILE), &token)?;
-    write_private(&data_dir.join(ENDPOINT_FILE), &addr.to_string())?;
-    Ok(token)
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp)?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "status",
+    responses((status = 200, body = Object, description = "the OpenAPI 3.1 document")))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(spec())
 }
 
 /// Serves `router` on `listener` until `stop` completes.

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where an identity's traffic goes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AssignmentSpec {
     /// The active rotation config (the default).
@@ -46,8 +46,9 @@ impl std::fmt::Display for AssignmentSpec {
     }
 }
 
-/// `POST /v1/tabs`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// `POST /api/v1/tabs`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OpenTab {
     /// What to load (http or https).
     pub url: String,
@@ -71,7 +72,7 @@ pub struct OpenTab {
 }
 
 /// A tab as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tab {
     /// Tab id.
     pub id: i64,
@@ -96,7 +97,7 @@ pub struct Tab {
 }
 
 /// A saved session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     /// Its name.
     pub name: String,
@@ -106,8 +107,8 @@ pub struct SessionInfo {
     pub saved_at: i64,
 }
 
-/// `GET /v1/status`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `GET /api/v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Status {
     /// `running`, `off` (`--no-browser`), or why it is not running.
     pub browser: String,
@@ -117,8 +118,8 @@ pub struct Status {
     pub devtools: Option<String>,
 }
 
-/// `POST /v1/reload`: what the daemon runs after reading the store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /api/v1/reload`: what the daemon runs after reading the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reloaded {
     /// The active rotation of the whole pool, as `vip serve` shows it.
     pub rotation: String,
@@ -128,60 +129,9 @@ pub struct Reloaded {
     pub unreadable_logins: usize,
 }
 
-/// A refused request: an HTTP status and a message that says how to fix it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{message}")]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: u16,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl ApiError {
-    /// 400: the request is wrong.
-    pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 400,
-            message: message.into(),
-        }
-    }
-
-    /// 404: what it names does not exist.
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 404,
-            message: message.into(),
-        }
-    }
-
-    /// 409: it conflicts with what exists.
-    pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 409,
-            message: message.into(),
-        }
-    }
-
-    /// 503: the browser (or something it needs) is not available.
-    pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 503,
-            message: message.into(),
-        }
-    }
-
-    /// 500: our fault.
-    pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 500,
-            message: message.into(),
-        }
-    }
-}
-
-/// `POST /v1/identities`: a named identity made ahead of its first tab.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// `POST /api/v1/identities`: a named identity made ahead of its first tab.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewIdentity {
     /// Its name.
     pub name: String,
@@ -197,7 +147,7 @@ pub struct NewIdentity {
 }
 
 /// A named identity as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Identity {
     /// Its name.
     pub name: String,
@@ -214,9 +164,9 @@ pub struct Identity {
     pub geo: Option<String>,
 }
 
-/// `GET /v1/identities/{name}/cookies?format=netscape|json`: a named
+/// `GET /api/v1/identities/{name}/cookies?format=netscape|json`: a named
 /// identity's cookies as a file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CookieFile {
     /// `netscape` or `json`.
     pub format: String,
@@ -226,16 +176,17 @@ pub struct CookieFile {
     pub text: String,
 }
 
-/// `POST /v1/identities/{name}/cookies`: a cookie file (either format,
+/// `POST /api/v1/identities/{name}/cookies`: a cookie file (either format,
 /// detected) to add to a named identity.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CookieUpload {
     /// The file's text.
     pub text: String,
 }
 
 /// What a cookie upload did: one verdict per line or entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CookieReport {
     /// The detected format.
     pub format: String,
@@ -246,6 +197,7 @@ pub struct CookieReport {
     /// Lines or entries that are not cookies.
     pub invalid: usize,
     /// `{"verdict": "imported"|"expired"|"invalid", "at": N, ...}` each.
+    #[schema(value_type = Vec<Object>)]
     pub verdicts: Vec<serde_json::Value>,
 }
 

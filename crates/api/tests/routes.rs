@@ -129,7 +129,11 @@ fn raw(base: &str, method: &str, route: &str, token: Option<&str>, body: &str) -
     let auth = format!("Bearer {}", token.unwrap_or(""));
     let reply = match method {
         "GET" => agent.get(&url).header("Authorization", &auth).call(),
-        "DELETE" => agent.delete(&url).header("Authorization", &auth).call(),
+        "DELETE" => agent
+            .delete(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .call(),
         _ => agent
             .post(&url)
             .header("Authorization", &auth)
@@ -143,7 +147,7 @@ fn raw(base: &str, method: &str, route: &str, token: Option<&str>, body: &str) -
         .unwrap_or_else(|e| panic!("{method} {route}: not JSON ({e}): {text}"));
     (
         status,
-        json["error"].as_str().unwrap_or_default().to_string(),
+        vip_api::ApiError::from_problem(status, &json).explained(),
     )
 }
 
@@ -154,7 +158,10 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
     let addr = listener.local_addr().unwrap();
     let token = vip_api::write_files(dir.path(), addr).unwrap();
     let recorder = Arc::new(Recorder::default());
-    let router = vip_api::router(recorder.clone(), token.clone());
+    let router = vip_api::router(
+        recorder.clone(),
+        vip_api::Access::new(token.clone(), addr.port()),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(vip_api::serve(listener, router, async {
         let _ = stopped.await;
@@ -165,18 +172,18 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
     let refusals = tokio::task::spawn_blocking(move || {
         let t = Some(token.as_str());
         [
-            raw(&base, "GET", "/v1/status", None, ""),
-            raw(&base, "GET", "/v1/status", Some("0000"), ""),
-            raw(&base, "GET", "/v1/nothing", t, ""),
-            raw(&base, "DELETE", "/v1/status", t, ""),
-            raw(&base, "POST", "/v1/tabs", t, "{not json"),
-            raw(&base, "POST", "/v1/tabs", t, "{}"),
-            raw(&base, "DELETE", "/v1/tabs/abc", t, ""),
-            raw(&base, "POST", "/v1/identities", t, r#"{"name": 5}"#),
+            raw(&base, "GET", "/api/v1/status", None, ""),
+            raw(&base, "GET", "/api/v1/status", Some("0000"), ""),
+            raw(&base, "GET", "/api/v1/nothing", t, ""),
+            raw(&base, "DELETE", "/api/v1/status", t, ""),
+            raw(&base, "POST", "/api/v1/tabs", t, "{not json"),
+            raw(&base, "POST", "/api/v1/tabs", t, "{}"),
+            raw(&base, "DELETE", "/api/v1/tabs/abc", t, ""),
+            raw(&base, "POST", "/api/v1/identities", t, r#"{"name": 5}"#),
             raw(
                 &base,
                 "POST",
-                "/v1/identities/x/cookies",
+                "/api/v1/identities/x/cookies",
                 t,
                 r#"{"text": 5}"#,
             ),
@@ -187,13 +194,13 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
     let expected: [(u16, &str); 9] = [
         (401, "api-token file"),
         (401, "api-token file"),
-        (404, "no route GET /v1/nothing"),
-        (405, "/v1/status does not take DELETE"),
-        (400, "request body"),
-        (400, "url"),
-        (400, "tab id \"abc\" is not a number"),
-        (400, "name"),
-        (400, "text"),
+        (404, "no route GET /api/v1/nothing"),
+        (405, "/api/v1/status does not take DELETE"),
+        (400, "the request body: key must be a string"),
+        (400, "missing field `url`"),
+        (400, "id \"abc\" is not a number"),
+        (400, "field /name: invalid type"),
+        (400, "field /text: invalid type"),
     ];
     for ((status, message), (want, part)) in refusals.iter().zip(expected) {
         assert_eq!(*status, want, "{message}");
@@ -212,33 +219,33 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
         let client = Client::from_data_dir(&data_dir).unwrap();
         let opened: Tab = client
             .post(
-                "/v1/tabs",
+                "/api/v1/tabs",
                 &serde_json::json!({"url": "https://example.com/"}),
             )
             .unwrap();
-        let closed: serde_json::Value = client.delete("/v1/tabs/7").unwrap();
+        let closed: serde_json::Value = client.delete("/api/v1/tabs/7").unwrap();
         let gone = client
-            .delete::<serde_json::Value>("/v1/tabs/404")
+            .delete::<serde_json::Value>("/api/v1/tabs/404")
             .unwrap_err();
-        let deleted: serde_json::Value = client.delete("/v1/identities/a%20b%2Fc").unwrap();
-        let saved: SessionInfo = client.post("/v1/sessions/s%C3%A9ance", &()).unwrap();
+        let deleted: serde_json::Value = client.delete("/api/v1/identities/a%20b%2Fc").unwrap();
+        let saved: SessionInfo = client.post("/api/v1/sessions/s%C3%A9ance", &()).unwrap();
         let exists = client
-            .post::<_, Identity>("/v1/identities", &serde_json::json!({"name": "x"}))
+            .post::<_, Identity>("/api/v1/identities", &serde_json::json!({"name": "x"}))
             .unwrap_err();
         let internal = client
-            .post::<_, Reloaded>("/v1/reload", &serde_json::json!({}))
+            .post::<_, Reloaded>("/api/v1/reload", &serde_json::json!({}))
             .unwrap_err();
         let json: vip_api::CookieFile = client
-            .get("/v1/identities/a%20b/cookies?format=json")
+            .get("/api/v1/identities/a%20b/cookies?format=json")
             .unwrap();
-        let plain: vip_api::CookieFile = client.get("/v1/identities/x/cookies").unwrap();
+        let plain: vip_api::CookieFile = client.get("/api/v1/identities/x/cookies").unwrap();
         assert_eq!(
             (json.format.as_str(), plain.format.as_str()),
             ("json", "netscape")
         );
         let refused = client
             .post::<_, vip_api::CookieReport>(
-                "/v1/identities/x/cookies",
+                "/api/v1/identities/x/cookies",
                 &serde_json::json!({"text": "abc"}),
             )
             .unwrap_err();

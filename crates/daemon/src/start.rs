@@ -188,7 +188,10 @@ pub async fn start(
     let control = Arc::new(DaemonControl::new(browsing.clone(), tx.clone()));
     tracker.spawn(vip_api::serve(
         api_listener,
-        vip_api::router(control.clone(), token),
+        vip_api::router(
+            control.clone(),
+            vip_api::Access::new(token, api_addr.port()),
+        ),
         cancel.clone().cancelled_owned(),
     ));
     spawn_browser_start(&tracker, &cancel, &browsing);

@@ -121,6 +121,11 @@ pub enum Command {
     /// signal exits at once. Logs go to standard error (--log-level,
     /// --log-format json).
     Serve(ServeArgs),
+    /// The control API `vip serve` runs on 127.0.0.1:8898 (--api-listen):
+    /// REST and JSON under /api/v1, `Authorization: Bearer <token>` from the
+    /// data directory's api-token file.
+    #[command(subcommand)]
+    Api(ApiCommand),
     /// The effective settings of `vip serve`: every key of the
     /// configuration file, its value and where it came from (default, file,
     /// environment).
@@ -644,6 +649,13 @@ pub enum ConfigCommand {
         #[command(flatten)]
         out: Output,
     },
+}
+
+/// `vip api ...`
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Print the API's OpenAPI 3.1 document (the committed openapi.json).
+    Spec,
 }
 
 /// `vip db ...`

@@ -50,7 +50,7 @@ impl Browsing {
         Ok(storage["cookies"].as_array().cloned().unwrap_or_default())
     }
 
-    /// `GET /v1/identities/{name}/cookies`.
+    /// `GET /api/v1/identities/{name}/cookies`.
     pub(crate) async fn export_cookies(
         &self,
         name: String,
@@ -66,7 +66,7 @@ impl Browsing {
         })
     }
 
-    /// `POST /v1/identities/{name}/cookies`: parses the file and adds what
+    /// `POST /api/v1/identities/{name}/cookies`: parses the file and adds what
     /// it holds; nothing is stored when the file is neither format.
     pub(crate) async fn import_cookies(
         &self,

@@ -1,6 +1,6 @@
 //! The control API's routes over a real daemon (browser off): the token,
-//! routes and methods that do not exist, and bad input each get a JSON
-//! error with the right status and a message that says what to do.
+//! routes and methods that do not exist, and bad input each get a problem
+//! document with the right status and a message that says what to do.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,7 +29,9 @@ fn call(
             r.call()
         }
         ("DELETE", _) => {
-            let mut r = agent.delete(&url);
+            let mut r = agent
+                .delete(&url)
+                .header("Content-Type", "application/json");
             if let Some(a) = &auth {
                 r = r.header("Authorization", a);
             }
@@ -62,55 +64,61 @@ async fn every_refusal_is_json_with_its_status_and_a_fix() {
         vec![
             (
                 "no token",
-                call(&base, "GET", "/v1/status", None, None),
+                call(&base, "GET", "/api/v1/status", None, None),
                 401,
                 "api-token",
             ),
             (
                 "wrong token",
-                call(&base, "GET", "/v1/status", Some("nope"), None),
+                call(&base, "GET", "/api/v1/status", Some("nope"), None),
                 401,
                 "api-token",
             ),
             (
                 "no such route",
-                call(&base, "GET", "/v1/nothing", t, None),
+                call(&base, "GET", "/api/v1/nothing", t, None),
                 404,
-                "no route GET /v1/nothing",
+                "no route GET /api/v1/nothing",
             ),
             (
                 "wrong method",
-                call(&base, "DELETE", "/v1/status", t, None),
+                call(&base, "DELETE", "/api/v1/status", t, None),
                 405,
-                "/v1/status does not take DELETE",
+                "/api/v1/status does not take DELETE",
             ),
             (
                 "body not JSON",
-                call(&base, "POST", "/v1/tabs", t, Some("{not json")),
+                call(&base, "POST", "/api/v1/tabs", t, Some("{not json")),
                 400,
-                "request body",
+                "key must be a string",
             ),
             (
                 "field missing",
-                call(&base, "POST", "/v1/tabs", t, Some("{}")),
+                call(&base, "POST", "/api/v1/tabs", t, Some("{}")),
                 400,
                 "url",
             ),
             (
                 "bad url",
-                call(&base, "POST", "/v1/tabs", t, Some(r#"{"url":"ftp://x/"}"#)),
+                call(
+                    &base,
+                    "POST",
+                    "/api/v1/tabs",
+                    t,
+                    Some(r#"{"url":"ftp://x/"}"#),
+                ),
                 400,
                 "https://example.com/",
             ),
             (
                 "tab id not a number",
-                call(&base, "DELETE", "/v1/tabs/abc", t, None),
+                call(&base, "DELETE", "/api/v1/tabs/abc", t, None),
                 400,
                 "not a number",
             ),
             (
                 "tab not open",
-                call(&base, "DELETE", "/v1/tabs/99", t, None),
+                call(&base, "DELETE", "/api/v1/tabs/99", t, None),
                 404,
                 "vip tab list",
             ),
@@ -119,7 +127,7 @@ async fn every_refusal_is_json_with_its_status_and_a_fix() {
                 call(
                     &base,
                     "POST",
-                    "/v1/tabs",
+                    "/api/v1/tabs",
                     t,
                     Some(r#"{"url":"https://example.com/"}"#),
                 ),
@@ -131,7 +139,7 @@ async fn every_refusal_is_json_with_its_status_and_a_fix() {
                 call(
                     &base,
                     "POST",
-                    "/v1/identities",
+                    "/api/v1/identities",
                     t,
                     Some(r#"{"name":"x","webrtc":"loose"}"#),
                 ),
@@ -140,13 +148,13 @@ async fn every_refusal_is_json_with_its_status_and_a_fix() {
             ),
             (
                 "unknown identity",
-                call(&base, "DELETE", "/v1/identities/ghost", t, None),
+                call(&base, "DELETE", "/api/v1/identities/ghost", t, None),
                 404,
                 "vip identity list",
             ),
             (
                 "unknown session",
-                call(&base, "POST", "/v1/sessions/none/load", t, None),
+                call(&base, "POST", "/api/v1/sessions/none/load", t, None),
                 404,
                 "vip session list",
             ),
@@ -155,14 +163,14 @@ async fn every_refusal_is_json_with_its_status_and_a_fix() {
     .await
     .unwrap();
     for (what, (status, body), want, needle) in rows {
-        let message = body["error"].as_str().unwrap_or_default();
+        let message = vip_api::ApiError::from_problem(status, &body).explained();
         assert_eq!(status, want, "{what}: {body}");
         assert!(message.contains(needle), "{what}: {message}");
     }
     let ok = tokio::task::spawn_blocking({
         let base = format!("http://{}", daemon.api_addr());
         let token = std::fs::read_to_string(dir.path().join(vip_api::TOKEN_FILE)).unwrap();
-        move || call(&base, "POST", "/v1/reload", Some(&token), None)
+        move || call(&base, "POST", "/api/v1/reload", Some(&token), None)
     })
     .await
     .unwrap();

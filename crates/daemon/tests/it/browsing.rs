@@ -63,7 +63,7 @@ async fn open(dir: &std::path::Path, body: serde_json::Value) -> vip_api::Tab {
     tokio::task::spawn_blocking(move || {
         vip_api::Client::from_data_dir(&dir)
             .unwrap()
-            .post::<_, vip_api::Tab>("/v1/tabs", &body)
+            .post::<_, vip_api::Tab>("/api/v1/tabs", &body)
     })
     .await
     .unwrap()
@@ -220,13 +220,13 @@ async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
         let client = vip_api::Client::from_data_dir(&data).unwrap();
         let started = std::time::Instant::now();
         let tabs = loop {
-            let tabs: Vec<vip_api::Tab> = client.get("/v1/tabs").unwrap();
+            let tabs: Vec<vip_api::Tab> = client.get("/api/v1/tabs").unwrap();
             if tabs.len() == 2 || started.elapsed() > Duration::from_secs(10) {
                 break tabs;
             }
             std::thread::sleep(Duration::from_millis(100));
         };
-        let saved: vip_api::SessionInfo = client.post("/v1/sessions/both", &()).unwrap();
+        let saved: vip_api::SessionInfo = client.post("/api/v1/sessions/both", &()).unwrap();
         (tabs, saved)
     })
     .await
@@ -285,7 +285,7 @@ async fn pinned_tab_under(
     let opened = tokio::task::spawn_blocking(move || {
         vip_api::Client::from_data_dir(&data)
             .unwrap()
-            .post::<_, vip_api::Tab>("/v1/tabs", &request)
+            .post::<_, vip_api::Tab>("/api/v1/tabs", &request)
     })
     .await
     .unwrap();
@@ -352,12 +352,12 @@ async fn cookies_go_into_an_open_identity() {
         let text = ".example.com\tTRUE\t/\tTRUE\t4102444800\tsid\tabc\nnot a cookie line\n";
         let report: vip_api::CookieReport = client
             .post(
-                "/v1/identities/live/cookies",
+                "/api/v1/identities/live/cookies",
                 &vip_api::CookieUpload { text: text.into() },
             )
             .unwrap();
         let file: vip_api::CookieFile = client
-            .get("/v1/identities/live/cookies?format=json")
+            .get("/api/v1/identities/live/cookies?format=json")
             .unwrap();
         (report, file)
     })

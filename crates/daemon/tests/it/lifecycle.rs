@@ -49,7 +49,7 @@ async fn starts_reloads_and_drains_with_a_tunnel_in_flight() {
     let reloaded = tokio::task::spawn_blocking(move || {
         vip_api::Client::from_data_dir(&data_dir)
             .unwrap()
-            .post::<_, vip_api::Reloaded>("/v1/reload", &serde_json::json!({}))
+            .post::<_, vip_api::Reloaded>("/api/v1/reload", &serde_json::json!({}))
     })
     .await
     .unwrap()

@@ -69,11 +69,11 @@ pub fn run(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
                 webrtc,
                 geo,
             };
-            let made: Identity = client.post("/v1/identities", &req)?;
+            let made: Identity = client.post("/api/v1/identities", &req)?;
             eprintln!("identity {} created ({})", made.name, made.assignment);
         }
         IdentityCommand::List(out) => {
-            let list: Vec<Identity> = client.get("/v1/identities")?;
+            let list: Vec<Identity> = client.get("/api/v1/identities")?;
             if out.json {
                 output::json(&list);
             } else {
@@ -96,7 +96,7 @@ pub fn run(ctx: &Ctx, cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
         IdentityCommand::Export { .. } | IdentityCommand::Import { .. } => {}
         IdentityCommand::Rm { name } => {
             let _: serde_json::Value =
-                client.delete(&format!("/v1/identities/{}", encode(&name)))?;
+                client.delete(&format!("/api/v1/identities/{}", encode(&name)))?;
             eprintln!("identity {name} deleted");
         }
     }
@@ -115,7 +115,10 @@ fn cookies(client: &Client, cmd: CookiesCommand) -> anyhow::Result<ExitCode> {
                 CookieKind::Netscape => "netscape",
                 CookieKind::Json => "json",
             };
-            let route = format!("/v1/identities/{}/cookies?format={format}", encode(&name));
+            let route = format!(
+                "/api/v1/identities/{}/cookies?format={format}",
+                encode(&name)
+            );
             let file: vip_api::CookieFile = client.get(&route)?;
             match output {
                 Some(path) => {
@@ -130,7 +133,7 @@ fn cookies(client: &Client, cmd: CookiesCommand) -> anyhow::Result<ExitCode> {
             let bytes = super::read_input(&file)?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| super::InvalidInput(format!("{}: not UTF-8 text", file.display())))?;
-            let route = format!("/v1/identities/{}/cookies", encode(&name));
+            let route = format!("/api/v1/identities/{}/cookies", encode(&name));
             let report: vip_api::CookieReport =
                 client.post(&route, &vip_api::CookieUpload { text })?;
             Ok(output::report(&report, out.json, report.invalid))

@@ -73,6 +73,10 @@ fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<ExitCode> {
         Some(Command::Session(cmd)) => tab::session(ctx, cmd),
         Some(Command::Identity(cmd)) => identity::run(ctx, cmd),
         Some(Command::Serve(args)) => serve::serve(ctx, args),
+        Some(Command::Api(crate::cli::ApiCommand::Spec)) => {
+            print!("{}", vip_api::spec_json());
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Config(crate::cli::ConfigCommand::Show { config, out })) => {
             serve::show(config.as_deref(), out.json)
         }
@@ -197,7 +201,7 @@ fn overview(ctx: &Ctx) {
         Err(e) => println!("database: unavailable: {e:#}"),
     }
     match vip_api::Client::from_data_dir(&ctx.data_dir)
-        .and_then(|c| c.get::<vip_api::Status>("/v1/status"))
+        .and_then(|c| c.get::<vip_api::Status>("/api/v1/status"))
     {
         Ok(s) => println!(
             "vip serve: running; browser: {}; {} tabs open",

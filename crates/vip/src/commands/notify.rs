@@ -31,7 +31,7 @@ pub fn reload_running_daemon(data_dir: &std::path::Path) {
     let Ok(client) = vip_api::Client::from_data_dir(data_dir) else {
         return;
     };
-    match client.post::<_, vip_api::Reloaded>("/v1/reload", &serde_json::json!({})) {
+    match client.post::<_, vip_api::Reloaded>("/api/v1/reload", &serde_json::json!({})) {
         Ok(done) if done.unreadable_logins > 0 => eprintln!(
             "warning: the running vip serve cannot read the logins of {} prox{} (its vault is locked or \
              has a new password): restart it, or start it with VIP_MASTER_PASSWORD set",

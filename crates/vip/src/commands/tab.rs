@@ -74,15 +74,15 @@ pub fn run(ctx: &Ctx, cmd: TabCommand) -> anyhow::Result<ExitCode> {
                 webrtc,
                 shared_with: None,
             };
-            let tab: Tab = client.post("/v1/tabs", &req)?;
+            let tab: Tab = client.post("/api/v1/tabs", &req)?;
             print_tabs(&[tab], out.json);
         }
         TabCommand::List(out) => {
-            let tabs: Vec<Tab> = client.get("/v1/tabs")?;
+            let tabs: Vec<Tab> = client.get("/api/v1/tabs")?;
             print_tabs(&tabs, out.json);
         }
         TabCommand::Close { id } => {
-            let _: serde_json::Value = client.delete(&format!("/v1/tabs/{id}"))?;
+            let _: serde_json::Value = client.delete(&format!("/api/v1/tabs/{id}"))?;
             eprintln!("tab {id} closed");
         }
     }
@@ -94,16 +94,17 @@ pub fn session(ctx: &Ctx, cmd: SessionCommand) -> anyhow::Result<ExitCode> {
     let client = Client::from_data_dir(&ctx.data_dir)?;
     match cmd {
         SessionCommand::Save { name } => {
-            let info: SessionInfo = client.post(&format!("/v1/sessions/{}", encode(&name)), &())?;
+            let info: SessionInfo =
+                client.post(&format!("/api/v1/sessions/{}", encode(&name)), &())?;
             eprintln!("session {} saved with {} tabs", info.name, info.tabs);
         }
         SessionCommand::Load { name, out } => {
             let tabs: Vec<Tab> =
-                client.post(&format!("/v1/sessions/{}/load", encode(&name)), &())?;
+                client.post(&format!("/api/v1/sessions/{}/load", encode(&name)), &())?;
             print_tabs(&tabs, out.json);
         }
         SessionCommand::List(out) => {
-            let sessions: Vec<SessionInfo> = client.get("/v1/sessions")?;
+            let sessions: Vec<SessionInfo> = client.get("/api/v1/sessions")?;
             let columns = [
                 ("NAME", "name"),
                 ("TABS", "tabs"),

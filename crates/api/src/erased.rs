@@ -1,0 +1,71 @@
+//! [`Control`] behind a trait object, so the handlers (and their OpenAPI
+//! paths) are plain functions rather than generic over the daemon.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::problem::ApiError;
+use crate::server::Control;
+use crate::types::*;
+
+type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type Res<'a, T> = Fut<'a, Result<T, ApiError>>;
+
+/// [`Control`] with boxed futures.
+pub(crate) trait Dyn: Send + Sync {
+    fn status(&self) -> Fut<'_, Status>;
+    fn open_tab(&self, req: OpenTab) -> Res<'_, Tab>;
+    fn tabs(&self) -> Fut<'_, Vec<Tab>>;
+    fn close_tab(&self, id: i64) -> Res<'_, ()>;
+    fn save_session(&self, name: String) -> Res<'_, SessionInfo>;
+    fn load_session(&self, name: String) -> Res<'_, Vec<Tab>>;
+    fn sessions(&self) -> Res<'_, Vec<SessionInfo>>;
+    fn identities(&self) -> Res<'_, Vec<Identity>>;
+    fn create_identity(&self, req: NewIdentity) -> Res<'_, Identity>;
+    fn delete_identity(&self, name: String) -> Res<'_, ()>;
+    fn cookies(&self, name: String, format: String) -> Res<'_, CookieFile>;
+    fn add_cookies(&self, name: String, upload: CookieUpload) -> Res<'_, CookieReport>;
+    fn reload(&self) -> Res<'_, Reloaded>;
+}
+
+impl<C: Control> Dyn for C {
+    fn status(&self) -> Fut<'_, Status> {
+        Box::pin(Control::status(self))
+    }
+    fn open_tab(&self, req: OpenTab) -> Res<'_, Tab> {
+        Box::pin(Control::open_tab(self, req))
+    }
+    fn tabs(&self) -> Fut<'_, Vec<Tab>> {
+        Box::pin(Control::tabs(self))
+    }
+    fn close_tab(&self, id: i64) -> Res<'_, ()> {
+        Box::pin(Control::close_tab(self, id))
+    }
+    fn save_session(&self, name: String) -> Res<'_, SessionInfo> {
+        Box::pin(Control::save_session(self, name))
+    }
+    fn load_session(&self, name: String) -> Res<'_, Vec<Tab>> {
+        Box::pin(Control::load_session(self, name))
+    }
+    fn sessions(&self) -> Res<'_, Vec<SessionInfo>> {
+        Box::pin(Control::sessions(self))
+    }
+    fn identities(&self) -> Res<'_, Vec<Identity>> {
+        Box::pin(Control::identities(self))
+    }
+    fn create_identity(&self, req: NewIdentity) -> Res<'_, Identity> {
+        Box::pin(Control::create_identity(self, req))
+    }
+    fn delete_identity(&self, name: String) -> Res<'_, ()> {
+        Box::pin(Control::delete_identity(self, name))
+    }
+    fn cookies(&self, name: String, format: String) -> Res<'_, CookieFile> {
+        Box::pin(Control::cookies(self, name, format))
+    }
+    fn add_cookies(&self, name: String, upload: CookieUpload) -> Res<'_, CookieReport> {
+        Box::pin(Control::add_cookies(self, name, upload))
+    }
+    fn reload(&self) -> Res<'_, Reloaded> {
+        Box::pin(Control::reload(self))
+    }
+}
