@@ -58,6 +58,9 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
             "exit",
             "--locked",
         ])),
+        ["api"] => crate::run(
+            crate::cargo().args(["bench", "-p", "vip-api", "--bench", "guard", "--locked"]),
+        ),
         ["browser"] => {
             crate::packages::ensure(&[
                 "chromium",
@@ -75,7 +78,7 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
         }
         _ => {
             bail!(
-                "usage: cargo xtask bench engine [--quick] | store | privacy | gateway | browser | daemon"
+                "usage: cargo xtask bench engine [--quick] | store | privacy | gateway | browser | daemon | api"
             )
         }
     }

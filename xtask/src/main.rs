@@ -14,6 +14,7 @@
 //!   squid as a hop in front of the same upstream; then under faults (added
 //!   latency per faulty first candidate, keep-alive reuse, `vip proxy
 //!   check --all` over 10,000 local proxies).
+//! - `cargo xtask bench api`: the control API's checks against a bare router.
 //! - `cargo xtask bench daemon`: selection latency while the daemon reloads
 //!   a 100,000-proxy pool with 200 rules, and what learning an exit costs.
 
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick] | store | privacy | gateway | browser | daemon"
+                "usage: cargo xtask test [-- TEST-FILTER...]\n       cargo xtask bench engine [--quick] | store | privacy | gateway | browser | daemon | api"
             );
             return ExitCode::from(2);
         }

@@ -163,6 +163,7 @@ pub async fn start(
     let api_addr = api_listener
         .local_addr()
         .map_err(DaemonError::io("reading the control API's address"))?;
+    gateway.protect_port(api_addr.port());
     let token = vip_api::write_files(&data_dir, api_addr)
         .map_err(DaemonError::io("writing the API token"))?;
     tracing::info!(

@@ -54,6 +54,12 @@ pub enum OpenError {
     RetryBudget(Vec<DialError>),
     /// A direct connection failed.
     Direct(std::io::Error),
+    /// Tab traffic to one of vip's own listeners (the control API,
+    /// DevTools, the gateway itself) on this machine.
+    Own {
+        /// The port asked for.
+        port: u16,
+    },
 }
 
 impl OpenError {
@@ -81,6 +87,10 @@ impl OpenError {
                 list(errors)
             ),
             OpenError::Direct(e) => format!("direct connection failed: {e}"),
+            OpenError::Own { port } => format!(
+                "port {port} on this machine is one of vip's own listeners (control API, \
+                 DevTools or gateway), which pages in a tab may not reach"
+            ),
         }
     }
 
@@ -107,8 +117,46 @@ fn list(errors: &[DialError]) -> String {
     parts.join("; ")
 }
 
-async fn direct(shared: &Shared, target: &Target) -> Result<Opened, OpenError> {
-    let connect = TcpStream::connect((target.host.as_str(), target.port));
+/// Whether `host` names this machine (a loopback or unspecified address,
+/// `localhost` or a name under it).
+fn is_local(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => local_ip(ip),
+        Err(_) => {
+            let h = host.trim_end_matches('.').to_ascii_lowercase();
+            h == "localhost" || h.ends_with(".localhost")
+        }
+    }
+}
+
+fn local_ip(ip: std::net::IpAddr) -> bool {
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6.to_canonical(),
+        v4 => v4,
+    };
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// Tab traffic to `target` would reach one of vip's own listeners.
+fn own(shared: &Shared, target: &Target) -> bool {
+    shared.is_own_port(target.port) && is_local(&target.host)
+}
+
+async fn direct(shared: &Shared, target: &Target, tab: bool) -> Result<Opened, OpenError> {
+    // A tab's name is resolved here and the checked address dialled, so a
+    // name that resolves to this machine cannot reach vip's listeners.
+    let resolve = tokio::net::lookup_host((target.host.as_str(), target.port));
+    let addrs: Vec<std::net::SocketAddr> =
+        match tokio::time::timeout(shared.settings.connect_timeout, resolve).await {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(e)) => return Err(OpenError::Direct(e)),
+            Err(_) => return Err(OpenError::Direct(std::io::ErrorKind::TimedOut.into())),
+        };
+    if tab && shared.is_own_port(target.port) && addrs.iter().any(|a| local_ip(a.ip())) {
+        return Err(OpenError::Own { port: target.port });
+    }
+    let connect = TcpStream::connect(&addrs[..]);
     match tokio::time::timeout(shared.settings.connect_timeout, connect).await {
         Ok(Ok(s)) => Ok(Opened::Direct(s)),
         Ok(Err(e)) => Err(OpenError::Direct(e)),
@@ -118,8 +166,8 @@ async fn direct(shared: &Shared, target: &Target) -> Result<Opened, OpenError> {
 
 /// Where a request goes: directly, or through these candidates.
 pub enum Planned {
-    /// No proxy (assignment or rule).
-    Direct,
+    /// No proxy (assignment or rule); whether for a tab.
+    Direct(bool),
     /// The candidates in order, the pool they are in, and the request's
     /// time budget (the listener's, else the gateway's).
     Proxies(
@@ -136,6 +184,9 @@ pub fn plan(
     target: &Target,
     url: Option<&str>,
 ) -> Result<Planned, OpenError> {
+    if spec.tab.is_some() && own(shared, target) {
+        return Err(OpenError::Own { port: target.port });
+    }
     if let Some(list) = &shared.settings.blocklist {
         let verdict = match url {
             Some(u) => list.check_url(&target.host, u),
@@ -189,7 +240,7 @@ pub fn plan(
     };
     Ok(match candidates {
         Some(c) => Planned::Proxies(c, pool, spec.budget.unwrap_or(shared.settings.budget)),
-        None => Planned::Direct,
+        None => Planned::Direct(spec.tab.is_some()),
     })
 }
 
@@ -213,7 +264,7 @@ pub async fn open_planned(
     mode: Mode,
 ) -> Result<Opened, OpenError> {
     let (candidates, pool, budget) = match planned {
-        Planned::Direct => return direct(shared, target).await,
+        Planned::Direct(tab) => return direct(shared, target, tab).await,
         Planned::Proxies(c, pool, budget) => (c, pool, budget),
     };
     // Nothing reaches the origin before a tunnel is up, so a tunnel may

@@ -134,9 +134,30 @@ pub(crate) struct Shared {
     pub attempts: crate::attempts::AttemptState,
     /// Idle plain-HTTP upstream connections.
     pub idle: crate::keepalive::IdlePool,
+    /// Ports of vip's own listeners on this machine (the gateway's, the
+    /// control API's, DevTools'), which tab traffic may not reach.
+    own_ports: std::sync::RwLock<Vec<u16>>,
 }
 
 impl Shared {
+    /// Whether `port` is one of vip's own listeners.
+    pub fn is_own_port(&self, port: u16) -> bool {
+        self.own_ports
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&port)
+    }
+
+    fn add_own_port(&self, port: u16) {
+        let mut ports = self
+            .own_ports
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !ports.contains(&port) {
+            ports.push(port);
+        }
+    }
+
     /// Locks the engine. Never held across an await.
     pub fn engine(&self) -> MutexGuard<'_, EngineCell> {
         self.engine
@@ -196,12 +217,21 @@ impl Gateway {
                 settings,
                 attempts: crate::attempts::AttemptState::default(),
                 idle: crate::keepalive::IdlePool::new(keep_alive),
+                own_ports: std::sync::RwLock::default(),
             }),
             tracker: TaskTracker::new(),
             stop_accepting: CancellationToken::new(),
             abort: CancellationToken::new(),
             recovering: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Marks `port` on this machine as one of vip's own listeners (the
+    /// control API, DevTools): tab traffic to it is refused, through a
+    /// proxy as well as directly. The gateway's own listeners are marked
+    /// as they start.
+    pub fn protect_port(&self, port: u16) {
+        self.shared.add_own_port(port);
     }
 
     /// Runs `f` with the engine locked (config changes, persistence).
@@ -259,6 +289,7 @@ impl Gateway {
                 self.stop_accepting.child_token(),
             ));
         }
+        self.shared.add_own_port(addr.port());
         let stop = self.stop_accepting.child_token();
         let handle = ListenerHandle {
             addr,

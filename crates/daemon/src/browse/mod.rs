@@ -108,6 +108,13 @@ pub struct Browsing {
 /// An error that is ours, not the caller's: logged with an id, and only
 /// the id and a safe message go to the client (internal text can name
 /// paths, SQL or other users' data).
+/// The port of a DevTools URL (`ws://127.0.0.1:PORT/devtools/...`).
+fn devtools_port_of(url: &str) -> Option<u16> {
+    let rest = url.split("://").nth(1)?;
+    let authority = rest.split('/').next()?;
+    authority.rsplit(':').next()?.parse().ok()
+}
+
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     use rand::TryRngCore;
     let id = rand::rngs::OsRng.try_next_u32().unwrap_or_default();
@@ -248,6 +255,10 @@ impl Browsing {
             ApiError::unavailable(e.to_string())
         })?;
         inner.last_error = None;
+        // Its DevTools port is out of every tab's reach, like the API's.
+        if let Some(port) = devtools_port_of(browser.devtools_url()) {
+            self.gateway.protect_port(port);
+        }
         inner.profiles.push(profile);
         let browser = Arc::new(browser);
         inner.browsers.insert(pref, browser.clone());

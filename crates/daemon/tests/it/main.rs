@@ -3,6 +3,7 @@
 //! upstream peers (microsocks) on loopback. One binary, a module per suite.
 
 mod api;
+mod attack;
 mod browsing;
 mod common;
 mod lifecycle;

@@ -246,7 +246,9 @@ pub async fn serve(
 
 pub(super) async fn fail(stream: &mut TcpStream, e: &connect::OpenError) {
     match e {
-        connect::OpenError::Blocked | connect::OpenError::Tracker => {
+        connect::OpenError::Blocked
+        | connect::OpenError::Tracker
+        | connect::OpenError::Own { .. } => {
             respond(
                 stream,
                 403,

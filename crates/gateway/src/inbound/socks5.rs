@@ -144,7 +144,7 @@ pub async fn serve(
         }
         Err(e) => {
             let code = match &e {
-                OpenError::Blocked | OpenError::Tracker => NOT_ALLOWED,
+                OpenError::Blocked | OpenError::Tracker | OpenError::Own { .. } => NOT_ALLOWED,
                 _ if e.origin_fault() => HOST_UNREACHABLE,
                 _ => GENERAL,
             };

@@ -14,6 +14,7 @@ mod health;
 mod https;
 mod keepalive;
 mod names;
+mod own;
 mod peers;
 mod socks4;
 mod upgrade;
