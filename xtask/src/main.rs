@@ -1,7 +1,9 @@
 //! `cargo xtask`: project automation that must work on a brand-new machine.
 //!
 //! - `cargo xtask test`: install the Debian packages the test suites need
-//!   (only those missing; `apt-get update` once first), then `cargo fmt
+//!   (only those missing; `apt-get update` once first) and the pinned
+//!   PyPI tools of `xtask/tools/python.lock` into the target directory
+//!   (`tools.rs`), then `cargo fmt
 //!   --check`, `cargo clippy --all-targets -D warnings`, and every test.
 //!   It first makes sure the disk has room for the build (`disk.rs`); under
 //!   `CI` it builds without incremental state, which a clean clone can't
@@ -21,6 +23,7 @@
 mod bench;
 mod disk;
 mod packages;
+mod tools;
 
 use std::process::{Command, ExitCode};
 
@@ -116,9 +119,11 @@ fn test(filters: &[&str]) -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
+    let python_tools = tools::python()?;
     let filters: Vec<&str> = filters.iter().copied().filter(|f| *f != "--").collect();
     if has_cargo_subcommand("nextest") {
         run(build_cargo()
+            .env("VIP_PYTHON_TOOLS", &python_tools)
             .args([
                 "nextest",
                 "run",
@@ -129,6 +134,7 @@ fn test(filters: &[&str]) -> anyhow::Result<()> {
             .args(&filters))?;
     } else {
         run(build_cargo()
+            .env("VIP_PYTHON_TOOLS", &python_tools)
             .args(["test", "--workspace", "--locked", "--no-fail-fast"])
             .args(&filters))?;
     }

@@ -42,7 +42,7 @@ fn reason(e: &serde_json::Error) -> String {
 /// Parses `bytes` as a `T`, or the refusal naming where it is wrong.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid("the request body is empty")
+        return Err(ApiError::malformed("the request body is empty")
             .at("")
             .hint("send a JSON object with Content-Type: application/json"));
     }
@@ -61,12 +61,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
             _ => "see the operation's request schema in GET /api/v1/openapi.json",
         };
-        ApiError::invalid(format!("{field}: {}", reason(&inner)))
+        ApiError::malformed(format!("{field}: {}", reason(&inner)))
             .at(at)
             .hint(hint)
     })?;
     de.end().map_err(|e| {
-        ApiError::invalid(format!("the request body: {}", reason(&e)))
+        ApiError::malformed(format!("the request body: {}", reason(&e)))
             .at("")
             .hint("send exactly one JSON value")
     })?;

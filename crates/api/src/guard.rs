@@ -2,7 +2,8 @@
 //! its `Host` is one of the API's own names (else 421: DNS rebinding),
 //! it carries the bearer token (compared in constant time; else 401, or
 //! 429 after too many failures), and a mutation is JSON from no other
-//! origin (`Content-Type: application/json` else 415; `Origin`, when sent,
+//! origin (a body or content type, when sent, `application/json` else
+//! 415; `Origin`, when sent,
 //! the API's own and `Sec-Fetch-Site`, when sent, `same-origin` or `none`,
 //! else 403). Then the route's rate limit per principal and class
 //! ([`crate::limit`]). Every response, refusals included, carries the
@@ -128,7 +129,13 @@ fn cross_site(method: &Method, headers: &HeaderMap, host: &str) -> Result<(), Ap
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase());
-    if media.as_deref() != Some("application/json") {
+    // Without a body there is nothing to smuggle: a cross-site page's
+    // bodiless request still carries its Origin (below).
+    let has_body = headers
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    if (media.is_some() || has_body) && media.as_deref() != Some("application/json") {
         return Err(ApiError::new(
             415,
             format!(

@@ -19,8 +19,11 @@ use governor::nanos::Nanos;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
-/// Failed authentications in a minute after which they get 429.
+/// Failed authentications in a minute after which they get 429 (by
+/// default; the [`AUTH_FAILURES`] override sets it).
 pub const FAILED_AUTH_PER_MINUTE: u32 = 20;
+/// The override name of the failed-authentication threshold.
+pub const AUTH_FAILURES: &str = "auth-failures";
 /// How long requests failing authentication get 429 after that.
 pub const LOCKOUT: Duration = Duration::from_secs(60);
 
@@ -182,7 +185,12 @@ impl Limits {
             .collect();
         Limits {
             failed: RateLimiter::direct_with_clock(
-                per_minute(FAILED_AUTH_PER_MINUTE),
+                per_minute(
+                    overrides
+                        .get(AUTH_FAILURES)
+                        .copied()
+                        .unwrap_or(FAILED_AUTH_PER_MINUTE),
+                ),
                 clock.clone(),
             ),
             clock,

@@ -42,8 +42,14 @@ impl ApiError {
         }
     }
 
-    /// 400: the request is wrong.
+    /// 422: the request is well-formed but a value in it is wrong.
     pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(422, message)
+    }
+
+    /// 400: the request cannot be read (not JSON, wrong types, unknown
+    /// fields, a path segment that is not a number).
+    pub fn malformed(message: impl Into<String>) -> ApiError {
         ApiError::new(400, message)
     }
 
@@ -161,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_problem_goes_out_and_comes_back_as_the_same_refusal() {
-        let e = ApiError::invalid("url ftp://x/ is not http or https")
+        let e = ApiError::malformed("url ftp://x/ is not http or https")
             .at("/url")
             .hint("give an http:// or https:// address");
         let wire = serde_json::to_value(e.problem()).unwrap();

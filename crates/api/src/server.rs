@@ -154,7 +154,7 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 
 fn number(what: &str, text: &str, list: &str) -> Result<i64, ApiError> {
     text.parse().map_err(|_| {
-        ApiError::invalid(format!("{what} {text:?} is not a number"))
+        ApiError::malformed(format!("{what} {text:?} is not a number"))
             .at(format!("/path/{what}"))
             .hint(format!("see `{list}`"))
     })
@@ -229,6 +229,7 @@ async fn delete_identity(
 #[into_params(parameter_in = Query)]
 struct FormatQuery {
     /// `netscape` (cookies.txt, the default) or `json`.
+    #[param(pattern = "^(netscape|json)$")]
     format: Option<String>,
 }
 
@@ -242,7 +243,7 @@ async fn cookies(
     query: Result<Query<FormatQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CookieFile>, ApiError> {
     let Query(q) = query.map_err(|e| {
-        ApiError::invalid(format!("query: {}", e.body_text()))
+        ApiError::malformed(format!("query: {}", e.body_text()))
             .at("/query")
             .hint("the only parameter is format=netscape or format=json")
     })?;

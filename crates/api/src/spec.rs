@@ -3,14 +3,18 @@
 //! each a problem document.
 
 use utoipa::Modify;
+use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Schema};
 
 use crate::problem::PROBLEM_JSON;
 
 /// The refusals every route can give, with what each means.
 pub const REFUSALS: &[(&str, &str)] = &[
-    ("400", "the request is malformed: `pointer` names the field"),
+    (
+        "400",
+        "the request cannot be read (not JSON, a wrong type, an unknown field): `pointer` names the field",
+    ),
     ("401", "no token, or the wrong one"),
     ("403", "a change from another origin or site"),
     ("404", "what the path names does not exist"),
@@ -19,6 +23,10 @@ pub const REFUSALS: &[(&str, &str)] = &[
     ("413", "the body is over the route's limit"),
     ("415", "a change whose body is not JSON"),
     ("421", "the Host is not one of the API's own"),
+    (
+        "422",
+        "a value is well-formed but wrong: `pointer` names it, `hint` says how to fix it",
+    ),
     (
         "429",
         "too many requests: `Retry-After` says how long to wait",
@@ -36,6 +44,19 @@ pub(crate) struct Common;
 impl Modify for Common {
     fn modify(&self, doc: &mut OpenApi) {
         if let Some(components) = doc.components.as_mut() {
+            // Tagged enums deny unknown fields like every request type;
+            // utoipa does not say so for their variants.
+            for schema in components.schemas.values_mut() {
+                if let RefOr::T(Schema::OneOf(one_of)) = schema {
+                    for item in &mut one_of.items {
+                        if let RefOr::T(Schema::Object(object)) = item {
+                            object
+                                .additional_properties
+                                .get_or_insert(Box::new(AdditionalProperties::FreeForm(false)));
+                        }
+                    }
+                }
+            }
             components.add_security_scheme(
                 "bearer",
                 SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),

@@ -4,7 +4,12 @@ use serde::{Deserialize, Serialize};
 
 /// Where an identity's traffic goes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    from = "RawAssignment"
+)]
 pub enum AssignmentSpec {
     /// The active rotation config (the default).
     #[default]
@@ -33,6 +38,57 @@ pub enum AssignmentSpec {
     Direct,
 }
 
+/// [`AssignmentSpec`] as read: every variant a struct, so unknown fields
+/// are refused for the field-less kinds too (serde lets them through on a
+/// unit variant), and ids written as whole floats (`7.0`, valid JSON
+/// Schema integers) are taken.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum RawAssignment {
+    Default {},
+    Proxy {
+        #[serde(deserialize_with = "whole")]
+        id: i64,
+    },
+    Group {
+        group: String,
+    },
+    Country {
+        country: String,
+    },
+    Rotation {
+        config: String,
+    },
+    Direct {},
+}
+
+impl From<RawAssignment> for AssignmentSpec {
+    fn from(raw: RawAssignment) -> AssignmentSpec {
+        match raw {
+            RawAssignment::Default {} => AssignmentSpec::Default,
+            RawAssignment::Proxy { id } => AssignmentSpec::Proxy { id },
+            RawAssignment::Group { group } => AssignmentSpec::Group { group },
+            RawAssignment::Country { country } => AssignmentSpec::Country { country },
+            RawAssignment::Rotation { config } => AssignmentSpec::Rotation { config },
+            RawAssignment::Direct {} => AssignmentSpec::Direct,
+        }
+    }
+}
+
+/// A whole number, also when written as a float with no fraction.
+fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number in the 64-bit range"
+        ))),
+    }
+}
+
 impl std::fmt::Display for AssignmentSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -51,6 +107,7 @@ impl std::fmt::Display for AssignmentSpec {
 #[serde(deny_unknown_fields)]
 pub struct OpenTab {
     /// What to load (http or https).
+    #[schema(min_length = 1, max_length = 8192)]
     pub url: String,
     /// A named identity (created on first use); none: a fresh one.
     #[serde(default)]
@@ -61,6 +118,7 @@ pub struct OpenTab {
     pub assignment: Option<AssignmentSpec>,
     /// WebRTC policy for a new identity.
     #[serde(default)]
+    #[schema(value_type = Option<WebRtc>)]
     pub webrtc: Option<String>,
     /// Unnamed identities sharing a key share one context (session restore).
     #[serde(default)]
@@ -68,6 +126,7 @@ pub struct OpenTab {
     /// Geo policy of a new identity: measured, configured or strict
     /// (default: vip serve's).
     #[serde(default)]
+    #[schema(value_type = Option<Geo>)]
     pub geo: Option<String>,
 }
 
@@ -89,6 +148,7 @@ pub struct Tab {
     /// Its timezone.
     pub timezone: String,
     /// WebRTC policy.
+    #[schema(value_type = WebRtc)]
     pub webrtc: String,
     /// Requests blocked in it.
     pub blocked: u64,
@@ -134,15 +194,18 @@ pub struct Reloaded {
 #[serde(deny_unknown_fields)]
 pub struct NewIdentity {
     /// Its name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Where its traffic goes (default: the active rotation).
     #[serde(default)]
     pub assignment: Option<AssignmentSpec>,
     /// WebRTC policy (default: disable_non_proxied_udp).
     #[serde(default)]
+    #[schema(value_type = Option<WebRtc>)]
     pub webrtc: Option<String>,
     /// Geo policy: measured, configured or strict (default: vip serve's).
     #[serde(default)]
+    #[schema(value_type = Option<Geo>)]
     pub geo: Option<String>,
 }
 
@@ -154,6 +217,7 @@ pub struct Identity {
     /// Where its traffic goes.
     pub assignment: AssignmentSpec,
     /// WebRTC policy.
+    #[schema(value_type = WebRtc)]
     pub webrtc: String,
     /// Whether cookies and local data are saved.
     pub saved_storage: bool,
@@ -161,6 +225,7 @@ pub struct Identity {
     pub open_tabs: usize,
     /// Its own geo policy (none: vip serve's).
     #[serde(default)]
+    #[schema(value_type = Option<Geo>)]
     pub geo: Option<String>,
 }
 
@@ -229,5 +294,61 @@ impl std::fmt::Display for CookieReport {
             "{} format: {} imported, {} expired, {} invalid",
             self.format, self.imported, self.expired, self.invalid
         )
+    }
+}
+
+/// A WebRTC policy, as the API names it (the schema's enum; the bodies
+/// carry the name).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebRtc {
+    /// No WebRTC at all (the API removed from pages).
+    Disable,
+    /// Only through the proxy (the default).
+    DisableNonProxiedUdp,
+    /// The public interface only.
+    DefaultPublicInterfaceOnly,
+    /// Chromium's default.
+    Default,
+}
+
+/// A geo policy: what an identity's timezone and languages follow.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Geo {
+    /// The exit measured through the proxy, else its configured country.
+    Measured,
+    /// The proxy's configured country.
+    Configured,
+    /// Refuse the tab when measured and configured differ.
+    Strict,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_assignment_refuses_unknown_fields_and_takes_whole_floats() {
+        let read = |s: &str| serde_json::from_str::<AssignmentSpec>(s);
+        assert_eq!(
+            read(r#"{"kind": "direct"}"#).unwrap(),
+            AssignmentSpec::Direct
+        );
+        assert_eq!(
+            read(r#"{"kind": "proxy", "id": 7.0}"#).unwrap(),
+            AssignmentSpec::Proxy { id: 7 }
+        );
+        for bad in [
+            r#"{"kind": "direct", "x": 1}"#,
+            r#"{"kind": "default", "id": 1}"#,
+            r#"{"kind": "proxy", "id": 7.5}"#,
+            r#"{"kind": "proxy", "id": 1e300}"#,
+            r#"{"kind": "teleport"}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        let back = serde_json::to_value(AssignmentSpec::Proxy { id: 3 }).unwrap();
+        assert_eq!(back, serde_json::json!({"kind": "proxy", "id": 3}));
     }
 }

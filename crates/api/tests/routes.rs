@@ -249,7 +249,7 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
                 &serde_json::json!({"text": "abc"}),
             )
             .unwrap_err();
-        assert_eq!(refused.status, 400);
+        assert_eq!(refused.status, 422);
         (opened, closed, gone, deleted, saved, exists, internal)
     })
     .await

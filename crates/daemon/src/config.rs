@@ -51,7 +51,10 @@ impl DaemonConfig {
                 blocklist: None,
                 exit: crate::ExitGeo::default(),
             },
-            api: ApiConfig { listen: any_port },
+            api: ApiConfig {
+                listen: any_port,
+                rate_limits: Default::default(),
+            },
         }
     }
 }
@@ -115,4 +118,6 @@ pub struct Retention {
 pub struct ApiConfig {
     /// Where it listens (loopback only).
     pub listen: SocketAddr,
+    /// Requests per minute per route class, where not the default.
+    pub rate_limits: std::collections::HashMap<String, u32>,
 }

@@ -171,6 +171,8 @@ pub async fn start(
         data_dir.join(vip_api::TOKEN_FILE).display()
     );
 
+    let mut access = vip_api::Access::new(token, api_addr.port());
+    access.limits = api.rate_limits.clone();
     let tracker = TaskTracker::new();
     let cancel = CancellationToken::new();
     let upkeep_stop = CancellationToken::new();
@@ -189,10 +191,7 @@ pub async fn start(
     let control = Arc::new(DaemonControl::new(browsing.clone(), tx.clone()));
     tracker.spawn(vip_api::serve(
         api_listener,
-        vip_api::router(
-            control.clone(),
-            vip_api::Access::new(token, api_addr.port()),
-        ),
+        vip_api::router(control.clone(), access),
         cancel.clone().cancelled_owned(),
     ));
     spawn_browser_start(&tracker, &cancel, &browsing);

@@ -61,6 +61,10 @@ impl Browsing {
             })
             .await?;
         let id = created.map_err(|e| match e {
+            // The name is taken: a conflict with what exists, not bad input.
+            vip_store::StoreError::Invalid { .. } if e.to_string().contains("already exists") => {
+                ApiError::conflict(format!("{e}: see `vip identity list`"))
+            }
             vip_store::StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
             e => internal(e),
         })?;

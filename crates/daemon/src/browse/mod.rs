@@ -205,7 +205,8 @@ impl Browsing {
         policy: WebRtcPolicy,
     ) -> Result<Arc<Browser>, ApiError> {
         if self.options.disabled {
-            return Err(ApiError::unavailable(
+            // Not a passing outage but how vip serve was started: 409.
+            return Err(ApiError::conflict(
                 "the browser is off (vip serve --no-browser): restart vip serve without it",
             ));
         }

@@ -240,7 +240,7 @@ mod tests {
         ] {
             let err = check_url(bad).unwrap_err();
             assert!(err.message.contains("https://example.com/"), "{bad}: {err}");
-            assert_eq!(err.status, 400);
+            assert_eq!(err.status, 422);
         }
     }
 }

@@ -37,6 +37,47 @@ impl Settings {
         }
     }
 
+    /// `api.rate_limits`: CLASS=N per minute, each class known.
+    fn rate_limits(&self) -> Result<std::collections::HashMap<String, u32>, BadInput> {
+        let mut out = std::collections::HashMap::new();
+        for item in self.list("api.rate_limits") {
+            let known = || {
+                let mut names: Vec<&str> = vip_api::limit::CLASSES.iter().map(|c| c.0).collect();
+                names.push(vip_api::limit::AUTH_FAILURES);
+                names.join(", ")
+            };
+            let bad = |why: String| {
+                BadInput::new(
+                    format!(
+                        "api.rate_limits {item:?} ({})",
+                        self.source("api.rate_limits")
+                    ),
+                    why,
+                )
+            };
+            let Some((class, n)) = item.split_once('=') else {
+                return Err(bad("write CLASS=N, for example tabs-change=50".into()));
+            };
+            let class = class.trim();
+            if class != vip_api::limit::AUTH_FAILURES
+                && !vip_api::limit::CLASSES.iter().any(|c| c.0 == class)
+            {
+                return Err(bad(format!(
+                    "unknown class {class:?}: use one of {}",
+                    known()
+                )));
+            }
+            let n: u32 = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000_000).contains(n))
+                .ok_or_else(|| bad("N is requests per minute, 1 to 1000000000".into()))?;
+            out.insert(class.to_string(), n);
+        }
+        Ok(out)
+    }
+
     /// The daemon's config on `data_dir`, with every file loaded.
     pub fn daemon_config(&self, data_dir: PathBuf) -> Result<Served, BadInput> {
         let secs = |k: &str| Duration::from_secs(self.number(k).unwrap_or_default());
@@ -54,6 +95,7 @@ impl Settings {
                 "the control API is plain HTTP and stays on this machine; use a 127.0.0.1 address",
             ));
         }
+        let rate_limits = self.rate_limits()?;
         let tls = inputs::upstream_tls(self.path("gateway.proxy_ca").as_deref())?;
         let blocklist = self.blocking().load("vip serve")?;
         let interval = secs("health.interval");
@@ -131,7 +173,10 @@ impl Settings {
                 blocklist,
                 exit,
             },
-            api: ApiConfig { listen: api_listen },
+            api: ApiConfig {
+                listen: api_listen,
+                rate_limits,
+            },
         };
         Ok(Served {
             config,

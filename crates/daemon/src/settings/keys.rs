@@ -313,6 +313,15 @@ pub const KEYS: &[Key] = &[
         usage: "Address of the control API `vip tab` and `vip session` use (its token is written to the data directory, readable only by you).",
     },
     Key {
+        name: "api.rate_limits",
+        kind: Kind::List,
+        default: Some(""),
+        flag: "--api-rate-limit",
+        help: "requests per minute of a route class",
+        value: "CLASS=N",
+        usage: "Requests per minute per caller for a class of control API routes, as CLASS=N (repeatable): proxies-create, proxies-import, proxies-delete, proxies-check, rotation-activate, proxies-list, tabs-change, tabs-read, fingerprint, webrtc, tracker-blocking, privacy-stats, sessions-save-load, auth-launch, other, and auth-failures (failed authentications after which they get 429 for a minute).",
+    },
+    Key {
         name: "upkeep.poll_ms",
         kind: number(10, 60_000, "milliseconds"),
         default: Some("250"),

@@ -191,6 +191,7 @@ fn the_daemon_config_takes_every_setting_and_refuses_what_cannot_be_used() {
         ("gateway.connect_timeout", "2".into()),
         ("gateway.max_head_kib", "64".into()),
         ("retention.stats_days", "7".into()),
+        ("api.rate_limits", "tabs-change=5, auth-failures=3".into()),
     ];
     let s = Settings::load(None, env(&[]), &flags).unwrap();
     let served = s.daemon_config(dir.path().into()).unwrap();
@@ -208,6 +209,13 @@ fn the_daemon_config_takes_every_setting_and_refuses_what_cannot_be_used() {
     assert_eq!(c.browser.devtools_port, Some(9333));
     assert_eq!(c.upkeep.poll_every, std::time::Duration::from_millis(40));
     assert_eq!(served.grace, std::time::Duration::from_secs(3));
+    assert_eq!(
+        c.api.rate_limits,
+        std::collections::HashMap::from([
+            ("tabs-change".to_string(), 5),
+            ("auth-failures".to_string(), 3)
+        ])
+    );
 
     let refused = |flags: &[(&'static str, String)]| {
         let s = Settings::load(None, env(&[]), flags).unwrap();
@@ -222,6 +230,22 @@ fn the_daemon_config_takes_every_setting_and_refuses_what_cannot_be_used() {
             && e.contains("use measured, configured or strict"),
         "{e}"
     );
+    for (bad, says) in [
+        (
+            "tabs=5",
+            "unknown class \"tabs\": use one of proxies-create",
+        ),
+        ("tabs-change", "write CLASS=N"),
+        ("tabs-change=0", "1 to 1000000000"),
+        ("tabs-change=many", "1 to 1000000000"),
+    ] {
+        let e = refused(&[("api.rate_limits", bad.into())]);
+        assert!(
+            e.contains(&format!("api.rate_limits {bad:?} (flag --api-rate-limit)"))
+                && e.contains(says),
+            "{bad}: {e}"
+        );
+    }
     let e = refused(&[("api.listen", "0.0.0.0:8898".into())]);
     assert!(
         e.contains("api.listen 0.0.0.0:8898 (flag --api-listen)"),

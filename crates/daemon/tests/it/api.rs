@@ -107,7 +107,7 @@ async fn every_refusal_is_json_with_its_status_and_a_fix() {
                     t,
                     Some(r#"{"url":"ftp://x/"}"#),
                 ),
-                400,
+                422,
                 "https://example.com/",
             ),
             (
@@ -131,7 +131,7 @@ async fn every_refusal_is_json_with_its_status_and_a_fix() {
                     t,
                     Some(r#"{"url":"https://example.com/"}"#),
                 ),
-                503,
+                409,
                 "--no-browser",
             ),
             (
@@ -143,7 +143,7 @@ async fn every_refusal_is_json_with_its_status_and_a_fix() {
                     t,
                     Some(r#"{"name":"x","webrtc":"loose"}"#),
                 ),
-                400,
+                422,
                 "webrtc",
             ),
             (

@@ -325,7 +325,7 @@ async fn a_pinned_identity_follows_its_measured_exit() {
         .await
         .unwrap_err();
     assert!(
-        bad.status == 400 && bad.message.contains("use measured, configured or strict"),
+        bad.status == 422 && bad.message.contains("use measured, configured or strict"),
         "{bad}"
     );
 }

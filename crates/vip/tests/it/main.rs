@@ -11,5 +11,6 @@ mod cookies;
 mod display;
 mod full;
 mod gateway;
+mod schema;
 mod serve;
 mod state;

@@ -98,8 +98,8 @@ async fn a_proxy_added_with_the_cli_is_usable_when_the_command_returns() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let daemon = Daemon::start(dir.path(), &args, &[]).await;
     // With the browser off, `tab open --proxy N` is refused for a proxy the
-    // daemon does not know (exit 2) and, past that check, for the browser
-    // being off (exit 1): the exit code tells whether the daemon knew it.
+    // daemon does not know and, past that check, for the browser being off:
+    // the message tells whether the daemon knew it.
     // 40 rounds: opening tabs is limited to 50 a minute per principal.
     for i in 0..40u16 {
         let added = vip(
