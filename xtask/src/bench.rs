@@ -58,9 +58,19 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
             "exit",
             "--locked",
         ])),
-        ["api"] => crate::run(
-            crate::cargo().args(["bench", "-p", "vip-api", "--bench", "guard", "--locked"]),
-        ),
+        ["api"] => {
+            crate::run(
+                crate::cargo().args(["bench", "-p", "vip-api", "--bench", "guard", "--locked"]),
+            )?;
+            crate::run(crate::cargo().args([
+                "bench",
+                "-p",
+                "vip-daemon",
+                "--bench",
+                "proxies",
+                "--locked",
+            ]))
+        }
         ["browser"] => {
             crate::packages::ensure(&[
                 "chromium",

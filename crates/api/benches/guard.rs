@@ -73,6 +73,26 @@ impl Control for Fixed {
     async fn reload(&self) -> Result<Reloaded, ApiError> {
         no()
     }
+    async fn proxies(&self, _: vip_api::ProxyQuery) -> Result<vip_api::ProxyList, ApiError> {
+        no()
+    }
+    async fn proxy(&self, _: i64) -> Result<vip_api::ProxyView, ApiError> {
+        no()
+    }
+    async fn add_proxy(&self, _: vip_api::NewProxyBody) -> Result<vip_api::ProxyView, ApiError> {
+        no()
+    }
+    async fn update_proxy(
+        &self,
+        _: i64,
+        _: String,
+        _: vip_api::ProxyChange,
+    ) -> Result<vip_api::ProxyView, ApiError> {
+        no()
+    }
+    async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
+        no()
+    }
 }
 
 fn request() -> Request<Body> {

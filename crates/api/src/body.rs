@@ -86,6 +86,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 ApiError::new(status, format!("the request body: {}", e.body_text()))
             }
         })?;
+        // Every request body is an object; serde would also read a struct
+        // from an array.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            return Err(ApiError::malformed("the request body is not a JSON object")
+                .at("")
+                .hint(
+                    "send a JSON object ({...}) with the fields of the operation's request schema",
+                ));
+        }
         parse(&bytes).map(Body)
     }
 }

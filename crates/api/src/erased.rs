@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::problem::ApiError;
+use crate::proxy_types::*;
 use crate::server::Control;
 use crate::types::*;
 
@@ -26,6 +27,11 @@ pub(crate) trait Dyn: Send + Sync {
     fn cookies(&self, name: String, format: String) -> Res<'_, CookieFile>;
     fn add_cookies(&self, name: String, upload: CookieUpload) -> Res<'_, CookieReport>;
     fn reload(&self) -> Res<'_, Reloaded>;
+    fn proxies(&self, q: ProxyQuery) -> Res<'_, ProxyList>;
+    fn proxy(&self, id: i64) -> Res<'_, ProxyView>;
+    fn add_proxy(&self, body: NewProxyBody) -> Res<'_, ProxyView>;
+    fn update_proxy(&self, id: i64, if_match: String, change: ProxyChange) -> Res<'_, ProxyView>;
+    fn delete_proxy(&self, id: i64, if_match: Option<String>) -> Res<'_, ()>;
 }
 
 impl<C: Control> Dyn for C {
@@ -67,5 +73,20 @@ impl<C: Control> Dyn for C {
     }
     fn reload(&self) -> Res<'_, Reloaded> {
         Box::pin(Control::reload(self))
+    }
+    fn proxies(&self, q: ProxyQuery) -> Res<'_, ProxyList> {
+        Box::pin(Control::proxies(self, q))
+    }
+    fn proxy(&self, id: i64) -> Res<'_, ProxyView> {
+        Box::pin(Control::proxy(self, id))
+    }
+    fn add_proxy(&self, body: NewProxyBody) -> Res<'_, ProxyView> {
+        Box::pin(Control::add_proxy(self, body))
+    }
+    fn update_proxy(&self, id: i64, if_match: String, change: ProxyChange) -> Res<'_, ProxyView> {
+        Box::pin(Control::update_proxy(self, id, if_match, change))
+    }
+    fn delete_proxy(&self, id: i64, if_match: Option<String>) -> Res<'_, ()> {
+        Box::pin(Control::delete_proxy(self, id, if_match))
     }
 }

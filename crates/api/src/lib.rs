@@ -9,7 +9,9 @@
 //! 403), and rate limits per principal and route class (429). Refusals are
 //! RFC 9457 problem documents naming the field at fault and how to fix it.
 //!
-//! - `types`: request and response bodies;
+//! - `types`: request and response bodies; `proxy_types` those of the
+//!   proxy routes, and their cursor;
+//! - `proxy_routes`: the proxy routes (ETag and `If-Match`);
 //! - `problem`: [`ApiError`] and its problem document;
 //! - `body`: the JSON body extractor that names the field at fault;
 //! - `guard`: Host, token and cross-site checks, security headers;
@@ -27,6 +29,8 @@ pub mod files;
 pub mod guard;
 pub mod limit;
 pub mod problem;
+mod proxy_routes;
+pub mod proxy_types;
 pub mod server;
 mod spec;
 pub mod types;
@@ -36,5 +40,6 @@ pub use files::{ENDPOINT_FILE, TOKEN_FILE, write_files};
 pub use guard::Access;
 pub use limit::LimitClock;
 pub use problem::{ApiError, Problem};
+pub use proxy_types::*;
 pub use server::{Control, router, serve, spec, spec_json};
 pub use types::*;

@@ -57,6 +57,7 @@ pub fn class_of(method: &str, route: &str) -> &'static str {
             "sessions-save-load"
         }
         (true, "/api/v1/proxies") => "proxies-create",
+        (true, "/api/v1/proxies/{id}") if method == "DELETE" => "proxies-delete",
         (true, "/api/v1/proxies:import") => "proxies-import",
         (false, "/api/v1/proxies") => "proxies-list",
         (true, "/auth/launch") | (false, "/auth/launch") => "auth-launch",
@@ -337,5 +338,9 @@ mod tests {
         );
         assert_eq!(class_of("GET", "/api/v1/sessions"), "other");
         assert_eq!(class_of("GET", "/api/v1/status"), "other");
+        assert_eq!(class_of("POST", "/api/v1/proxies"), "proxies-create");
+        assert_eq!(class_of("GET", "/api/v1/proxies"), "proxies-list");
+        assert_eq!(class_of("DELETE", "/api/v1/proxies/{id}"), "proxies-delete");
+        assert_eq!(class_of("PATCH", "/api/v1/proxies/{id}"), "other");
     }
 }

@@ -18,6 +18,7 @@ use crate::body::Body;
 use crate::erased::Dyn;
 use crate::guard::{self, Access, Guard};
 use crate::problem::ApiError;
+use crate::proxy_types::*;
 use crate::spec::Common;
 use crate::types::*;
 
@@ -70,9 +71,31 @@ pub trait Control: Send + Sync + 'static {
     /// Loads the pool and rotation configs from the store now; answers
     /// once they are in use (the CLI calls it after every change it writes).
     fn reload(&self) -> impl Future<Output = Result<Reloaded, ApiError>> + Send;
+    /// One page of stored proxies.
+    fn proxies(&self, q: ProxyQuery) -> impl Future<Output = Result<ProxyList, ApiError>> + Send;
+    /// One stored proxy.
+    fn proxy(&self, id: i64) -> impl Future<Output = Result<ProxyView, ApiError>> + Send;
+    /// Stores a proxy (409 when the same one is stored) and puts it to use.
+    fn add_proxy(
+        &self,
+        body: NewProxyBody,
+    ) -> impl Future<Output = Result<ProxyView, ApiError>> + Send;
+    /// Changes a proxy if it is still at `if_match` (its ETag; 412 if not).
+    fn update_proxy(
+        &self,
+        id: i64,
+        if_match: String,
+        change: ProxyChange,
+    ) -> impl Future<Output = Result<ProxyView, ApiError>> + Send;
+    /// Deletes a proxy (if still at `if_match`, when given).
+    fn delete_proxy(
+        &self,
+        id: i64,
+        if_match: Option<String>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
-type Ctl = Arc<dyn Dyn>;
+pub(crate) type Ctl = Arc<dyn Dyn>;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -110,6 +133,15 @@ fn routes() -> OpenApiRouter<Ctl> {
         .routes(routes!(save_session))
         .routes(routes!(load_session))
         .routes(routes!(reload))
+        .routes(routes!(
+            crate::proxy_routes::list,
+            crate::proxy_routes::create
+        ))
+        .routes(routes!(
+            crate::proxy_routes::get,
+            crate::proxy_routes::change,
+            crate::proxy_routes::delete
+        ))
         .routes(routes!(openapi))
 }
 
@@ -152,7 +184,7 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
         .hint("GET /api/v1/openapi.json lists each route's methods")
 }
 
-fn number(what: &str, text: &str, list: &str) -> Result<i64, ApiError> {
+pub(crate) fn number(what: &str, text: &str, list: &str) -> Result<i64, ApiError> {
     text.parse().map_err(|_| {
         ApiError::malformed(format!("{what} {text:?} is not a number"))
             .at(format!("/path/{what}"))

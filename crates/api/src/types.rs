@@ -75,18 +75,32 @@ impl From<RawAssignment> for AssignmentSpec {
     }
 }
 
-/// A whole number, also when written as a float with no fraction.
-fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+/// A whole number, also when written as a float with no fraction (a JSON
+/// Schema integer), within `T`'s range.
+pub(crate) fn whole<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
     let n = serde_json::Number::deserialize(d)?;
-    if let Some(i) = n.as_i64() {
-        return Ok(i);
-    }
-    match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => Ok(f as i64),
-        _ => Err(serde::de::Error::custom(format!(
-            "{n} is not a whole number in the 64-bit range"
-        ))),
-    }
+    let int = n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= -(2f64.powi(63)) && *f < 2f64.powi(63))
+            .map(|f| f as i64)
+    });
+    int.and_then(|i| T::try_from(i).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number in range")))
+}
+
+/// [`whole`] for an optional field (`null` or absent is `None`).
+pub(crate) fn opt_whole<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    #[derive(Deserialize)]
+    struct W<T: TryFrom<i64>>(#[serde(deserialize_with = "whole")] T);
+    Ok(Option::<W<T>>::deserialize(d)?.map(|w| w.0))
 }
 
 impl std::fmt::Display for AssignmentSpec {

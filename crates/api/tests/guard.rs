@@ -82,6 +82,26 @@ impl Control for Counter {
     async fn reload(&self) -> Result<Reloaded, ApiError> {
         no(self)
     }
+    async fn proxies(&self, _: vip_api::ProxyQuery) -> Result<vip_api::ProxyList, ApiError> {
+        no(self)
+    }
+    async fn proxy(&self, _: i64) -> Result<vip_api::ProxyView, ApiError> {
+        no(self)
+    }
+    async fn add_proxy(&self, _: vip_api::NewProxyBody) -> Result<vip_api::ProxyView, ApiError> {
+        no(self)
+    }
+    async fn update_proxy(
+        &self,
+        _: i64,
+        _: String,
+        _: vip_api::ProxyChange,
+    ) -> Result<vip_api::ProxyView, ApiError> {
+        no(self)
+    }
+    async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
+        no(self)
+    }
 }
 
 fn app(clock: LimitClock) -> (axum::Router, Arc<Counter>) {
@@ -126,12 +146,16 @@ impl<'a> Req<'a> {
             ("authorization", format!("Bearer {TOKEN}")),
         ];
         let mut body = Vec::new();
+        if method == "PATCH" {
+            headers.push(("if-match", "\"seen\"".into()));
+        }
         if is_change(method) {
             headers.push(("content-type", "application/json".into()));
             body = match (method, path) {
                 ("POST", "/api/v1/tabs") => r#"{"url": "https://example.com/"}"#,
                 ("POST", "/api/v1/identities") => r#"{"name": "x"}"#,
                 ("POST", "/api/v1/identities/x/cookies") => r#"{"text": ""}"#,
+                ("POST", "/api/v1/proxies") => r#"{"host": "a.test", "port": 1}"#,
                 _ => "{}",
             }
             .as_bytes()
@@ -431,7 +455,9 @@ async fn bad_bodies_name_their_field() {
             "/assignment/kind",
             "unknown variant",
         ),
-        ("[", "", "EOF"),
+        ("[", "", "not a JSON object"),
+        (r#"["https://a/"]"#, "", "not a JSON object"),
+        (r#""https://a/""#, "", "not a JSON object"),
     ];
     for (body, at, says) in cases {
         let mut req = Req::good("POST", "/api/v1/tabs");

@@ -117,6 +117,26 @@ impl Control for Recorder {
             "internal error e-17: see the vip serve log",
         ))
     }
+    async fn proxies(&self, _: vip_api::ProxyQuery) -> Result<vip_api::ProxyList, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn proxy(&self, _: i64) -> Result<vip_api::ProxyView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn add_proxy(&self, _: vip_api::NewProxyBody) -> Result<vip_api::ProxyView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn update_proxy(
+        &self,
+        _: i64,
+        _: String,
+        _: vip_api::ProxyChange,
+    ) -> Result<vip_api::ProxyView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
 }
 
 /// A raw request: status and JSON body.

@@ -7,8 +7,8 @@ use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use vip_api::{
-    ApiError, CookieFile, CookieReport, CookieUpload, Identity, NewIdentity, OpenTab, Reloaded,
-    SessionInfo, Status, Tab,
+    ApiError, CookieFile, CookieReport, CookieUpload, Identity, NewIdentity, NewProxyBody, OpenTab,
+    ProxyChange, ProxyList, ProxyQuery, ProxyView, Reloaded, SessionInfo, Status, Tab,
 };
 
 use crate::browse::Browsing;
@@ -103,5 +103,36 @@ impl vip_api::Control for DaemonControl {
 
     async fn reload(&self) -> Result<Reloaded, ApiError> {
         self.reload_now().await
+    }
+
+    async fn proxies(&self, q: ProxyQuery) -> Result<ProxyList, ApiError> {
+        self.browsing.proxies(q).await
+    }
+
+    async fn proxy(&self, id: i64) -> Result<ProxyView, ApiError> {
+        self.browsing.proxy(id).await
+    }
+
+    // A change is in use when it is answered: the pool is reloaded first.
+    async fn add_proxy(&self, body: NewProxyBody) -> Result<ProxyView, ApiError> {
+        let added = self.browsing.add_proxy(body).await?;
+        self.reload_now().await?;
+        Ok(added)
+    }
+
+    async fn update_proxy(
+        &self,
+        id: i64,
+        if_match: String,
+        change: ProxyChange,
+    ) -> Result<ProxyView, ApiError> {
+        let changed = self.browsing.update_proxy(id, if_match, change).await?;
+        self.reload_now().await?;
+        Ok(changed)
+    }
+
+    async fn delete_proxy(&self, id: i64, if_match: Option<String>) -> Result<(), ApiError> {
+        self.browsing.delete_proxy(id, if_match).await?;
+        self.reload_now().await.map(|_| ())
     }
 }

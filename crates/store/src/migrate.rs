@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007", "sticky_scopes"),
     migration!(8, "0008", "identity_geo"),
     migration!(9, "0009", "attempt_events"),
+    migration!(10, "0010", "proxy_listing"),
 ];
 
 /// The newest schema version this binary knows.

@@ -12,6 +12,7 @@ mod cookies;
 mod exit;
 
 mod identity;
+mod proxies;
 mod session;
 mod tabs;
 

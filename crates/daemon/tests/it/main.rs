@@ -7,4 +7,5 @@ mod attack;
 mod browsing;
 mod common;
 mod lifecycle;
+mod proxies;
 mod shutdown;

@@ -12,6 +12,7 @@ pub mod events;
 pub mod identity_file;
 pub mod maintenance;
 pub mod proxies;
+pub mod proxy_page;
 pub mod rotation;
 pub mod stats;
 pub mod sticky;

@@ -112,10 +112,10 @@ pub enum AddOutcome {
     Duplicate(i64),
 }
 
-const COLUMNS: &str = "id, protocol, host, port, credential_id, country, region, city, weight, rotation_group, \
+pub(crate) const COLUMNS: &str = "id, protocol, host, port, credential_id, country, region, city, weight, rotation_group, \
                        tags, enabled, status, latency_ms, created_at, updated_at, exit_ip, last_checked_at, exit_country";
 
-fn record(r: &Row<'_>) -> rusqlite::Result<ProxyRecord> {
+pub(crate) fn record(r: &Row<'_>) -> rusqlite::Result<ProxyRecord> {
     let protocol: String = r.get(1)?;
     let tags: String = r.get(10)?;
     Ok(ProxyRecord {

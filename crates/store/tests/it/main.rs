@@ -8,6 +8,7 @@
 mod browsing;
 mod import;
 mod migrations;
+mod pages;
 mod repos;
 mod usage;
 mod vault;

@@ -25,7 +25,7 @@ fn empty_file_migrates_to_the_full_schema() {
     let status = migrate::status(store.conn()).unwrap();
     assert_eq!(
         (status.current, status.latest, status.pending.len()),
-        (latest_version(), 9, 0)
+        (latest_version(), 10, 0)
     );
     let expected = [
         "activity_logs",
@@ -191,7 +191,7 @@ fn a_newer_database_is_refused() {
     }
     let err = Store::open(&path).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 99 but this binary knows only up to 9"),
+        err.contains("schema version 99 but this binary knows only up to 10"),
         "{err}"
     );
 }

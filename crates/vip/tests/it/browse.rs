@@ -40,7 +40,7 @@ const GET: &str = "<script>
   const x = cv.getContext('2d'); x.font = '16px sans-serif'; x.fillText('fingerprint', 2, 20);
   const q = new URLSearchParams({c: document.cookie || 'none', l: localStorage.getItem('k') || 'none', i: idb,
     tz: Intl.DateTimeFormat().resolvedOptions().timeZone, cv: cv.toDataURL().slice(-48),
-    r: (() => { const s = document.createElement('span'); s.style.cssText = 'position:absolute;white-space:nowrap;font:15px serif';
+    r: (() => { const s = document.createElement('span'); s.style.cssText = 'position:absolute;left:0;top:0;white-space:nowrap;font:15px serif';
       s.textContent = 'Cwm fjordbank glyphs'; document.documentElement.append(s); const b = s.getBoundingClientRect(); s.remove();
       return [b.x, b.y, b.width, b.height].join(); })()});
   fetch('/report?' + q);

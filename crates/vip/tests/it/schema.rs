@@ -31,7 +31,10 @@ fn tools() -> PathBuf {
 
 const CONFIG: &str = r#"
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+expected-statuses = ["2xx", "401", "403", "404", "409", "412", "422", "428", "429"]
+
+[checks.missing_required_header]
+expected-statuses = ["400", "401", "403", "406", "415", "422", "428"]
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,6 +51,9 @@ async fn schemathesis_finds_nothing_wrong_with_the_live_api() {
         "tabs-change",
         "tabs-read",
         "sessions-save-load",
+        "proxies-create",
+        "proxies-list",
+        "proxies-delete",
         "auth-failures",
     ] {
         args.push("--api-rate-limit".into());

@@ -1,0 +1,198 @@
+//! The proxy routes over a real daemon: a proxy created through the API
+//! (its login sealed, never shown) carries traffic through the gateway as
+//! soon as the call returns (real microsocks upstream); pages follow their
+//! cursor; a change needs the ETag the caller saw (428 without it, 412
+//! when it is stale) and a delete with a stale one is refused; the
+//! password appears in no answer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use vip_testkit::*;
+
+use crate::common::*;
+
+/// One request: status, headers and the body as text.
+fn call(
+    base: &str,
+    token: &str,
+    method: &str,
+    route: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, ureq::http::HeaderMap, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{route}"))
+        .header("Authorization", format!("Bearer {token}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let reply = match body {
+        Some(b) => agent.run(
+            req.header("Content-Type", "application/json")
+                .body(b.to_string())
+                .unwrap(),
+        ),
+        None => agent.run(req.body(()).unwrap()),
+    };
+    let mut reply = reply.unwrap();
+    let status = reply.status().as_u16();
+    let headers = reply.headers().clone();
+    (status, headers, reply.body_mut().read_to_string().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_are_managed_through_the_api_and_used_at_once() {
+    let origin = Origin::start().await;
+    let socks = microsocks("127.0.0.2", "u", "api-secret-pw");
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, vault) = store_and_vault(dir.path());
+    let daemon = vip_daemon::start(config(dir.path()), Some(vault))
+        .await
+        .unwrap();
+    let base = format!("http://{}", daemon.api_addr());
+    let token = std::fs::read_to_string(dir.path().join(vip_api::TOKEN_FILE)).unwrap();
+    let gateway = daemon.gateway_addr();
+    let socks_addr = socks.addr;
+
+    let (answers, id) = tokio::task::spawn_blocking({
+        let (base, token) = (base.clone(), token.clone());
+        move || {
+            let mut answers = Vec::new();
+            let body = format!(
+                r#"{{"protocol": "socks5", "host": "{}", "port": {}, "username": "u", "password": "api-secret-pw", "group": "g1", "tags": ["fast"]}}"#,
+                socks_addr.ip(),
+                socks_addr.port()
+            );
+            let (status, headers, text) = call(&base, &token, "POST", "/api/v1/proxies", &[], Some(&body));
+            assert_eq!(status, 201, "{text}");
+            let made: vip_api::ProxyView = serde_json::from_str(&text).unwrap();
+            assert!(made.has_login && made.group.as_deref() == Some("g1"), "{made:?}");
+            assert_eq!(headers["location"], format!("/api/v1/proxies/{}", made.id));
+            assert_eq!(headers["etag"], made.etag().as_str());
+            answers.push(text);
+            let (status, _, text) = call(&base, &token, "POST", "/api/v1/proxies", &[], Some(&body));
+            assert_eq!(status, 409, "{text}");
+            answers.push(text);
+            (answers, made.id)
+        }
+    })
+    .await
+    .unwrap();
+
+    // In use when the call returned: the pool was empty before.
+    assert_eq!(
+        via_connect(gateway, "127.0.0.1", origin.addr.port())
+            .await
+            .unwrap(),
+        "127.0.0.2"
+    );
+
+    let answers = tokio::task::spawn_blocking(move || {
+        let mut answers = answers;
+        for i in 0..5 {
+            let body = format!(
+                r#"{{"host": "10.{i}.0.1", "port": 8080, "group": "g2", "disabled": true}}"#
+            );
+            let (status, _, text) =
+                call(&base, &token, "POST", "/api/v1/proxies", &[], Some(&body));
+            assert_eq!(status, 201, "{text}");
+        }
+        // Two to a page, sorted by host, only group g2: three pages.
+        let mut seen = Vec::new();
+        let mut route = "/api/v1/proxies?group=g2&sort=host&limit=2".to_string();
+        for _ in 0..5 {
+            let (status, _, text) = call(&base, &token, "GET", &route, &[], None);
+            assert_eq!(status, 200, "{text}");
+            let page: vip_api::ProxyList = serde_json::from_str(&text).unwrap();
+            seen.extend(page.items.iter().map(|p| p.host.clone()));
+            answers.push(text);
+            match page.next_cursor {
+                Some(c) => route = format!("/api/v1/proxies?group=g2&sort=host&limit=2&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            ["10.0.0.1", "10.1.0.1", "10.2.0.1", "10.3.0.1", "10.4.0.1"]
+        );
+        for (route, want) in [
+            ("/api/v1/proxies?cursor=nonsense", 422),
+            ("/api/v1/proxies?status=sideways", 422),
+            ("/api/v1/proxies?limit=0", 422),
+            ("/api/v1/proxies?colour=red", 400),
+            ("/api/v1/proxies/999", 404),
+        ] {
+            let (status, _, text) = call(&base, &token, "GET", route, &[], None);
+            assert_eq!(status, want, "{route}: {text}");
+        }
+        let (_, _, text) = call(&base, &token, "GET", "/api/v1/proxies?tag=fast", &[], None);
+        let fast: vip_api::ProxyList = serde_json::from_str(&text).unwrap();
+        assert_eq!(fast.items.len(), 1);
+        answers.push(text);
+
+        let route = format!("/api/v1/proxies/{id}");
+        let (_, headers, text) = call(&base, &token, "GET", &route, &[], None);
+        let seen_tag = headers["etag"].to_str().unwrap().to_string();
+        answers.push(text);
+        let change = r#"{"weight": 80}"#;
+        let (status, _, text) = call(&base, &token, "PATCH", &route, &[], Some(change));
+        assert_eq!(status, 428, "{text}");
+        let (status, headers, text) = call(
+            &base,
+            &token,
+            "PATCH",
+            &route,
+            &[("If-Match", &seen_tag)],
+            Some(change),
+        );
+        assert_eq!(status, 200, "{text}");
+        assert_ne!(headers["etag"].to_str().unwrap(), seen_tag);
+        answers.push(text.clone());
+        let changed: vip_api::ProxyView = serde_json::from_str(&text).unwrap();
+        assert_eq!(changed.weight, 80);
+        // Someone else's edit from the old ETag is refused, not applied.
+        let (status, _, text) = call(
+            &base,
+            &token,
+            "PATCH",
+            &route,
+            &[("If-Match", &seen_tag)],
+            Some(r#"{"weight": 10}"#),
+        );
+        assert_eq!(status, 412, "{text}");
+        assert!(text.contains("changed since it was read"), "{text}");
+        let (status, _, _) = call(
+            &base,
+            &token,
+            "DELETE",
+            &route,
+            &[("If-Match", &seen_tag)],
+            None,
+        );
+        assert_eq!(status, 412);
+        let (status, _, _) = call(&base, &token, "DELETE", &route, &[], None);
+        assert_eq!(status, 200);
+        let (status, _, _) = call(&base, &token, "GET", &route, &[], None);
+        assert_eq!(status, 404);
+        answers
+    })
+    .await
+    .unwrap();
+    for text in &answers {
+        assert!(
+            !text.contains("api-secret-pw"),
+            "the password was shown: {text}"
+        );
+    }
+    assert!(
+        daemon
+            .shutdown(std::time::Duration::from_secs(10))
+            .await
+            .is_clean()
+    );
+}
