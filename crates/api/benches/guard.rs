@@ -90,6 +90,7 @@ impl Control for Fixed {
     ) -> Result<vip_api::ProxyView, ApiError> {
         no()
     }
+    async fn record(&self, _: vip_api::Activity) {}
     async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
         no()
     }

@@ -32,6 +32,7 @@ pub(crate) trait Dyn: Send + Sync {
     fn add_proxy(&self, body: NewProxyBody) -> Res<'_, ProxyView>;
     fn update_proxy(&self, id: i64, if_match: String, change: ProxyChange) -> Res<'_, ProxyView>;
     fn delete_proxy(&self, id: i64, if_match: Option<String>) -> Res<'_, ()>;
+    fn record(&self, entry: Activity) -> Fut<'_, ()>;
 }
 
 impl<C: Control> Dyn for C {
@@ -88,5 +89,8 @@ impl<C: Control> Dyn for C {
     }
     fn delete_proxy(&self, id: i64, if_match: Option<String>) -> Res<'_, ()> {
         Box::pin(Control::delete_proxy(self, id, if_match))
+    }
+    fn record(&self, entry: Activity) -> Fut<'_, ()> {
+        Box::pin(Control::record(self, entry))
     }
 }

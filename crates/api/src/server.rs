@@ -87,6 +87,9 @@ pub trait Control: Send + Sync + 'static {
         if_match: String,
         change: ProxyChange,
     ) -> impl Future<Output = Result<ProxyView, ApiError>> + Send;
+    /// Writes one change request to the activity log (called after the
+    /// answer, off the request's path).
+    fn record(&self, entry: Activity) -> impl Future<Output = ()> + Send;
     /// Deletes a proxy (if still at `if_match`, when given).
     fn delete_proxy(
         &self,
@@ -166,11 +169,46 @@ pub fn router<C: Control>(control: Arc<C>, access: Access) -> Router {
     let (router, _) = routes().split_for_parts();
     router
         .route_layer(middleware::from_fn_with_state(guard.clone(), guard::limit))
+        .route_layer(middleware::from_fn_with_state(control.clone(), audit))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(control)
         .layer(middleware::from_fn_with_state(guard, guard::guard))
+}
+
+/// Every change a principal asks for (answered, refused or limited) goes
+/// to the activity log: who, which route, what it named, the status.
+async fn audit(
+    State(c): State<Ctl>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let principal = request
+        .extensions()
+        .get::<guard::Principal>()
+        .map(|p| p.0.clone())
+        .unwrap_or_default();
+    let target = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let entry = Activity {
+        principal,
+        method: method.to_string(),
+        route,
+        target,
+        status: response.status().as_u16(),
+    };
+    tokio::spawn(async move { c.record(entry).await });
+    response
 }
 
 /// A route that does not exist gets a problem document like any refusal.

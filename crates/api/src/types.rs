@@ -311,6 +311,21 @@ impl std::fmt::Display for CookieReport {
     }
 }
 
+/// One change request as the activity log keeps it (never a body).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Who asked (`cli-token`, or a dashboard session).
+    pub principal: String,
+    /// The method.
+    pub method: String,
+    /// The route template (`/api/v1/proxies/{id}`).
+    pub route: String,
+    /// The path asked for (`/api/v1/proxies/7`).
+    pub target: String,
+    /// The status it was answered with.
+    pub status: u16,
+}
+
 /// A WebRTC policy, as the API names it (the schema's enum; the bodies
 /// carry the name).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, utoipa::ToSchema)]

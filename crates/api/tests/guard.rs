@@ -99,6 +99,7 @@ impl Control for Counter {
     ) -> Result<vip_api::ProxyView, ApiError> {
         no(self)
     }
+    async fn record(&self, _: vip_api::Activity) {}
     async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
         no(self)
     }

@@ -18,6 +18,8 @@ use vip_api::{
 #[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<String>>,
+    /// What went to the activity log.
+    audited: Mutex<Vec<String>>,
 }
 
 impl Recorder {
@@ -133,6 +135,12 @@ impl Control for Recorder {
         _: vip_api::ProxyChange,
     ) -> Result<vip_api::ProxyView, ApiError> {
         Err(ApiError::unavailable("not recorded"))
+    }
+    async fn record(&self, entry: vip_api::Activity) {
+        self.audited.lock().unwrap().push(format!(
+            "{} {} {} {} {}",
+            entry.principal, entry.method, entry.route, entry.target, entry.status
+        ));
     }
     async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
         Err(ApiError::unavailable("not recorded"))
@@ -303,6 +311,28 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
             "add_cookies x 3",
         ]
     );
+    // Every change that reached a route is in the activity log, refused
+    // ones too; reads are not.
+    let audited = || recorder.audited.lock().unwrap().clone();
+    for _ in 0..200 {
+        if audited().len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let audited = audited();
+    for entry in [
+        "cli-token POST /api/v1/tabs /api/v1/tabs 200",
+        "cli-token DELETE /api/v1/tabs/{id} /api/v1/tabs/404 404",
+        "cli-token POST /api/v1/identities /api/v1/identities 409",
+        "cli-token POST /api/v1/reload /api/v1/reload 500",
+    ] {
+        assert!(
+            audited.contains(&entry.to_string()),
+            "{entry} not in {audited:#?}"
+        );
+    }
+    assert!(!audited.iter().any(|a| a.contains(" GET ")), "{audited:#?}");
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }

@@ -105,6 +105,10 @@ impl vip_api::Control for DaemonControl {
         self.reload_now().await
     }
 
+    async fn record(&self, entry: vip_api::Activity) {
+        self.browsing.record(entry).await;
+    }
+
     async fn proxies(&self, q: ProxyQuery) -> Result<ProxyList, ApiError> {
         self.browsing.proxies(q).await
     }

@@ -222,6 +222,30 @@ impl Browsing {
     }
 }
 
+impl Browsing {
+    /// Writes a change request to the activity log; a failure is logged,
+    /// never the caller's problem.
+    pub async fn record(&self, entry: vip_api::Activity) {
+        let level = if entry.status >= 400 { "warn" } else { "info" };
+        let message = format!("{} {} -> {}", entry.method, entry.target, entry.status);
+        let details = serde_json::json!({
+            "principal": entry.principal,
+            "method": entry.method,
+            "route": entry.route,
+            "target": entry.target,
+            "status": entry.status,
+        });
+        match self
+            .on_store(move |s| s.log_activity(level, "api", &message, Some(&details)))
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("activity log: {e}"),
+            Err(e) => tracing::warn!("activity log: {e}"),
+        }
+    }
+}
+
 fn outcome_id(o: AddOutcome) -> i64 {
     match o {
         AddOutcome::Added(id) | AddOutcome::Duplicate(id) => id,

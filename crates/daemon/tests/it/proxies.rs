@@ -50,7 +50,7 @@ async fn proxies_are_managed_through_the_api_and_used_at_once() {
     let origin = Origin::start().await;
     let socks = microsocks("127.0.0.2", "u", "api-secret-pw");
     let dir = tempfile::tempdir().unwrap();
-    let (_store, vault) = store_and_vault(dir.path());
+    let (store, vault) = store_and_vault(dir.path());
     let daemon = vip_daemon::start(config(dir.path()), Some(vault))
         .await
         .unwrap();
@@ -189,6 +189,34 @@ async fn proxies_are_managed_through_the_api_and_used_at_once() {
             "the password was shown: {text}"
         );
     }
+    // Every change is in the activity log with who asked and the outcome.
+    let logged = || {
+        store
+            .recent_activity(100)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.category == "api")
+            .map(|a| a.message)
+            .collect::<Vec<_>>()
+    };
+    eventually("the changes in the activity log", || logged().len() >= 12).await;
+    let logged = logged();
+    for entry in [
+        "POST /api/v1/proxies -> 201".to_string(),
+        "POST /api/v1/proxies -> 409".to_string(),
+        format!("PATCH /api/v1/proxies/{id} -> 428"),
+        format!("PATCH /api/v1/proxies/{id} -> 200"),
+        format!("PATCH /api/v1/proxies/{id} -> 412"),
+        format!("DELETE /api/v1/proxies/{id} -> 200"),
+    ] {
+        assert!(logged.contains(&entry), "{entry} not in {logged:#?}");
+    }
+    let details = store.recent_activity(1).unwrap()[0]
+        .details
+        .clone()
+        .unwrap();
+    assert!(details.contains("\"principal\":\"cli-token\""), "{details}");
+    assert!(!logged.iter().any(|m| m.contains("api-secret-pw")));
     assert!(
         daemon
             .shutdown(std::time::Duration::from_secs(10))
