@@ -144,7 +144,7 @@ async fn identities_differ_and_each_is_stable_and_consistent() {
         fa,
         &va["worker"],
         &[
-            "hw", "mem", "ua", "platform", "langs", "tz", "gl", "glExt", "net",
+            "hw", "mem", "ua", "platform", "langs", "tz", "gl", "glExt", "net", "canvas", "text",
         ],
     );
     assert!(
