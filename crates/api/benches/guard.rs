@@ -91,6 +91,9 @@ impl Control for Fixed {
         no()
     }
     async fn record(&self, _: vip_api::Activity) {}
+    async fn metrics(&self) -> Result<String, ApiError> {
+        Ok(String::new())
+    }
     async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
         no()
     }

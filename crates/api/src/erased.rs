@@ -33,6 +33,7 @@ pub(crate) trait Dyn: Send + Sync {
     fn update_proxy(&self, id: i64, if_match: String, change: ProxyChange) -> Res<'_, ProxyView>;
     fn delete_proxy(&self, id: i64, if_match: Option<String>) -> Res<'_, ()>;
     fn record(&self, entry: Activity) -> Fut<'_, ()>;
+    fn metrics(&self) -> Res<'_, String>;
 }
 
 impl<C: Control> Dyn for C {
@@ -92,5 +93,8 @@ impl<C: Control> Dyn for C {
     }
     fn record(&self, entry: Activity) -> Fut<'_, ()> {
         Box::pin(Control::record(self, entry))
+    }
+    fn metrics(&self) -> Res<'_, String> {
+        Box::pin(Control::metrics(self))
     }
 }

@@ -73,6 +73,7 @@ pub(crate) struct Guard {
     token: Vec<u8>,
     hosts: Vec<String>,
     limits: Limits,
+    pub(crate) metrics: Arc<crate::metrics::ApiMetrics>,
 }
 
 impl Guard {
@@ -88,6 +89,7 @@ impl Guard {
             token: access.token.as_bytes().to_vec(),
             hosts,
             limits: Limits::new(access.clock.clone(), &access.limits),
+            metrics: Arc::default(),
         }
     }
 
@@ -219,6 +221,9 @@ pub(crate) async fn guard(
             request
                 .extensions_mut()
                 .insert(Principal("cli-token".into()));
+            request
+                .extensions_mut()
+                .insert(crate::metrics::Registry(g.metrics.clone()));
             match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
                 Ok(response) => response,
                 Err(_) => ApiError::unavailable("the request took too long and was given up")
@@ -246,6 +251,7 @@ pub(crate) async fn limit(State(g): State<Arc<Guard>>, request: Request, next: N
     let verdict = g
         .limits
         .check(class_of(request.method().as_str(), &route), &principal);
+    let class = verdict.class;
     let mut response = match verdict.retry_after {
         Some(wait) => {
             let mut e = ApiError::new(
@@ -261,6 +267,7 @@ pub(crate) async fn limit(State(g): State<Arc<Guard>>, request: Request, next: N
         }
         None => next.run(request).await,
     };
+    g.metrics.count(class, response.status().as_u16());
     let headers = response.headers_mut();
     for (name, value) in [
         ("ratelimit-policy", verdict.policy_header()),

@@ -16,6 +16,7 @@
 //! - `body`: the JSON body extractor that names the field at fault;
 //! - `guard`: Host, token and cross-site checks, security headers;
 //! - `limit`: rate limits per principal and route class;
+//! - `metrics`: `GET /metrics` (Prometheus text) and the API's counters;
 //! - `spec`: what every operation of the OpenAPI document shares;
 //! - `server`: the [`Control`] seam, the routes and their operations;
 //! - `erased`: [`Control`] as a trait object for the handlers;
@@ -28,6 +29,7 @@ mod erased;
 pub mod files;
 pub mod guard;
 pub mod limit;
+pub mod metrics;
 pub mod problem;
 mod proxy_routes;
 pub mod proxy_types;

@@ -87,6 +87,9 @@ pub trait Control: Send + Sync + 'static {
         if_match: String,
         change: ProxyChange,
     ) -> impl Future<Output = Result<ProxyView, ApiError>> + Send;
+    /// The daemon's gauges in the Prometheus text format (`# HELP`,
+    /// `# TYPE` and sample lines).
+    fn metrics(&self) -> impl Future<Output = Result<String, ApiError>> + Send;
     /// Writes one change request to the activity log (called after the
     /// answer, off the request's path).
     fn record(&self, entry: Activity) -> impl Future<Output = ()> + Send;
@@ -146,6 +149,7 @@ fn routes() -> OpenApiRouter<Ctl> {
             crate::proxy_routes::delete
         ))
         .routes(routes!(openapi))
+        .routes(routes!(crate::metrics::metrics))
 }
 
 /// The OpenAPI document of the routes (what `openapi.json` holds).

@@ -100,6 +100,9 @@ impl Control for Counter {
         no(self)
     }
     async fn record(&self, _: vip_api::Activity) {}
+    async fn metrics(&self) -> Result<String, ApiError> {
+        no(self)
+    }
     async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
         no(self)
     }

@@ -142,6 +142,9 @@ impl Control for Recorder {
             entry.principal, entry.method, entry.route, entry.target, entry.status
         ));
     }
+    async fn metrics(&self) -> Result<String, ApiError> {
+        Ok("vip_tabs_open 0\n".into())
+    }
     async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
         Err(ApiError::unavailable("not recorded"))
     }

@@ -105,6 +105,10 @@ impl vip_api::Control for DaemonControl {
         self.reload_now().await
     }
 
+    async fn metrics(&self) -> Result<String, ApiError> {
+        self.browsing.metrics().await
+    }
+
     async fn record(&self, entry: vip_api::Activity) {
         self.browsing.record(entry).await;
     }

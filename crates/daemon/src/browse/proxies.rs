@@ -223,6 +223,49 @@ impl Browsing {
 }
 
 impl Browsing {
+    /// The daemon's gauges for `GET /metrics`: open tabs, stored proxies
+    /// by status and whether they are enabled.
+    pub async fn metrics(&self) -> Result<String, ApiError> {
+        use std::fmt::Write;
+        let tabs = self.status().await.tabs;
+        let counts = self
+            .on_store(|s| {
+                let mut stmt = s.conn().prepare_cached(
+                    "SELECT status, enabled, count(*) FROM proxies GROUP BY status, enabled ORDER BY 1, 2",
+                )?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))?;
+                rows.collect::<Result<Vec<_>, _>>()
+            })
+            .await?
+            .map_err(internal)?;
+        let mut out = String::new();
+        out.push_str(
+            "# HELP vip_tabs_open Browser tabs open in identities.
+# TYPE vip_tabs_open gauge
+",
+        );
+        let _ = writeln!(out, "vip_tabs_open {tabs}");
+        out.push_str(
+            "# HELP vip_proxies Stored proxies by health status and whether enabled.
+# TYPE vip_proxies gauge
+",
+        );
+        for status in ["up", "down", "unknown"] {
+            for enabled in [true, false] {
+                let n: i64 = counts
+                    .iter()
+                    .filter(|(s, e, _)| s == status && *e == enabled)
+                    .map(|c| c.2)
+                    .sum();
+                let _ = writeln!(
+                    out,
+                    "vip_proxies{{status=\"{status}\",enabled=\"{enabled}\"}} {n}"
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes a change request to the activity log; a failure is logged,
     /// never the caller's problem.
     pub async fn record(&self, entry: vip_api::Activity) {

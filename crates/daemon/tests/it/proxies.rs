@@ -59,6 +59,7 @@ async fn proxies_are_managed_through_the_api_and_used_at_once() {
     let gateway = daemon.gateway_addr();
     let socks_addr = socks.addr;
 
+    let (base_m, token_m) = (base.clone(), token.clone());
     let (answers, id) = tokio::task::spawn_blocking({
         let (base, token) = (base.clone(), token.clone());
         move || {
@@ -187,6 +188,32 @@ async fn proxies_are_managed_through_the_api_and_used_at_once() {
         assert!(
             !text.contains("api-secret-pw"),
             "the password was shown: {text}"
+        );
+    }
+    // The gauges and the API's own counts, in the Prometheus format.
+    let metrics =
+        tokio::task::spawn_blocking(move || call(&base_m, &token_m, "GET", "/metrics", &[], None))
+            .await
+            .unwrap();
+    assert_eq!(metrics.0, 200, "{}", metrics.2);
+    assert!(
+        metrics.1["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    for line in [
+        "vip_tabs_open 0",
+        "vip_proxies{status=\"unknown\",enabled=\"false\"} 5",
+        "vip_proxies{status=\"up\",enabled=\"true\"} 0",
+        "vip_api_requests_total{class=\"proxies-create\",status=\"201\"} 6",
+        "vip_api_requests_total{class=\"proxies-create\",status=\"409\"} 1",
+        "vip_api_requests_total{class=\"proxies-delete\",status=\"412\"} 1",
+    ] {
+        assert!(
+            metrics.2.lines().any(|l| l == line),
+            "{line} not in\n{}",
+            metrics.2
         );
     }
     // Every change is in the activity log with who asked and the outcome.
