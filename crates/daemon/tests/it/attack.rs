@@ -66,14 +66,7 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 async fn a_page_in_a_tab_reaches_neither_the_api_nor_devtools() {
     let dir = tempfile::tempdir().unwrap();
     let (_store, vault) = store_and_vault(dir.path());
-    let devtools = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut config = config(dir.path());
-    config.browser.disabled = false;
-    config.browser.devtools_port = Some(devtools);
+    let (config, devtools) = browser_config(dir.path());
     let daemon = vip_daemon::start(config, Some(vault)).await.unwrap();
     let api = daemon.api_addr();
     let site = Site::start(vec![("/", "text/html", attack_page(api.port(), devtools))]).await;

@@ -128,14 +128,7 @@ async fn a_tab_made_in_an_identitys_window_joins_the_identity() {
     let origin = Origin::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (_store, vault) = store_and_vault(dir.path());
-    let devtools = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut config = config(dir.path());
-    config.browser.disabled = false;
-    config.browser.devtools_port = Some(devtools);
+    let (config, devtools) = browser_config(dir.path());
     let daemon = vip_daemon::start(config, Some(vault)).await.unwrap();
     let url = format!("http://127.0.0.1:{}/first", origin.addr.port());
     let request =

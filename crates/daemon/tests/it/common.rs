@@ -56,6 +56,20 @@ pub fn config(dir: &Path) -> DaemonConfig {
     DaemonConfig::local(dir)
 }
 
+/// A config for `dir` with the browser on and DevTools on a free port
+/// (returned too).
+pub fn browser_config(dir: &Path) -> (DaemonConfig, u16) {
+    let devtools = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = config(dir);
+    config.browser.disabled = false;
+    config.browser.devtools_port = Some(devtools);
+    (config, devtools)
+}
+
 /// Waits (at most 10 s) until `check` holds.
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
