@@ -19,83 +19,11 @@ const ROUNDS: usize = 20;
 const PER_ROUND: usize = 1_000;
 const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-struct Fixed;
-
 fn status() -> Status {
     Status {
         browser: "off".into(),
         tabs: 0,
         devtools: None,
-    }
-}
-
-fn no<T>() -> Result<T, ApiError> {
-    Err(ApiError::unavailable("not in the benchmark"))
-}
-
-impl Control for Fixed {
-    async fn status(&self) -> Status {
-        status()
-    }
-    async fn open_tab(&self, _: OpenTab) -> Result<Tab, ApiError> {
-        no()
-    }
-    async fn tabs(&self) -> Vec<Tab> {
-        Vec::new()
-    }
-    async fn close_tab(&self, _: i64) -> Result<(), ApiError> {
-        no()
-    }
-    async fn save_session(&self, _: String) -> Result<SessionInfo, ApiError> {
-        no()
-    }
-    async fn load_session(&self, _: String) -> Result<Vec<Tab>, ApiError> {
-        no()
-    }
-    async fn sessions(&self) -> Result<Vec<SessionInfo>, ApiError> {
-        no()
-    }
-    async fn identities(&self) -> Result<Vec<Identity>, ApiError> {
-        no()
-    }
-    async fn create_identity(&self, _: NewIdentity) -> Result<Identity, ApiError> {
-        no()
-    }
-    async fn delete_identity(&self, _: String) -> Result<(), ApiError> {
-        no()
-    }
-    async fn cookies(&self, _: String, _: String) -> Result<CookieFile, ApiError> {
-        no()
-    }
-    async fn add_cookies(&self, _: String, _: CookieUpload) -> Result<CookieReport, ApiError> {
-        no()
-    }
-    async fn reload(&self) -> Result<Reloaded, ApiError> {
-        no()
-    }
-    async fn proxies(&self, _: vip_api::ProxyQuery) -> Result<vip_api::ProxyList, ApiError> {
-        no()
-    }
-    async fn proxy(&self, _: i64) -> Result<vip_api::ProxyView, ApiError> {
-        no()
-    }
-    async fn add_proxy(&self, _: vip_api::NewProxyBody) -> Result<vip_api::ProxyView, ApiError> {
-        no()
-    }
-    async fn update_proxy(
-        &self,
-        _: i64,
-        _: String,
-        _: vip_api::ProxyChange,
-    ) -> Result<vip_api::ProxyView, ApiError> {
-        no()
-    }
-    async fn record(&self, _: vip_api::Activity) {}
-    async fn metrics(&self) -> Result<String, ApiError> {
-        Ok(String::new())
-    }
-    async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
-        no()
     }
 }
 
@@ -133,7 +61,7 @@ fn main() {
         let mut access = Access::new(TOKEN, 8898);
         // High enough that the bench measures the check, not 429s.
         access.limits = HashMap::from([("other".to_string(), 1_000_000_000)]);
-        let full = router(Arc::new(Fixed), access);
+        let full = router(Arc::new(vip_api::testing::Refuser::default()), access);
         let bare = axum::Router::new().route(
             "/api/v1/status",
             axum::routing::get(|| async { axum::Json(status()) }),

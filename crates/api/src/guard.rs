@@ -38,6 +38,8 @@ pub struct Access {
     pub limits: HashMap<String, u32>,
     /// The rate limits' clock.
     pub clock: LimitClock,
+    /// The hub the events socket reads (the daemon publishes into it).
+    pub events: Arc<crate::events::Events>,
 }
 
 impl std::fmt::Debug for Access {
@@ -60,6 +62,7 @@ impl Access {
             hosts: Vec::new(),
             limits: HashMap::new(),
             clock: LimitClock::real(),
+            events: Arc::default(),
         }
     }
 }
@@ -73,6 +76,7 @@ pub(crate) struct Guard {
     token: Vec<u8>,
     hosts: Vec<String>,
     limits: Limits,
+    events: Arc<crate::events::Events>,
     pub(crate) metrics: Arc<crate::metrics::ApiMetrics>,
 }
 
@@ -89,6 +93,7 @@ impl Guard {
             token: access.token.as_bytes().to_vec(),
             hosts,
             limits: Limits::new(access.clock.clone(), &access.limits),
+            events: access.events.clone(),
             metrics: Arc::default(),
         }
     }
@@ -111,18 +116,43 @@ impl Guard {
         )
     }
 
+    /// The bearer token, or on a WebSocket handshake (a browser cannot
+    /// send the header there) the subprotocol `vip.bearer.<token>`.
     fn authenticated(&self, headers: &HeaderMap) -> bool {
-        let given = headers
+        let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let offered = || {
+            headers
+                .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .find_map(|p| p.trim().strip_prefix(crate::socket::BEARER_PROTOCOL))
+        };
+        let given = match bearer {
+            Some(b) => b,
+            None if upgrade(headers) => offered().unwrap_or(""),
+            None => "",
+        };
         bool::from(given.as_bytes().ct_eq(&self.token))
     }
 }
 
-/// A mutation must be JSON, from the API's own origin.
+/// Whether the request asks for a WebSocket.
+fn upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+}
+
+/// A mutation must be JSON, from the API's own origin; so must a
+/// WebSocket handshake (a page of another site must not read the events).
 fn cross_site(method: &Method, headers: &HeaderMap, host: &str) -> Result<(), ApiError> {
+    if upgrade(headers) {
+        return own_origin(headers, host);
+    }
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
@@ -149,13 +179,18 @@ fn cross_site(method: &Method, headers: &HeaderMap, host: &str) -> Result<(), Ap
             "send the body as JSON with Content-Type: application/json (an empty change sends {})",
         ));
     }
+    own_origin(headers, host)
+}
+
+/// `Origin` and `Sec-Fetch-Site`, when sent, are the API's own.
+fn own_origin(headers: &HeaderMap, host: &str) -> Result<(), ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let own = format!("http://{host}");
         if !origin.as_bytes().eq_ignore_ascii_case(own.as_bytes()) {
             return Err(ApiError::new(
                 403,
                 format!(
-                    "a change from origin {:?} is refused: only {own} may change things",
+                    "a request from origin {:?} is refused: only {own} may change things or open the events socket",
                     String::from_utf8_lossy(origin.as_bytes())
                 ),
             ));
@@ -164,10 +199,11 @@ fn cross_site(method: &Method, headers: &HeaderMap, host: &str) -> Result<(), Ap
     if let Some(site) = headers.get("sec-fetch-site") {
         let site = site.to_str().unwrap_or("");
         if site != "same-origin" && site != "none" {
-            return Err(
-                ApiError::new(403, format!("a change from a {site:?} page is refused"))
-                    .hint("call the API from the CLI, a script or the dashboard"),
-            );
+            return Err(ApiError::new(
+                403,
+                format!("a change or events socket from a {site:?} page is refused"),
+            )
+            .hint("call the API from the CLI, a script or the dashboard"));
         }
     }
     Ok(())
@@ -224,6 +260,7 @@ pub(crate) async fn guard(
             request
                 .extensions_mut()
                 .insert(crate::metrics::Registry(g.metrics.clone()));
+            request.extensions_mut().insert(g.events.clone());
             match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
                 Ok(response) => response,
                 Err(_) => ApiError::unavailable("the request took too long and was given up")

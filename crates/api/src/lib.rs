@@ -16,16 +16,20 @@
 //! - `body`: the JSON body extractor that names the field at fault;
 //! - `guard`: Host, token and cross-site checks, security headers;
 //! - `limit`: rate limits per principal and route class;
+//! - `events`: the event hub the daemon publishes into; `socket` the
+//!   events WebSocket over it;
 //! - `metrics`: `GET /metrics` (Prometheus text) and the API's counters;
 //! - `spec`: what every operation of the OpenAPI document shares;
 //! - `server`: the [`Control`] seam, the routes and their operations;
 //! - `erased`: [`Control`] as a trait object for the handlers;
 //! - `files`: the token and endpoint files;
 //! - `client`: the blocking client for the CLI.
+//! - `testing`: a control for the API's own tests and benchmarks.
 
 pub mod body;
 pub mod client;
 mod erased;
+pub mod events;
 pub mod files;
 pub mod guard;
 pub mod limit;
@@ -34,10 +38,14 @@ pub mod problem;
 mod proxy_routes;
 pub mod proxy_types;
 pub mod server;
+pub mod socket;
 mod spec;
+#[doc(hidden)]
+pub mod testing;
 pub mod types;
 
 pub use client::Client;
+pub use events::{Events, Topic};
 pub use files::{ENDPOINT_FILE, TOKEN_FILE, write_files};
 pub use guard::Access;
 pub use limit::LimitClock;

@@ -148,6 +148,7 @@ fn routes() -> OpenApiRouter<Ctl> {
             crate::proxy_routes::change,
             crate::proxy_routes::delete
         ))
+        .routes(routes!(crate::socket::events))
         .routes(routes!(openapi))
         .routes(routes!(crate::metrics::metrics))
 }

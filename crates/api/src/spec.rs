@@ -16,7 +16,10 @@ pub const REFUSALS: &[(&str, &str)] = &[
         "the request cannot be read (not JSON, a wrong type, an unknown field): `pointer` names the field",
     ),
     ("401", "no token, or the wrong one"),
-    ("403", "a change from another origin or site"),
+    (
+        "403",
+        "a change, or the events socket, from another origin or site",
+    ),
     ("404", "what the path names does not exist"),
     ("405", "the route does not take this method"),
     ("409", "it conflicts with what exists"),

@@ -84,6 +84,7 @@ impl DaemonHandle {
         let mut problems = Vec::new();
         let problems = &mut problems;
         self.cancel.cancel();
+        self.sink.events().close();
         // Up to half the grace period for identities, so the gateway and
         // the stores keep the rest.
         // Its own task: a store call inside it that blocks (a locked

@@ -121,7 +121,13 @@ pub async fn start(
     }
     let pool_size = engine.pool().len();
     let writer = UsageWriter::start(&db, UsageWriterConfig::default())?;
-    let sink = Arc::new(StoreSink::new(writer.sender()));
+    let events = Arc::new(vip_api::Events::new());
+    let labels = Arc::new(crate::sink::Labels::default());
+    let sink = Arc::new(StoreSink::new(
+        writer.sender(),
+        events.clone(),
+        labels.clone(),
+    ));
     let blocklist = gateway_config.settings.blocklist.clone();
     let gateway = Arc::new(Gateway::new(
         engine,
@@ -152,6 +158,8 @@ pub async fn start(
         &db,
         credentials.clone(),
         browser,
+        events.clone(),
+        labels,
     )?);
     let api_listener = tokio::net::TcpListener::bind(api.listen)
         .await
@@ -173,6 +181,7 @@ pub async fn start(
 
     let mut access = vip_api::Access::new(token, api_addr.port());
     access.limits = api.rate_limits.clone();
+    access.events = events.clone();
     let tracker = TaskTracker::new();
     let cancel = CancellationToken::new();
     let upkeep_stop = CancellationToken::new();
@@ -196,6 +205,7 @@ pub async fn start(
     ));
     spawn_browser_start(&tracker, &cancel, &browsing);
     spawn_autosave(&tracker, &cancel, &browsing);
+    spawn_snapshots(&tracker, &cancel, &gateway, &browsing, events);
     if let Some(health) = health {
         tracker.spawn(crate::health::run(
             gateway.clone(),
@@ -244,6 +254,44 @@ fn spawn_browser_start(
             Ok(None) if browsing.disabled() => tracing::info!("browser off (--no-browser)"),
             Ok(None) => tracing::info!("browser running"),
             Err(e) => tracing::warn!("browser not started: {e}"),
+        }
+    });
+}
+
+/// Once a second while a socket reads events: the traffic snapshot
+/// (bytes per second each way, totals, open connections) and the tabs'
+/// navigations.
+fn spawn_snapshots(
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+    gateway: &Arc<Gateway>,
+    browsing: &Arc<Browsing>,
+    events: Arc<vip_api::Events>,
+) {
+    let (gateway, browsing, cancel) = (gateway.clone(), browsing.clone(), cancel.clone());
+    tracker.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut before = (gateway.traffic(), std::time::Instant::now());
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let (now, at) = (gateway.traffic(), std::time::Instant::now());
+            let secs = at.duration_since(before.1).as_secs_f64().max(1e-3);
+            let rate = |a: u64, b: u64| (a.saturating_sub(b) as f64 / secs).round() as u64;
+            if events.watched() {
+                events.snapshot(serde_json::json!({
+                    "up_bps": rate(now.up, before.0.up),
+                    "down_bps": rate(now.down, before.0.down),
+                    "up_total": now.up,
+                    "down_total": now.down,
+                    "active_connections": now.active,
+                }));
+                browsing.note_navigations().await;
+            }
+            before = (now, at);
         }
     });
 }

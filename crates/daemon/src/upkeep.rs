@@ -211,6 +211,17 @@ impl Upkeep {
 
     fn record(&self, hysteresis: &mut Hysteresis, r: &CheckReport) {
         let status = hysteresis.record(r.proxy, r.ok).map(|s| s.as_str());
+        let events = self.sink.events();
+        events.publish(
+            vip_api::Topic::HealthCheck,
+            serde_json::to_value(r).unwrap_or_default(),
+        );
+        if let Some(status) = status {
+            events.publish(
+                vip_api::Topic::ProxyStatusChange,
+                serde_json::json!({ "proxy": r.proxy.0, "status": status }),
+            );
+        }
         let latency = r.latency.filter(|_| r.ok).map(|d| d.as_secs_f64() * 1000.0);
         let ip = r.exit_ip.map(|i| i.to_string());
         let exit = (ip.as_deref(), r.exit_country.as_deref());

@@ -193,6 +193,7 @@ pub fn plan(
             None => list.check_host(&target.host),
         };
         if verdict == vip_privacy::Verdict::Block {
+            shared.sink.blocked(spec.tab, &target.host, url);
             return Err(OpenError::Tracker);
         }
     }
@@ -316,8 +317,34 @@ pub(crate) fn observe(shared: &Shared, feedback: Feedback) {
     }
 }
 
-/// Reports a finished connection to the engine and the sink.
+/// Reports a finished connection to the engine and the sink, and counts
+/// its bytes in the traffic totals.
 pub fn finished(
+    shared: &Shared,
+    opened_proxy: Option<(ProxyId, std::time::Duration)>,
+    target: &Target,
+    up: u64,
+    down: u64,
+) {
+    shared.traffic.add(up, down);
+    report(shared, opened_proxy, target, up, down);
+}
+
+/// [`finished`] for a connection that sent `before` (up, down) itself and
+/// then `relayed`, which the relay counted as it went.
+pub fn finished_relayed(
+    shared: &Shared,
+    opened_proxy: Option<(ProxyId, std::time::Duration)>,
+    target: &Target,
+    before: (u64, u64),
+    relayed: (u64, u64),
+) {
+    shared.traffic.add(before.0, before.1);
+    let (up, down) = (before.0 + relayed.0, before.1 + relayed.1);
+    report(shared, opened_proxy, target, up, down);
+}
+
+fn report(
     shared: &Shared,
     opened_proxy: Option<(ProxyId, std::time::Duration)>,
     target: &Target,

@@ -137,6 +137,8 @@ pub(crate) struct Shared {
     /// Ports of vip's own listeners on this machine (the gateway's, the
     /// control API's, DevTools'), which tab traffic may not reach.
     own_ports: std::sync::RwLock<Vec<u16>>,
+    /// Bytes each way and open client connections.
+    pub traffic: crate::traffic::Traffic,
 }
 
 impl Shared {
@@ -218,6 +220,7 @@ impl Gateway {
                 attempts: crate::attempts::AttemptState::default(),
                 idle: crate::keepalive::IdlePool::new(keep_alive),
                 own_ports: std::sync::RwLock::default(),
+                traffic: crate::traffic::Traffic::default(),
             }),
             tracker: TaskTracker::new(),
             stop_accepting: CancellationToken::new(),
@@ -232,6 +235,12 @@ impl Gateway {
     /// as they start.
     pub fn protect_port(&self, port: u16) {
         self.shared.add_own_port(port);
+    }
+
+    /// Bytes each way since the gateway started, and the client
+    /// connections open now.
+    pub fn traffic(&self) -> crate::traffic::TrafficTotals {
+        self.shared.traffic.totals()
     }
 
     /// Runs `f` with the engine locked (config changes, persistence).

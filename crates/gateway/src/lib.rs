@@ -24,6 +24,7 @@ mod relay;
 mod sink;
 mod stall;
 mod target;
+mod traffic;
 pub mod upstream;
 
 pub use error::{DialError, GatewayError, InputError};
@@ -34,6 +35,7 @@ pub use keepalive::KeepAliveSettings;
 pub use recovery::RecoverySettings;
 pub use sink::{AttemptEvent, ConnectionRecord, EventSink, NullSink};
 pub use target::Target;
+pub use traffic::TrafficTotals;
 pub use vip_model::Assignment;
 
 /// The current wall-clock time as the engine's [`vip_engine::Timestamp`].

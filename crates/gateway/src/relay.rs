@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio_util::sync::CancellationToken;
 
+use crate::traffic::Traffic;
 use crate::upstream::UpstreamStream;
 
 const BUFFER: usize = 16 * 1024;
@@ -77,7 +78,8 @@ fn read_some(from: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
 async fn pump(
     from: ReadHalf<'_>,
     mut to: WriteHalf<'_>,
-    total: &AtomicU64,
+    // This tunnel's count and the gateway's.
+    totals: [&AtomicU64; 2],
     last: &AtomicU64,
     other_done: &AtomicBool,
     start: Instant,
@@ -94,7 +96,9 @@ async fn pump(
                 if to.write_all(&buf[..n]).await.is_err() {
                     break;
                 }
-                total.fetch_add(n as u64, Ordering::Relaxed);
+                for total in totals {
+                    total.fetch_add(n as u64, Ordering::Relaxed);
+                }
                 last.store(stamp(start), Ordering::Relaxed);
                 // A read that did not fill the buffer emptied the socket:
                 // the stream is likely to wait now, and a waiting stream
@@ -127,15 +131,18 @@ pub async fn relay(
     upstream: UpstreamStream,
     abort: &CancellationToken,
     idle: Duration,
+    traffic: &Traffic,
 ) -> (u64, u64) {
     let upstream = match upstream {
         UpstreamStream::Tcp(tcp) => tcp,
         UpstreamStream::Tls(mut tls) => {
             let mut client = client;
-            return tokio::select! {
+            let (up, down) = tokio::select! {
                 r = tokio::io::copy_bidirectional(&mut client, tls.as_mut()) => r.unwrap_or((0, 0)),
                 _ = abort.cancelled() => (0, 0),
             };
+            traffic.add(up, down);
+            return (up, down);
         }
     };
     let start = Instant::now();
@@ -146,8 +153,22 @@ pub async fn relay(
     let (upstream_read, upstream_write) = upstream.split();
     let both = async {
         tokio::join!(
-            pump(client_read, upstream_write, &up, &last, &ended, start),
-            pump(upstream_read, client_write, &down, &last, &ended, start)
+            pump(
+                client_read,
+                upstream_write,
+                [&up, &traffic.up],
+                &last,
+                &ended,
+                start
+            ),
+            pump(
+                upstream_read,
+                client_write,
+                [&down, &traffic.down],
+                &last,
+                &ended,
+                start
+            )
         )
     };
     let watchdog = async {

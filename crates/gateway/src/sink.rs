@@ -95,6 +95,11 @@ pub trait EventSink: Send + Sync + 'static {
     fn sticky_changed(&self, rotation: vip_engine::ConfigId) {
         let _ = rotation;
     }
+    /// The blocklist refused a request of `tab` (its listener's tab, if
+    /// any) to `host`; `url` for plain HTTP, where the gateway sees it.
+    fn blocked(&self, tab: Option<vip_engine::TabId>, host: &str, url: Option<&str>) {
+        let _ = (tab, host, url);
+    }
 }
 
 /// Discards everything.

@@ -398,6 +398,8 @@ pub struct Collect {
     pub connections: Mutex<Vec<ConnectionRecord>>,
     pub rotations: Mutex<Vec<RotationEvent>>,
     pub attempts: Mutex<Vec<(ProxyId, vip_gateway::AttemptEvent)>>,
+    /// Blocked requests: host and, for plain HTTP, the URL.
+    pub blocked: Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl EventSink for Collect {
@@ -409,6 +411,10 @@ impl EventSink for Collect {
     }
     fn attempt(&self, proxy: ProxyId, event: vip_gateway::AttemptEvent, _: vip_engine::Timestamp) {
         self.attempts.lock().unwrap().push((proxy, event));
+    }
+    fn blocked(&self, _: Option<vip_engine::TabId>, host: &str, url: Option<&str>) {
+        let entry = (host.to_string(), url.map(str::to_string));
+        self.blocked.lock().unwrap().push(entry);
     }
 }
 

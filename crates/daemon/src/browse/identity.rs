@@ -25,6 +25,7 @@ impl Browsing {
     pub(super) fn release(&self, live: &Live) {
         live.listener.close();
         let tab = live.engine_tab;
+        self.labels.remove(tab);
         self.gateway.with_engine(|e| e.forget_tab(tab));
     }
 
@@ -235,6 +236,8 @@ impl Browsing {
         {
             tracing::warn!(identity = %name_of(&key), "restoring the identity's storage: {e}");
         }
+        self.labels
+            .set(vip_engine::TabId(inner.counter), name_of(&key));
         inner.identities.insert(
             key.clone(),
             Live {

@@ -104,6 +104,12 @@ pub struct Browsing {
     /// Where Chromium profiles (fresh per launch) live.
     profiles_dir: PathBuf,
     inner: tokio::sync::Mutex<Inner>,
+    /// Tab updates go out here.
+    events: Arc<vip_api::Events>,
+    /// Which identity each listener serves, for the gateway's events.
+    labels: Arc<crate::sink::Labels>,
+    /// Each open tab's URL when last looked at (navigations become events).
+    urls: Mutex<HashMap<i64, String>>,
 }
 
 /// An error that is ours, not the caller's: logged with an id, and only
@@ -133,6 +139,8 @@ impl Browsing {
         db: &Path,
         credentials: Arc<VaultCredentials>,
         options: BrowseOptions,
+        events: Arc<vip_api::Events>,
+        labels: Arc<crate::sink::Labels>,
     ) -> Result<Browsing, DaemonError> {
         let store = Store::open(db)?;
         store.close_tabs(None)?;
@@ -164,6 +172,9 @@ impl Browsing {
             _refusing: refusing,
             options,
             inner: tokio::sync::Mutex::default(),
+            events,
+            labels,
+            urls: Mutex::default(),
         })
     }
 

@@ -1,8 +1,10 @@
 //! Tabs of `vip serve`: opening one in its identity (the page loads
 //! without holding up other requests), listing them with what the browser
-//! knows now (URL, blocked requests, crashes), and closing them.
+//! knows now (URL, blocked requests, crashes), and closing them. Each
+//! open, close and navigation is a `tab-update` event.
 
-use vip_api::{ApiError, OpenTab, Tab};
+use serde_json::json;
+use vip_api::{ApiError, OpenTab, Tab, Topic};
 
 use super::{Browsing, Inner, Key, LOAD_WAIT, Live, LiveTab, internal};
 
@@ -30,6 +32,61 @@ fn check_url(url: &str) -> Result<(), ApiError> {
 }
 
 impl Browsing {
+    /// A `tab-update` event; remembers or forgets the tab's URL.
+    fn tab_event(&self, action: &str, id: i64, tab: Option<&Tab>) {
+        if let Ok(mut urls) = self.urls.lock() {
+            match tab {
+                Some(t) => urls.insert(id, t.url.clone()),
+                None => urls.remove(&id),
+            };
+        }
+        self.events.publish(
+            Topic::TabUpdate,
+            json!({ "action": action, "id": id, "tab": tab }),
+        );
+    }
+
+    /// Tabs whose URL changed since last time are `navigated` events; when
+    /// a window holds other tabs than we know (a person opened or closed
+    /// one there), the tabs are listed again, which reports them.
+    pub(crate) async fn note_navigations(&self) {
+        let (now, stale): (Vec<(i64, Tab)>, bool) = {
+            let inner = self.inner.lock().await;
+            let stale = inner.identities.iter().any(|(key, live)| {
+                let known = inner.tabs.values().filter(|t| &t.key == key).count();
+                let there = live
+                    .browser
+                    .tabs()
+                    .iter()
+                    .filter(|(_, info)| info.context == live.context)
+                    .count();
+                live.opening == 0 && live.browser.is_alive() && known != there
+            });
+            let now = inner
+                .tabs
+                .iter()
+                .filter_map(|(id, t)| {
+                    let live = inner.identities.get(&t.key)?;
+                    Some((*id, self.view(*id, t, live)))
+                })
+                .collect();
+            (now, stale)
+        };
+        if stale {
+            self.list().await;
+        }
+        let moved: Vec<(i64, Tab)> = match self.urls.lock() {
+            Ok(urls) => now
+                .into_iter()
+                .filter(|(id, t)| urls.get(id).is_some_and(|u| *u != t.url))
+                .collect(),
+            Err(_) => return,
+        };
+        for (id, tab) in moved {
+            self.tab_event("navigated", id, Some(&tab));
+        }
+    }
+
     pub(super) fn view(&self, id: i64, tab: &LiveTab, live: &Live) -> Tab {
         let info = live.browser.tab(&tab.target);
         let crashed = !live.browser.is_alive() || info.as_ref().is_some_and(|i| i.crashed);
@@ -120,7 +177,9 @@ impl Browsing {
         );
         Self::note_origins(&mut inner);
         let tab = &inner.tabs[&id];
-        Ok(self.view(id, tab, &inner.identities[&key]))
+        let view = self.view(id, tab, &inner.identities[&key]);
+        self.tab_event("opened", id, Some(&view));
+        Ok(view)
     }
 
     /// Tabs a person opened inside an identity's window (the new-tab
@@ -155,6 +214,13 @@ impl Browsing {
             if let Ok(Ok(id)) = stored {
                 tracing::info!(tab = id, "a tab opened in an identity's window joins it");
                 inner.tabs.insert(id, LiveTab { key, target });
+                if let Some(view) = inner
+                    .tabs
+                    .get(&id)
+                    .and_then(|t| Some(self.view(id, t, inner.identities.get(&t.key)?)))
+                {
+                    self.tab_event("opened", id, Some(&view));
+                }
             }
         }
     }
@@ -176,6 +242,7 @@ impl Browsing {
             .collect();
         for id in gone {
             if let Some(tab) = inner.tabs.remove(&id) {
+                self.tab_event("closed", id, None);
                 let _ = self.on_store(move |s| s.close_tabs(Some(id))).await;
                 self.retire_if_unused(&mut inner, &tab.key).await;
             }
@@ -213,6 +280,7 @@ impl Browsing {
             }
             let _ = live.browser.close_tab(&tab.target).await;
         }
+        self.tab_event("closed", id, None);
         self.on_store(move |s| s.close_tabs(Some(id)))
             .await?
             .map_err(internal)?;

@@ -6,6 +6,7 @@ mod api;
 mod attack;
 mod browsing;
 mod common;
+mod events;
 mod lifecycle;
 mod proxies;
 mod shutdown;

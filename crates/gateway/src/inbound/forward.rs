@@ -385,9 +385,9 @@ pub(super) async fn serve(
             let mut upstream = upstream.into_inner();
             if ok && (carry.is_empty() || upstream.write_all(&carry).await.is_ok()) {
                 up += carry.len() as u64;
-                let (a, b) = crate::relay::relay(client, upstream, abort, idle).await;
-                up += a;
-                down += b;
+                let relayed =
+                    crate::relay::relay(client, upstream, abort, idle, &shared.traffic).await;
+                return connect::finished_relayed(shared, proxy, &target, (up, down), relayed);
             }
             return connect::finished(shared, proxy, &target, up, down);
         }

@@ -39,6 +39,8 @@ pub async fn handle(
         tab = spec.tab.map(|t| t.0),
         proxy = tracing::field::Empty
     );
+    let traffic = shared.clone();
+    let _open = traffic.traffic.open();
     serve_one(stream, shared, spec, abort, drain)
         .instrument(span)
         .await;
@@ -87,8 +89,8 @@ async fn splice(
         ),
         Opened::Direct(s) => (UpstreamStream::Tcp(s), None, Vec::new()),
     };
-    let mut up = client_early.len() as u64;
-    let mut down = upstream_early.len() as u64;
+    let up = client_early.len() as u64;
+    let down = upstream_early.len() as u64;
     if (!client_early.is_empty() && upstream.write_all(&client_early).await.is_err())
         || (!upstream_early.is_empty() && client.write_all(&upstream_early).await.is_err())
     {
@@ -96,10 +98,9 @@ async fn splice(
         return;
     }
     drop((client_early, upstream_early));
-    let (a, b) = crate::relay::relay(client, upstream, abort, shared.settings.idle_timeout).await;
-    up += a;
-    down += b;
-    connect::finished(shared, proxy, target, up, down);
+    let idle = shared.settings.idle_timeout;
+    let (a, b) = crate::relay::relay(client, upstream, abort, idle, &shared.traffic).await;
+    connect::finished_relayed(shared, proxy, target, (up, down), (a, b));
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -32,6 +32,7 @@ async fn tunnel(idle: Duration) -> (TcpStream, TcpStream, JoinHandle<(u64, u64)>
             UpstreamStream::Tcp(upstream),
             &CancellationToken::new(),
             idle,
+            &crate::traffic::Traffic::default(),
         )
         .await
     });

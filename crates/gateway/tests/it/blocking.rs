@@ -41,7 +41,8 @@ async fn trackers_are_refused_before_any_dial() {
         blocklist: Some(list.clone()),
         ..GatewaySettings::default()
     };
-    let gateway = Gateway::new(engine, logins(&[]), Arc::new(Collect::default()), settings);
+    let sink = Arc::new(Collect::default());
+    let gateway = Gateway::new(engine, logins(&[]), sink.clone(), settings);
     let l = listen(&gateway, Assignment::Rotation(vip_engine::ConfigId(1))).await;
     let refused = via_connect(l, "www.google-analytics.com", 443)
         .await
@@ -65,6 +66,16 @@ async fn trackers_are_refused_before_any_dial() {
         "no blocked host reached the upstream"
     );
     assert_eq!(list.blocked(), 3);
+    // Each is reported to the sink: the host, and the URL where it is seen.
+    let url = "http://www.google-analytics.com/analytics.js".to_string();
+    assert_eq!(
+        *sink.blocked.lock().unwrap(),
+        [
+            ("www.google-analytics.com".to_string(), None),
+            ("www.google-analytics.com".to_string(), Some(url)),
+            ("pixel.quantserve.com".to_string(), None),
+        ]
+    );
     // Allowlisted: dialled (the fake upstream then refuses, which is fine).
     let passed = via_connect(l, "b.scorecardresearch.com", 443)
         .await

@@ -17,4 +17,5 @@ mod names;
 mod own;
 mod peers;
 mod socks4;
+mod traffic;
 mod upgrade;
