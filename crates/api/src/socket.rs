@@ -44,10 +44,14 @@ const CLIENT_MESSAGE: usize = 64 * 1024;
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Replay the kept events after this `seq` first (`0`: all kept).
-    pub since: Option<u64>,
+    #[param(minimum = 0)]
+    pub since: Option<i64>,
     /// Comma-separated topics (default: all): snapshot,
     /// proxy-status-change, breaker-transition, rotation, health-check,
     /// tab-update, tab-blocked-request, job-progress, log.
+    #[param(
+        pattern = r"^(snapshot|proxy-status-change|breaker-transition|rotation|health-check|tab-update|tab-blocked-request|job-progress|log)(,(snapshot|proxy-status-change|breaker-transition|rotation|health-check|tab-update|tab-blocked-request|job-progress|log))*$"
+    )]
     pub topics: Option<String>,
 }
 
@@ -87,6 +91,14 @@ pub(crate) async fn events(
             .at("/query")
             .hint("parameters: since (a seq), topics (comma-separated)")
     })?;
+    let since = match q.since {
+        Some(s) if s < 0 => {
+            return Err(ApiError::invalid(format!("since {s} is negative"))
+                .at("/query/since")
+                .hint("pass the seq of the last event you received, or 0 for all that are kept"));
+        }
+        s => s.map(|s| s.unsigned_abs()),
+    };
     let topics = match q.topics.as_deref() {
         None => Topics::all(),
         Some(list) => {
@@ -103,10 +115,10 @@ pub(crate) async fn events(
              vip.bearer.<token> (or an Authorization header)",
         )
     })?;
-    let sub = hub.subscribe(q.since).map_err(|last| {
+    let sub = hub.subscribe(since).map_err(|last| {
         ApiError::invalid(format!(
             "since {} is past the last event ({last})",
-            q.since.unwrap_or_default()
+            since.unwrap_or_default()
         ))
         .at("/query/since")
         .hint("pass the seq of the last event you received, or 0 for all that are kept")

@@ -206,6 +206,8 @@ async fn a_since_before_the_ring_gets_a_lagged_notice_and_one_past_the_last_a_42
             .err(),
         Some(400)
     );
+    let negative = open(port, "?since=-1", &[("authorization", &auth)]).await;
+    assert_eq!(negative.err(), Some(422));
 }
 
 #[tokio::test]
