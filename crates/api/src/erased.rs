@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::explain_types::*;
 use crate::problem::ApiError;
 use crate::proxy_types::*;
 use crate::server::Control;
@@ -33,6 +34,7 @@ pub(crate) trait Dyn: Send + Sync {
     fn update_proxy(&self, id: i64, if_match: String, change: ProxyChange) -> Res<'_, ProxyView>;
     fn delete_proxy(&self, id: i64, if_match: Option<String>) -> Res<'_, ()>;
     fn record(&self, entry: Activity) -> Fut<'_, ()>;
+    fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation>;
     fn metrics(&self) -> Res<'_, String>;
 }
 
@@ -93,6 +95,9 @@ impl<C: Control> Dyn for C {
     }
     fn record(&self, entry: Activity) -> Fut<'_, ()> {
         Box::pin(Control::record(self, entry))
+    }
+    fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation> {
+        Box::pin(Control::explain(self, req))
     }
     fn metrics(&self) -> Res<'_, String> {
         Box::pin(Control::metrics(self))

@@ -11,6 +11,7 @@
 //!
 //! - `types`: request and response bodies; `proxy_types` those of the
 //!   proxy routes, and their cursor;
+//! - `explain_types`: the bodies of `POST /rotation:explain`;
 //! - `proxy_routes`: the proxy routes (ETag and `If-Match`);
 //! - `problem`: [`ApiError`] and its problem document;
 //! - `body`: the JSON body extractor that names the field at fault;
@@ -30,6 +31,7 @@ pub mod body;
 pub mod client;
 mod erased;
 pub mod events;
+pub mod explain_types;
 pub mod files;
 pub mod guard;
 pub mod limit;
@@ -46,6 +48,7 @@ pub mod types;
 
 pub use client::Client;
 pub use events::{Events, Topic};
+pub use explain_types::*;
 pub use files::{ENDPOINT_FILE, TOKEN_FILE, write_files};
 pub use guard::Access;
 pub use limit::LimitClock;

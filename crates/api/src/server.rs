@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 
 use crate::body::Body;
 use crate::erased::Dyn;
+use crate::explain_types::*;
 use crate::guard::{self, Access, Guard};
 use crate::problem::ApiError;
 use crate::proxy_types::*;
@@ -93,6 +94,11 @@ pub trait Control: Send + Sync + 'static {
     /// Writes one change request to the activity log (called after the
     /// answer, off the request's path).
     fn record(&self, entry: Activity) -> impl Future<Output = ()> + Send;
+    /// Where a request would go now and why, learning nothing.
+    fn explain(
+        &self,
+        req: ExplainRequest,
+    ) -> impl Future<Output = Result<Explanation, ApiError>> + Send;
     /// Deletes a proxy (if still at `if_match`, when given).
     fn delete_proxy(
         &self,
@@ -149,6 +155,7 @@ fn routes() -> OpenApiRouter<Ctl> {
             crate::proxy_routes::delete
         ))
         .routes(routes!(crate::socket::events))
+        .routes(routes!(explain))
         .routes(routes!(openapi))
         .routes(routes!(crate::metrics::metrics))
 }
@@ -375,6 +382,30 @@ async fn load_session(
     responses((status = 200, body = Reloaded)))]
 async fn reload(State(c): State<Ctl>) -> Result<Json<Reloaded>, ApiError> {
     c.reload().await.map(Json)
+}
+
+/// Where a request would go now, and why: the rotation config, strategy,
+/// rule and sticky mapping that decide, the first choice and the
+/// fallbacks, the proxies nothing would choose. Nothing is learned or
+/// counted by asking.
+#[utoipa::path(post, path = "/api/v1/rotation:explain", tag = "rotation",
+    request_body = ExplainRequest,
+    responses((status = 200, body = Explanation)))]
+async fn explain(
+    State(c): State<Ctl>,
+    Body(req): Body<ExplainRequest>,
+) -> Result<Json<Explanation>, ApiError> {
+    if req.tab.is_some() && req.assignment.is_some() {
+        return Err(ApiError::invalid("give a tab or an assignment, not both")
+            .at("/assignment")
+            .hint("a tab is explained with its identity's assignment"));
+    }
+    if req.target.trim().is_empty() {
+        return Err(ApiError::invalid("target is empty")
+            .at("/target")
+            .hint("give a URL like https://shop.example/ or a host like shop.example:443"));
+    }
+    c.explain(req).await.map(Json)
 }
 
 /// This document.

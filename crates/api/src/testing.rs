@@ -100,6 +100,9 @@ impl Control for Refuser {
         Ok(String::new())
     }
     async fn record(&self, _: Activity) {}
+    async fn explain(&self, _: crate::ExplainRequest) -> Result<crate::Explanation, ApiError> {
+        self.no()
+    }
     async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
         self.no()
     }

@@ -72,6 +72,7 @@ impl<'a> Req<'a> {
                 ("POST", "/api/v1/identities") => r#"{"name": "x"}"#,
                 ("POST", "/api/v1/identities/x/cookies") => r#"{"text": ""}"#,
                 ("POST", "/api/v1/proxies") => r#"{"host": "a.test", "port": 1}"#,
+                ("POST", "/api/v1/rotation:explain") => r#"{"target": "a.test"}"#,
                 _ => "{}",
             }
             .as_bytes()

@@ -136,6 +136,9 @@ impl Control for Recorder {
     ) -> Result<vip_api::ProxyView, ApiError> {
         Err(ApiError::unavailable("not recorded"))
     }
+    async fn explain(&self, _: vip_api::ExplainRequest) -> Result<vip_api::Explanation, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
     async fn record(&self, entry: vip_api::Activity) {
         self.audited.lock().unwrap().push(format!(
             "{} {} {} {} {}",

@@ -109,6 +109,13 @@ impl vip_api::Control for DaemonControl {
         self.browsing.metrics().await
     }
 
+    async fn explain(
+        &self,
+        req: vip_api::ExplainRequest,
+    ) -> Result<vip_api::Explanation, ApiError> {
+        self.browsing.explain(req).await
+    }
+
     async fn record(&self, entry: vip_api::Activity) {
         self.browsing.record(entry).await;
     }

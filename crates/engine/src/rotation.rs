@@ -14,6 +14,7 @@ use crate::strategy::sticky_session::{StickyMapping, StickyScope};
 use crate::strategy::{BuildCtx, StrategyInstance};
 use crate::time::Timestamp;
 
+#[derive(Clone)]
 pub(crate) struct Rotation {
     pub config: RotationConfig,
     pub base: Scope,

@@ -177,6 +177,78 @@ pub enum Planned {
     ),
 }
 
+/// The engine's answer for `assignment` (`None`: direct or pinned, no
+/// selection); `dry` explains instead, learning nothing.
+fn choose(
+    cell: &mut crate::gateway::EngineCell,
+    assignment: &Assignment,
+    mut req: SelectionRequest<'_>,
+    dry: bool,
+) -> Option<Result<vip_engine::Selection, SelectError>> {
+    let (engine, rng) = (&mut cell.engine, &mut cell.rng);
+    Some(match assignment {
+        Assignment::Direct | Assignment::Pinned(_) => return None,
+        Assignment::Rotation(config) if dry => engine.explain(*config, &req, rng),
+        Assignment::Rotation(config) => engine.select(*config, &req, rng),
+        Assignment::Active { group, country } => {
+            req.preferred_country = *country;
+            if dry {
+                engine.explain_active(group.as_deref(), &req, rng)
+            } else {
+                engine.select_active(group.as_deref(), &req, rng)
+            }
+        }
+    })
+}
+
+/// Where a request would go, and why (`Gateway::explain`).
+#[derive(Debug)]
+pub enum Explained {
+    /// A tab's request to one of vip's own listeners: refused.
+    Own,
+    /// The blocklist refuses it as a tracker.
+    Tracker,
+    /// The assignment says: no proxy.
+    Direct,
+    /// The assignment pins this proxy.
+    Pinned(ProxyId),
+    /// The engine's answer (a rule may say direct or block).
+    Selected(vip_engine::Selection),
+    /// Nothing is eligible: what the client would be told.
+    Refused(SelectError),
+}
+
+/// [`plan`] as an explanation: the same checks in the same order, counting
+/// nothing and learning nothing.
+pub(crate) fn explain(
+    shared: &Shared,
+    spec: &ListenerSpec,
+    target: &Target,
+    url: Option<&str>,
+) -> Explained {
+    if spec.tab.is_some() && own(shared, target) {
+        return Explained::Own;
+    }
+    if let Some(list) = &shared.settings.blocklist
+        && list.verdict(&target.host, url) == vip_privacy::Verdict::Block
+    {
+        return Explained::Tracker;
+    }
+    let mut req = SelectionRequest::new(&target.host, crate::now());
+    req.url = url;
+    req.tab = spec.tab;
+    let mut cell = shared.engine();
+    match (
+        choose(&mut cell, &spec.assignment, req, true),
+        &spec.assignment,
+    ) {
+        (None, Assignment::Pinned(id)) => Explained::Pinned(*id),
+        (None, _) => Explained::Direct,
+        (Some(Ok(selection)), _) => Explained::Selected(selection),
+        (Some(Err(e)), _) => Explained::Refused(e),
+    }
+}
+
 /// Judges `target` by the blocklist and asks the engine for candidates.
 pub fn plan(
     shared: &Arc<Shared>,
@@ -204,18 +276,7 @@ pub fn plan(
         let mut req = SelectionRequest::new(&target.host, now);
         req.url = url;
         req.tab = spec.tab;
-        let selection = match &spec.assignment {
-            Assignment::Direct => None,
-            Assignment::Pinned(_) => None,
-            Assignment::Rotation(config) => Some(cell.engine.select(*config, &req, &mut cell.rng)),
-            Assignment::Active { group, country } => {
-                req.preferred_country = *country;
-                Some(
-                    cell.engine
-                        .select_active(group.as_deref(), &req, &mut cell.rng),
-                )
-            }
-        };
+        let selection = choose(cell, &spec.assignment, req, false);
         let candidates = match (selection, &spec.assignment) {
             (None, Assignment::Pinned(id)) => Some(vec![*id]),
             (None, _) => None,

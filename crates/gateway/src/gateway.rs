@@ -237,6 +237,18 @@ impl Gateway {
         self.shared.add_own_port(port);
     }
 
+    /// Where a request of a listener with `spec` to `target` (`url` for
+    /// plain HTTP) would go now and why, without counting, learning or
+    /// dialling anything.
+    pub fn explain(
+        &self,
+        spec: &ListenerSpec,
+        target: &crate::Target,
+        url: Option<&str>,
+    ) -> crate::connect::Explained {
+        crate::connect::explain(&self.shared, spec, target, url)
+    }
+
     /// Bytes each way since the gateway started, and the client
     /// connections open now.
     pub fn traffic(&self) -> crate::traffic::TrafficTotals {

@@ -27,6 +27,7 @@ mod target;
 mod traffic;
 pub mod upstream;
 
+pub use connect::Explained;
 pub use error::{DialError, GatewayError, InputError};
 pub use gateway::{
     ClientAuth, Credentials, Gateway, GatewaySettings, ListenerHandle, ListenerSpec, NoCredentials,

@@ -198,6 +198,14 @@ impl Blocklist {
     }
 
     fn decide(&self, host: &str, url: &str) -> Verdict {
+        let verdict = self.judge(host, url);
+        if verdict == Verdict::Block {
+            self.blocked.fetch_add(1, Ordering::Relaxed);
+        }
+        verdict
+    }
+
+    fn judge(&self, host: &str, url: &str) -> Verdict {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         if !self.matches(&host, url) {
             return Verdict::Allow;
@@ -205,18 +213,30 @@ impl Blocklist {
         if self.allowlisted(&host) {
             return Verdict::Allowlisted;
         }
-        self.blocked.fetch_add(1, Ordering::Relaxed);
         Verdict::Block
+    }
+
+    fn host_url(host: &str) -> String {
+        if host.contains(':') {
+            format!("https://[{host}]/")
+        } else {
+            format!("https://{host}/")
+        }
     }
 
     /// Judges a whole host (a CONNECT tunnel or SOCKS connection).
     pub fn check_host(&self, host: &str) -> Verdict {
-        let url = if host.contains(':') {
-            format!("https://[{host}]/")
-        } else {
-            format!("https://{host}/")
-        };
-        self.decide(host, &url)
+        self.decide(host, &Self::host_url(host))
+    }
+
+    /// What [`Blocklist::check_url`] (with a URL) or
+    /// [`Blocklist::check_host`] would say, without counting a block (for
+    /// explaining a route).
+    pub fn verdict(&self, host: &str, url: Option<&str>) -> Verdict {
+        match url {
+            Some(u) => self.judge(host, u),
+            None => self.judge(host, &Self::host_url(host)),
+        }
     }
 
     /// Judges a request made by a page: `url` of `request_type` (adblock's

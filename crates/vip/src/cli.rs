@@ -612,6 +612,21 @@ pub enum RotationCommand {
     /// Custom rules of a config.
     #[command(subcommand)]
     Rule(RuleCommand),
+    /// Where a request to TARGET would go now, and why: the rotation
+    /// config, strategy, rule and sticky mapping that decide, the first
+    /// choice and the fallbacks (asks the running `vip serve`; nothing is
+    /// learned or counted by asking).
+    Explain {
+        /// A URL (https://shop.example/cart) or host[:port].
+        target: String,
+        /// For this open tab (its identity's assignment and stickiness).
+        #[arg(long, value_name = "ID", conflicts_with_all = ["proxy", "group", "country", "rotation", "direct"])]
+        tab: Option<i64>,
+        #[command(flatten)]
+        assign: AssignArgs,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 /// `vip rotation rule ...`

@@ -73,7 +73,10 @@ impl Browsing {
     }
 
     /// What `spec` means now (it reads the store off the async workers).
-    async fn resolve(&self, spec: &AssignmentSpec) -> Result<assign::Resolved, ApiError> {
+    pub(super) async fn resolve(
+        &self,
+        spec: &AssignmentSpec,
+    ) -> Result<assign::Resolved, ApiError> {
         let (spec, gateway) = (spec.clone(), self.gateway.clone());
         self.on_store(move |s| assign::resolve(&spec, s, &gateway))
             .await?

@@ -10,6 +10,7 @@
 mod assign;
 mod cookies;
 mod exit;
+mod explain;
 
 mod identity;
 mod proxies;

@@ -7,6 +7,7 @@ mod attack;
 mod browsing;
 mod common;
 mod events;
+mod explain;
 mod lifecycle;
 mod proxies;
 mod shutdown;

@@ -48,6 +48,66 @@ impl Engine {
         self.select(id, &narrowed, rng)
     }
 
+    /// What [`Engine::select_active`] would answer now, learning nothing:
+    /// no cursor moves, no sticky mapping is made or refreshed, the tab's
+    /// proxy is not remembered, and the answer carries no events. For
+    /// `POST /rotation:explain` ("why would this go through X?").
+    pub fn explain_active(
+        &mut self,
+        group: Option<&str>,
+        req: &SelectionRequest<'_>,
+        rng: &mut dyn RngCore,
+    ) -> Result<Selection, SelectError> {
+        let id = match group.and_then(|g| self.active_groups.get(g).copied()) {
+            Some(own) => own,
+            None => self.active_pool.unwrap_or_else(|| {
+                self.prepare_built_in();
+                Engine::BUILT_IN
+            }),
+        };
+        self.dry(id, |e| e.select_active(group, req, rng), req)
+    }
+
+    /// What [`Engine::select`] would answer now, learning nothing (see
+    /// [`Engine::explain_active`]).
+    pub fn explain(
+        &mut self,
+        rotation: ConfigId,
+        req: &SelectionRequest<'_>,
+        rng: &mut dyn RngCore,
+    ) -> Result<Selection, SelectError> {
+        self.dry(rotation, |e| e.select(rotation, req, rng), req)
+    }
+
+    /// Runs `f` and puts rotation `id`'s strategy state and the tab's
+    /// proxy back as they were.
+    fn dry(
+        &mut self,
+        id: ConfigId,
+        f: impl FnOnce(&mut Engine) -> Result<Selection, SelectError>,
+        req: &SelectionRequest<'_>,
+    ) -> Result<Selection, SelectError> {
+        let saved = self.rotations.get(&id).cloned();
+        let tab = req.tab.map(|t| (t, self.tabs.get(&t).copied()));
+        let mut answer = f(self);
+        if let Some(saved) = saved {
+            self.rotations.insert(id, saved);
+        }
+        match tab {
+            Some((t, Some(p))) => {
+                self.tabs.insert(t, p);
+            }
+            Some((t, None)) => {
+                self.tabs.remove(&t);
+            }
+            None => {}
+        }
+        if let Ok(s) = &mut answer {
+            s.events.clear();
+        }
+        answer
+    }
+
     /// Chooses where a connection goes under rotation config `rotation`.
     pub fn select(
         &mut self,

@@ -15,6 +15,7 @@ use crate::index::{Members, OrderedIndex};
 use crate::pool::Slot;
 use crate::time::Timestamp;
 
+#[derive(Clone)]
 pub(crate) struct Failover {
     index: OrderedIndex<u32>,
     ranks: Vec<u32>,

@@ -26,6 +26,7 @@ struct MemberState {
     last_pick: i64,
 }
 
+#[derive(Clone)]
 pub(crate) struct FailureAware {
     index: OrderedIndex<(u8, i64)>,
     states: Vec<MemberState>,

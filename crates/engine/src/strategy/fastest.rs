@@ -13,6 +13,7 @@ use crate::time::Timestamp;
 
 const UNMEASURED: u64 = u64::MAX;
 
+#[derive(Clone)]
 pub(crate) struct Fastest {
     index: OrderedIndex<u64>,
     config: FastestConfig,

@@ -11,6 +11,7 @@ use crate::index::{AvailSet, Members};
 use crate::pool::Slot;
 use crate::time::Timestamp;
 
+#[derive(Clone)]
 pub(crate) struct Geographic {
     members: Members,
     /// Tiers in preference order, each with its round-robin cursor.

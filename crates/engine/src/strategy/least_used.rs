@@ -9,6 +9,7 @@ use crate::index::{Members, OrderedIndex, ordered_f64};
 use crate::pool::Slot;
 use crate::time::Timestamp;
 
+#[derive(Clone)]
 pub(crate) struct LeastUsed {
     index: OrderedIndex<(u32, i64)>,
 }

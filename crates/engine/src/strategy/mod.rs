@@ -117,6 +117,7 @@ impl PickCtx<'_> {
 }
 
 /// One strategy over one scope.
+#[derive(Clone)]
 pub(crate) enum StrategyInstance {
     RoundRobin(round_robin::RoundRobin),
     Random(random::Random),

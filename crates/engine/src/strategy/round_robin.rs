@@ -8,6 +8,7 @@ use crate::index::{AvailSet, Members};
 use crate::pool::Slot;
 use crate::time::Timestamp;
 
+#[derive(Clone)]
 pub(crate) struct RoundRobin {
     set: AvailSet,
     cursor: usize,

@@ -76,6 +76,7 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), crate::config::Problem>
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct StickySession {
     config: StickyConfig,
     set: AvailSet,

@@ -23,6 +23,7 @@ struct Hold {
     count: u32,
 }
 
+#[derive(Clone)]
 pub(crate) struct TimeBased {
     set: AvailSet,
     cursor: usize,

@@ -10,6 +10,7 @@ use crate::index::{AvailSet, Members};
 use crate::pool::Slot;
 use crate::time::Timestamp;
 
+#[derive(Clone)]
 pub(crate) struct Weighted {
     set: AvailSet,
 }

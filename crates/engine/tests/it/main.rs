@@ -8,6 +8,7 @@ mod breaker;
 mod common;
 mod config;
 mod distribution;
+mod explain;
 mod pool;
 mod properties;
 mod rebuild;

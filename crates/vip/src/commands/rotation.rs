@@ -106,6 +106,48 @@ pub fn run(ctx: &Ctx, cmd: RotationCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RotationCommand::Validate { file, out } => validate(&file, out.json),
+        RotationCommand::Explain {
+            target,
+            tab,
+            assign,
+            out,
+        } => {
+            let client = vip_api::Client::from_data_dir(&ctx.data_dir)?;
+            let req = vip_api::ExplainRequest {
+                target,
+                tab,
+                assignment: super::tab::assignment(&assign),
+            };
+            let e: vip_api::Explanation = client.post("/api/v1/rotation:explain", &req)?;
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                println!("{}", e.summary);
+                let line = |p: &vip_api::ProxyBrief| {
+                    let latency = p
+                        .latency_ms
+                        .map(|l| format!(", {l} ms"))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {} {}:{} (breaker {}{latency})",
+                        p.id, p.protocol, p.host, p.port, p.breaker
+                    )
+                };
+                if let Some(first) = &e.first {
+                    println!("  first:    {}", line(first));
+                }
+                for f in &e.fallbacks {
+                    println!("  fallback: {}", line(f));
+                }
+                if e.unavailable_total > 0 {
+                    println!(
+                        "  {} proxies unavailable (breaker open or disabled)",
+                        e.unavailable_total
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         RotationCommand::Rule(RuleCommand::Add { config, file, out }) => {
             let rule = read_json(&file)?;
             let store = ctx.store()?;

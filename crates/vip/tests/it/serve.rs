@@ -163,6 +163,33 @@ async fn serve_routes_reloads_and_flushes_usage_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Why the next request goes where it goes: the CLI asks the daemon.
+    let target = format!("127.0.0.1:{}", origin.addr.port());
+    let explained = vip(dir.path(), &["rotation", "explain", &target, "--json"]);
+    assert!(
+        explained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&explained.stderr)
+    );
+    let explained: serde_json::Value = serde_json::from_slice(&explained.stdout).unwrap();
+    assert_eq!(explained["first"]["id"], 2, "{explained}");
+    assert_eq!(explained["rotation"]["name"], "rr");
+    assert_eq!(
+        explained["unavailable"][0]["id"], 1,
+        "the disabled one: {explained}"
+    );
+    let text = vip(dir.path(), &["rotation", "explain", &target]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains("goes through proxy 2 (socks5") && text.contains("round-robin"),
+        "{text}"
+    );
+    let both = vip(
+        dir.path(),
+        &["rotation", "explain", &target, "--tab", "1", "--direct"],
+    );
+    assert_eq!(both.status.code(), Some(2));
+
     // Periodic checks (two passes in a row) mark both proxies up with their exit IPs.
     let waiting = Instant::now();
     loop {
