@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::check_types::*;
 use crate::explain_types::*;
 use crate::problem::ApiError;
 use crate::proxy_types::*;
@@ -35,6 +36,12 @@ pub(crate) trait Dyn: Send + Sync {
     fn delete_proxy(&self, id: i64, if_match: Option<String>) -> Res<'_, ()>;
     fn record(&self, entry: Activity) -> Fut<'_, ()>;
     fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation>;
+    fn check_proxy(&self, id: i64) -> Res<'_, CheckResult>;
+    fn start_check(&self, req: CheckRequest) -> Res<'_, Job>;
+    fn job(&self, id: i64) -> Res<'_, Job>;
+    fn cancel_job(&self, id: i64) -> Res<'_, Job>;
+    fn breaker(&self, id: i64) -> Res<'_, BreakerView>;
+    fn reset_breaker(&self, id: i64) -> Res<'_, BreakerView>;
     fn metrics(&self) -> Res<'_, String>;
 }
 
@@ -98,6 +105,24 @@ impl<C: Control> Dyn for C {
     }
     fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation> {
         Box::pin(Control::explain(self, req))
+    }
+    fn check_proxy(&self, id: i64) -> Res<'_, CheckResult> {
+        Box::pin(Control::check_proxy(self, id))
+    }
+    fn start_check(&self, req: CheckRequest) -> Res<'_, Job> {
+        Box::pin(Control::start_check(self, req))
+    }
+    fn job(&self, id: i64) -> Res<'_, Job> {
+        Box::pin(Control::job(self, id))
+    }
+    fn cancel_job(&self, id: i64) -> Res<'_, Job> {
+        Box::pin(Control::cancel_job(self, id))
+    }
+    fn breaker(&self, id: i64) -> Res<'_, BreakerView> {
+        Box::pin(Control::breaker(self, id))
+    }
+    fn reset_breaker(&self, id: i64) -> Res<'_, BreakerView> {
+        Box::pin(Control::reset_breaker(self, id))
     }
     fn metrics(&self) -> Res<'_, String> {
         Box::pin(Control::metrics(self))

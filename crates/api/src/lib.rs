@@ -12,6 +12,8 @@
 //! - `types`: request and response bodies; `proxy_types` those of the
 //!   proxy routes, and their cursor;
 //! - `explain_types`: the bodies of `POST /rotation:explain`;
+//! - `check_types`, `check_routes`: health checks on demand, jobs,
+//!   breakers;
 //! - `proxy_routes`: the proxy routes (ETag and `If-Match`);
 //! - `problem`: [`ApiError`] and its problem document;
 //! - `body`: the JSON body extractor that names the field at fault;
@@ -28,6 +30,8 @@
 //! - `testing`: a control for the API's own tests and benchmarks.
 
 pub mod body;
+mod check_routes;
+pub mod check_types;
 pub mod client;
 mod erased;
 pub mod events;
@@ -46,6 +50,7 @@ mod spec;
 pub mod testing;
 pub mod types;
 
+pub use check_types::*;
 pub use client::Client;
 pub use events::{Events, Topic};
 pub use explain_types::*;

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::body::Body;
+use crate::check_types::*;
 use crate::erased::Dyn;
 use crate::explain_types::*;
 use crate::guard::{self, Access, Guard};
@@ -94,6 +95,18 @@ pub trait Control: Send + Sync + 'static {
     /// Writes one change request to the activity log (called after the
     /// answer, off the request's path).
     fn record(&self, entry: Activity) -> impl Future<Output = ()> + Send;
+    /// Checks one proxy now (stored, learned by the engine, published).
+    fn check_proxy(&self, id: i64) -> impl Future<Output = Result<CheckResult, ApiError>> + Send;
+    /// Starts checking many proxies in the background.
+    fn start_check(&self, req: CheckRequest) -> impl Future<Output = Result<Job, ApiError>> + Send;
+    /// A job's progress.
+    fn job(&self, id: i64) -> impl Future<Output = Result<Job, ApiError>> + Send;
+    /// Cancels a running job.
+    fn cancel_job(&self, id: i64) -> impl Future<Output = Result<Job, ApiError>> + Send;
+    /// A proxy's circuit breaker.
+    fn breaker(&self, id: i64) -> impl Future<Output = Result<BreakerView, ApiError>> + Send;
+    /// Closes a proxy's circuit breaker.
+    fn reset_breaker(&self, id: i64) -> impl Future<Output = Result<BreakerView, ApiError>> + Send;
     /// Where a request would go now and why, learning nothing.
     fn explain(
         &self,
@@ -156,6 +169,14 @@ fn routes() -> OpenApiRouter<Ctl> {
         ))
         .routes(routes!(crate::socket::events))
         .routes(routes!(explain))
+        .routes(routes!(crate::check_routes::check_one))
+        .routes(routes!(crate::check_routes::check_many))
+        .routes(routes!(
+            crate::check_routes::job,
+            crate::check_routes::cancel_job
+        ))
+        .routes(routes!(crate::check_routes::breaker))
+        .routes(routes!(crate::check_routes::reset_breaker))
         .routes(routes!(openapi))
         .routes(routes!(crate::metrics::metrics))
 }

@@ -103,6 +103,24 @@ impl Control for Refuser {
     async fn explain(&self, _: crate::ExplainRequest) -> Result<crate::Explanation, ApiError> {
         self.no()
     }
+    async fn check_proxy(&self, _: i64) -> Result<crate::CheckResult, ApiError> {
+        self.no()
+    }
+    async fn start_check(&self, _: crate::CheckRequest) -> Result<crate::Job, ApiError> {
+        self.no()
+    }
+    async fn job(&self, _: i64) -> Result<crate::Job, ApiError> {
+        self.no()
+    }
+    async fn cancel_job(&self, _: i64) -> Result<crate::Job, ApiError> {
+        self.no()
+    }
+    async fn breaker(&self, _: i64) -> Result<crate::BreakerView, ApiError> {
+        self.no()
+    }
+    async fn reset_breaker(&self, _: i64) -> Result<crate::BreakerView, ApiError> {
+        self.no()
+    }
     async fn delete_proxy(&self, _: i64, _: Option<String>) -> Result<(), ApiError> {
         self.no()
     }

@@ -139,6 +139,24 @@ impl Control for Recorder {
     async fn explain(&self, _: vip_api::ExplainRequest) -> Result<vip_api::Explanation, ApiError> {
         Err(ApiError::unavailable("not recorded"))
     }
+    async fn check_proxy(&self, _: i64) -> Result<vip_api::CheckResult, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn start_check(&self, _: vip_api::CheckRequest) -> Result<vip_api::Job, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn job(&self, _: i64) -> Result<vip_api::Job, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn cancel_job(&self, _: i64) -> Result<vip_api::Job, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn breaker(&self, _: i64) -> Result<vip_api::BreakerView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn reset_breaker(&self, _: i64) -> Result<vip_api::BreakerView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
     async fn record(&self, entry: vip_api::Activity) {
         self.audited.lock().unwrap().push(format!(
             "{} {} {} {} {}",

@@ -22,11 +22,20 @@ const RELOAD_WAIT: Duration = Duration::from_secs(30);
 pub(crate) struct DaemonControl {
     browsing: Arc<Browsing>,
     upkeep: Sender<UpkeepMsg>,
+    checks: Arc<crate::jobs::Checks>,
 }
 
 impl DaemonControl {
-    pub fn new(browsing: Arc<Browsing>, upkeep: Sender<UpkeepMsg>) -> DaemonControl {
-        DaemonControl { browsing, upkeep }
+    pub fn new(
+        browsing: Arc<Browsing>,
+        upkeep: Sender<UpkeepMsg>,
+        checks: Arc<crate::jobs::Checks>,
+    ) -> DaemonControl {
+        DaemonControl {
+            browsing,
+            upkeep,
+            checks,
+        }
     }
 
     /// Asks the upkeep thread to reload and waits for its answer.
@@ -107,6 +116,30 @@ impl vip_api::Control for DaemonControl {
 
     async fn metrics(&self) -> Result<String, ApiError> {
         self.browsing.metrics().await
+    }
+
+    async fn check_proxy(&self, id: i64) -> Result<vip_api::CheckResult, ApiError> {
+        self.checks.check_one(id).await
+    }
+
+    async fn start_check(&self, req: vip_api::CheckRequest) -> Result<vip_api::Job, ApiError> {
+        self.checks.start(req)
+    }
+
+    async fn job(&self, id: i64) -> Result<vip_api::Job, ApiError> {
+        self.checks.job(id)
+    }
+
+    async fn cancel_job(&self, id: i64) -> Result<vip_api::Job, ApiError> {
+        self.checks.cancel(id)
+    }
+
+    async fn breaker(&self, id: i64) -> Result<vip_api::BreakerView, ApiError> {
+        self.checks.breaker(id)
+    }
+
+    async fn reset_breaker(&self, id: i64) -> Result<vip_api::BreakerView, ApiError> {
+        self.checks.reset_breaker(id)
     }
 
     async fn explain(

@@ -23,7 +23,8 @@
 //! - `upkeep`: reloads (asked for, or noticed through `PRAGMA data_version`),
 //!   health reports and state saves on one thread;
 //! - `persist`: what a save writes;
-//! - `health`: the periodic health-check rounds; `checks`: on-demand ones;
+//! - `health`: the periodic health-check rounds; `checks`: on-demand ones
+//!   (CLI); `jobs`: the ones the API asks for, one or many as a job;
 //! - `control`: the control API's view of the daemon;
 //! - `shutdown`: the drain and its report;
 //! - `browse`: identities, tabs and sessions;
@@ -38,6 +39,7 @@ mod credentials;
 mod error;
 mod health;
 pub mod inputs;
+mod jobs;
 mod persist;
 mod rotations;
 pub mod settings;

@@ -197,7 +197,19 @@ pub async fn start(
         let stop = upkeep_stop.clone();
         tracker.spawn_blocking(move || upkeep.run(rx, stop))
     };
-    let control = Arc::new(DaemonControl::new(browsing.clone(), tx.clone()));
+    let checks = Arc::new(crate::jobs::Checks::new(
+        gateway.clone(),
+        browsing.clone(),
+        credentials.clone(),
+        sink.clone(),
+        health
+            .as_ref()
+            .map(|h| h.settings.clone())
+            .unwrap_or_default(),
+        tracker.clone(),
+        cancel.clone(),
+    ));
+    let control = Arc::new(DaemonControl::new(browsing.clone(), tx.clone(), checks));
     tracker.spawn(vip_api::serve(
         api_listener,
         vip_api::router(control.clone(), access),

@@ -128,6 +128,25 @@ impl Browsing {
         })
     }
 
+    /// Stores an on-demand check's result (the status follows it at
+    /// once: someone asked); returns the status it had before.
+    pub(crate) async fn record_check(
+        &self,
+        r: vip_gateway::health::CheckReport,
+    ) -> Result<String, ApiError> {
+        self.on_store(move |s| {
+            let before = s.get_proxy(r.proxy.0 as i64)?.status;
+            let ip = r.exit_ip.map(|i| i.to_string());
+            let latency = r.latency.filter(|_| r.ok).map(|d| d.as_secs_f64() * 1000.0);
+            let status = if r.ok { "up" } else { "down" };
+            let exit = (ip.as_deref(), r.exit_country.as_deref());
+            s.record_check(r.proxy, Some(status), latency, exit, vip_store::now_ms())?;
+            Ok(before)
+        })
+        .await?
+        .map_err(store_error)
+    }
+
     /// One proxy.
     pub async fn proxy(&self, id: i64) -> Result<ProxyView, ApiError> {
         let r = self.on_store(move |s| s.get_proxy(id)).await?;

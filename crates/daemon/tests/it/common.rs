@@ -86,3 +86,37 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 pub fn vault(dir: &Path) -> Vault {
     store_and_vault(dir).1
 }
+
+/// One request: status, headers and the body as text.
+pub fn call(
+    base: &str,
+    token: &str,
+    method: &str,
+    route: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, ureq::http::HeaderMap, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{route}"))
+        .header("Authorization", format!("Bearer {token}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let reply = match body {
+        Some(b) => agent.run(
+            req.header("Content-Type", "application/json")
+                .body(b.to_string())
+                .unwrap(),
+        ),
+        None => agent.run(req.body(()).unwrap()),
+    };
+    let mut reply = reply.unwrap();
+    let status = reply.status().as_u16();
+    let headers = reply.headers().clone();
+    (status, headers, reply.body_mut().read_to_string().unwrap())
+}

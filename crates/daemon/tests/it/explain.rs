@@ -13,21 +13,9 @@ use vip_testkit::*;
 use crate::common::*;
 
 fn explain(base: &str, token: &str, body: Value) -> (u16, Value) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut reply = agent
-        .post(format!("{base}/api/v1/rotation:explain"))
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Content-Type", "application/json")
-        .send(body.to_string())
-        .unwrap();
-    let status = reply.status().as_u16();
-    (
-        status,
-        serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap(),
-    )
+    let route = "/api/v1/rotation:explain";
+    let (status, _, text) = call(base, token, "POST", route, &[], Some(&body.to_string()));
+    (status, serde_json::from_str(&text).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

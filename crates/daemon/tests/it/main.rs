@@ -5,6 +5,7 @@
 mod api;
 mod attack;
 mod browsing;
+mod checks;
 mod common;
 mod events;
 mod explain;

@@ -11,40 +11,6 @@ use vip_testkit::*;
 
 use crate::common::*;
 
-/// One request: status, headers and the body as text.
-fn call(
-    base: &str,
-    token: &str,
-    method: &str,
-    route: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (u16, ureq::http::HeaderMap, String) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut req = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{route}"))
-        .header("Authorization", format!("Bearer {token}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let reply = match body {
-        Some(b) => agent.run(
-            req.header("Content-Type", "application/json")
-                .body(b.to_string())
-                .unwrap(),
-        ),
-        None => agent.run(req.body(()).unwrap()),
-    };
-    let mut reply = reply.unwrap();
-    let status = reply.status().as_u16();
-    let headers = reply.headers().clone();
-    (status, headers, reply.body_mut().read_to_string().unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxies_are_managed_through_the_api_and_used_at_once() {
     let origin = Origin::start().await;

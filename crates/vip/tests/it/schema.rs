@@ -80,6 +80,10 @@ async fn schemathesis_finds_nothing_wrong_with_the_live_api() {
             .arg(format!("http://{}/api/v1/openapi.json", endpoint.trim()))
             .args(["-H", &format!("Authorization: Bearer {}", token.trim())])
             .args(["--max-examples", "50", "--checks", "all", "--seed", "1"])
+            // Health checks dial the proxies schemathesis stores (any
+            // host it makes up): tests stay on loopback, so those
+            // operations are left to crates/daemon/tests/it/checks.rs.
+            .args(["--exclude-path-regex", "check$"])
             .args(["--workers", "1"])
             .env("PYTHONPATH", &tools)
             .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -105,10 +109,12 @@ async fn schemathesis_finds_nothing_wrong_with_the_live_api() {
     let operations: usize = spec["paths"]
         .as_object()
         .unwrap()
-        .values()
-        .map(|item| item.as_object().unwrap().len())
+        .iter()
+        .filter(|(path, _)| !path.ends_with("check"))
+        .map(|(_, item)| item.as_object().unwrap().len())
         .sum();
-    // schemathesis leaves out the operation that serves the document.
+    // schemathesis leaves out the operation that serves the document (and
+    // the checks are excluded, above).
     assert!(
         report.contains(&format!("Tested: {}", operations - 1)),
         "not every one of the {operations} operations was tested:\n{tail}"
