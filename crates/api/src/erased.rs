@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use crate::check_types::*;
 use crate::explain_types::*;
+use crate::porting_types::*;
 use crate::problem::ApiError;
 use crate::proxy_types::*;
 use crate::server::Control;
@@ -37,6 +38,9 @@ pub(crate) trait Dyn: Send + Sync {
     fn record(&self, entry: Activity) -> Fut<'_, ()>;
     fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation>;
     fn check_proxy(&self, id: i64) -> Res<'_, CheckResult>;
+    fn import_proxies(&self, body: ImportBody) -> Res<'_, ImportResult>;
+    fn export_proxies(&self, q: ExportQuery) -> Res<'_, String>;
+    fn bulk_proxies(&self, change: BulkChange) -> Res<'_, BulkResult>;
     fn start_check(&self, req: CheckRequest) -> Res<'_, Job>;
     fn job(&self, id: i64) -> Res<'_, Job>;
     fn cancel_job(&self, id: i64) -> Res<'_, Job>;
@@ -105,6 +109,15 @@ impl<C: Control> Dyn for C {
     }
     fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation> {
         Box::pin(Control::explain(self, req))
+    }
+    fn import_proxies(&self, body: ImportBody) -> Res<'_, ImportResult> {
+        Box::pin(Control::import_proxies(self, body))
+    }
+    fn export_proxies(&self, q: ExportQuery) -> Res<'_, String> {
+        Box::pin(Control::export_proxies(self, q))
+    }
+    fn bulk_proxies(&self, change: BulkChange) -> Res<'_, BulkResult> {
+        Box::pin(Control::bulk_proxies(self, change))
     }
     fn check_proxy(&self, id: i64) -> Res<'_, CheckResult> {
         Box::pin(Control::check_proxy(self, id))

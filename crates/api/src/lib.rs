@@ -14,6 +14,7 @@
 //! - `explain_types`: the bodies of `POST /rotation:explain`;
 //! - `check_types`, `check_routes`: health checks on demand, jobs,
 //!   breakers;
+//! - `porting_types`, `porting_routes`: import, export and bulk changes;
 //! - `proxy_routes`: the proxy routes (ETag and `If-Match`);
 //! - `problem`: [`ApiError`] and its problem document;
 //! - `body`: the JSON body extractor that names the field at fault;
@@ -40,6 +41,8 @@ pub mod files;
 pub mod guard;
 pub mod limit;
 pub mod metrics;
+mod porting_routes;
+pub mod porting_types;
 pub mod problem;
 mod proxy_routes;
 pub mod proxy_types;
@@ -57,6 +60,7 @@ pub use explain_types::*;
 pub use files::{ENDPOINT_FILE, TOKEN_FILE, write_files};
 pub use guard::Access;
 pub use limit::LimitClock;
+pub use porting_types::*;
 pub use problem::{ApiError, Problem};
 pub use proxy_types::*;
 pub use server::{Control, router, serve, spec, spec_json};

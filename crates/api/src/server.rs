@@ -19,6 +19,7 @@ use crate::check_types::*;
 use crate::erased::Dyn;
 use crate::explain_types::*;
 use crate::guard::{self, Access, Guard};
+use crate::porting_types::*;
 use crate::problem::ApiError;
 use crate::proxy_types::*;
 use crate::spec::Common;
@@ -95,6 +96,21 @@ pub trait Control: Send + Sync + 'static {
     /// Writes one change request to the activity log (called after the
     /// answer, off the request's path).
     fn record(&self, entry: Activity) -> impl Future<Output = ()> + Send;
+    /// Imports a list of proxies (a verdict per entry) and puts them to use.
+    fn import_proxies(
+        &self,
+        body: ImportBody,
+    ) -> impl Future<Output = Result<ImportResult, ApiError>> + Send;
+    /// The stored proxies as a list, without logins.
+    fn export_proxies(
+        &self,
+        q: ExportQuery,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+    /// Changes or deletes many proxies at once, in use when answered.
+    fn bulk_proxies(
+        &self,
+        change: BulkChange,
+    ) -> impl Future<Output = Result<BulkResult, ApiError>> + Send;
     /// Checks one proxy now (stored, learned by the engine, published).
     fn check_proxy(&self, id: i64) -> impl Future<Output = Result<CheckResult, ApiError>> + Send;
     /// Starts checking many proxies in the background.
@@ -169,6 +185,16 @@ fn routes() -> OpenApiRouter<Ctl> {
         ))
         .routes(routes!(crate::socket::events))
         .routes(routes!(explain))
+        .routes({
+            let (schemas, paths, method) = routes!(crate::porting_routes::import);
+            (
+                schemas,
+                paths,
+                method.layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+            )
+        })
+        .routes(routes!(crate::porting_routes::export))
+        .routes(routes!(crate::porting_routes::bulk))
         .routes(routes!(crate::check_routes::check_one))
         .routes(routes!(crate::check_routes::check_many))
         .routes(routes!(

@@ -103,6 +103,15 @@ impl Control for Refuser {
     async fn explain(&self, _: crate::ExplainRequest) -> Result<crate::Explanation, ApiError> {
         self.no()
     }
+    async fn import_proxies(&self, _: crate::ImportBody) -> Result<crate::ImportResult, ApiError> {
+        self.no()
+    }
+    async fn export_proxies(&self, _: crate::ExportQuery) -> Result<String, ApiError> {
+        self.no()
+    }
+    async fn bulk_proxies(&self, _: crate::BulkChange) -> Result<crate::BulkResult, ApiError> {
+        self.no()
+    }
     async fn check_proxy(&self, _: i64) -> Result<crate::CheckResult, ApiError> {
         self.no()
     }

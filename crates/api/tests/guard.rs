@@ -73,6 +73,8 @@ impl<'a> Req<'a> {
                 ("POST", "/api/v1/identities/x/cookies") => r#"{"text": ""}"#,
                 ("POST", "/api/v1/proxies") => r#"{"host": "a.test", "port": 1}"#,
                 ("POST", "/api/v1/rotation:explain") => r#"{"target": "a.test"}"#,
+                ("POST", "/api/v1/proxies:import") => r#"{"text": "a.test:1"}"#,
+                ("POST", "/api/v1/proxies:bulk") => r#"{"ids": [1], "action": "enable"}"#,
                 _ => "{}",
             }
             .as_bytes()

@@ -139,6 +139,18 @@ impl Control for Recorder {
     async fn explain(&self, _: vip_api::ExplainRequest) -> Result<vip_api::Explanation, ApiError> {
         Err(ApiError::unavailable("not recorded"))
     }
+    async fn import_proxies(
+        &self,
+        _: vip_api::ImportBody,
+    ) -> Result<vip_api::ImportResult, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn export_proxies(&self, _: vip_api::ExportQuery) -> Result<String, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn bulk_proxies(&self, _: vip_api::BulkChange) -> Result<vip_api::BulkResult, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
     async fn check_proxy(&self, _: i64) -> Result<vip_api::CheckResult, ApiError> {
         Err(ApiError::unavailable("not recorded"))
     }

@@ -118,6 +118,28 @@ impl vip_api::Control for DaemonControl {
         self.browsing.metrics().await
     }
 
+    async fn import_proxies(
+        &self,
+        body: vip_api::ImportBody,
+    ) -> Result<vip_api::ImportResult, ApiError> {
+        let report = self.browsing.import_proxies(body).await?;
+        self.reload_now().await?;
+        Ok(report)
+    }
+
+    async fn export_proxies(&self, q: vip_api::ExportQuery) -> Result<String, ApiError> {
+        self.browsing.export_proxies(q).await
+    }
+
+    async fn bulk_proxies(
+        &self,
+        change: vip_api::BulkChange,
+    ) -> Result<vip_api::BulkResult, ApiError> {
+        let done = self.browsing.bulk_proxies(change).await?;
+        self.reload_now().await?;
+        Ok(done)
+    }
+
     async fn check_proxy(&self, id: i64) -> Result<vip_api::CheckResult, ApiError> {
         self.checks.check_one(id).await
     }

@@ -13,6 +13,7 @@ mod exit;
 mod explain;
 
 mod identity;
+mod porting;
 mod proxies;
 mod session;
 mod tabs;

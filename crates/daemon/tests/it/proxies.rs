@@ -217,3 +217,116 @@ async fn proxies_are_managed_through_the_api_and_used_at_once() {
             .is_clean()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_are_imported_with_a_verdict_per_line_exported_and_changed_in_bulk() {
+    let origin = Origin::start().await;
+    let socks = microsocks("127.0.0.2", "imp", "imp-secret-pw");
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, vault) = store_and_vault(dir.path());
+    let daemon = vip_daemon::start(config(dir.path()), Some(vault))
+        .await
+        .unwrap();
+    let base = format!("http://{}", daemon.api_addr());
+    let token = std::fs::read_to_string(dir.path().join(vip_api::TOKEN_FILE)).unwrap();
+    let list = format!(
+        "# my list\nsocks5://imp:imp-secret-pw@{}\nnot a proxy\nsocks5://imp:imp-secret-pw@{}\n",
+        socks.addr, socks.addr
+    );
+    let body = serde_json::json!({ "text": list, "group": "g", "tags": ["bulk"] }).to_string();
+    let (b, t) = (base.clone(), token.clone());
+    let (status, _, text) = tokio::task::spawn_blocking(move || {
+        call(&b, &t, "POST", "/api/v1/proxies:import", &[], Some(&body))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["format"], "lines");
+    assert_eq!(
+        (
+            report["imported"].as_u64(),
+            report["duplicates"].as_u64(),
+            report["invalid"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    let verdicts = report["verdicts"].as_array().unwrap();
+    let bad = verdicts.iter().find(|v| v["verdict"] == "invalid").unwrap();
+    assert_eq!(bad["at"], 3, "the line number counts the comment");
+    assert!(!bad["reason"].as_str().unwrap().is_empty());
+    let first = verdicts[0]["id"].as_i64().unwrap();
+    assert!(!text.contains("imp-secret-pw"));
+    // In use at once, with its login.
+    let exit = via_connect(daemon.gateway_addr(), "127.0.0.1", origin.addr.port()).await;
+    assert_eq!(exit.unwrap(), "127.0.0.2");
+    let (b, t) = (base.clone(), token.clone());
+    let (status, headers, exported) = tokio::task::spawn_blocking(move || {
+        call(
+            &b,
+            &t,
+            "GET",
+            "/api/v1/proxies:export?format=csv&group=g",
+            &[],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        exported.contains(&socks.addr.port().to_string()),
+        "{exported}"
+    );
+    assert!(
+        !exported.contains("imp-secret-pw"),
+        "logins never leave through the API"
+    );
+    // Bulk: disable it; one id unknown.
+    let change = serde_json::json!({ "ids": [first, 999], "action": "disable" }).to_string();
+    let (b, t) = (base.clone(), token.clone());
+    let (status, _, text) = tokio::task::spawn_blocking(move || {
+        call(&b, &t, "POST", "/api/v1/proxies:bulk", &[], Some(&change))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let done: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (done["affected"].as_u64(), done["missing"].clone()),
+        (Some(1), serde_json::json!([999]))
+    );
+    // Disabled proxies carry nothing: the gateway says why.
+    let refused = via_connect(daemon.gateway_addr(), "127.0.0.1", origin.addr.port()).await;
+    assert!(refused.is_err(), "{refused:?}");
+    for (body, pointer) in [
+        (r#"{"ids": [], "action": "delete"}"#, "/ids"),
+        (r#"{"ids": [1], "action": "explode"}"#, "/action"),
+        (r#"{"ids": [1], "action": "assign-group"}"#, "/group"),
+        (r#"{"text": "  "}"#, "/text"),
+    ] {
+        let route = if body.contains("text") {
+            "/api/v1/proxies:import"
+        } else {
+            "/api/v1/proxies:bulk"
+        };
+        let (b, t, body) = (base.clone(), token.clone(), body.to_string());
+        let (status, _, text) =
+            tokio::task::spawn_blocking(move || call(&b, &t, "POST", route, &[], Some(&body)))
+                .await
+                .unwrap();
+        let e: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (status, e["pointer"].as_str()),
+            (422, Some(pointer)),
+            "{text}"
+        );
+    }
+    daemon.shutdown(std::time::Duration::from_secs(10)).await;
+}

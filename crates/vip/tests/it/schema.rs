@@ -56,6 +56,7 @@ async fn schemathesis_finds_nothing_wrong_with_the_live_api() {
         "proxies-create",
         "proxies-list",
         "proxies-delete",
+        "proxies-import",
         "auth-failures",
     ] {
         args.push("--api-rate-limit".into());
