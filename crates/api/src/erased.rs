@@ -9,6 +9,7 @@ use crate::explain_types::*;
 use crate::porting_types::*;
 use crate::problem::ApiError;
 use crate::proxy_types::*;
+use crate::rotation_types::*;
 use crate::server::Control;
 use crate::types::*;
 
@@ -39,6 +40,12 @@ pub(crate) trait Dyn: Send + Sync {
     fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation>;
     fn check_proxy(&self, id: i64) -> Res<'_, CheckResult>;
     fn import_proxies(&self, body: ImportBody) -> Res<'_, ImportResult>;
+    fn rotations(&self) -> Res<'_, Vec<RotationView>>;
+    fn rotation(&self, key: String) -> Res<'_, RotationView>;
+    fn create_rotation(&self, doc: serde_json::Value) -> Res<'_, RotationView>;
+    fn replace_rotation(&self, key: String, doc: serde_json::Value) -> Res<'_, RotationView>;
+    fn delete_rotation(&self, key: String) -> Res<'_, i64>;
+    fn activate_rotation(&self, key: String) -> Res<'_, RotationView>;
     fn export_proxies(&self, q: ExportQuery) -> Res<'_, String>;
     fn bulk_proxies(&self, change: BulkChange) -> Res<'_, BulkResult>;
     fn start_check(&self, req: CheckRequest) -> Res<'_, Job>;
@@ -109,6 +116,24 @@ impl<C: Control> Dyn for C {
     }
     fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation> {
         Box::pin(Control::explain(self, req))
+    }
+    fn rotations(&self) -> Res<'_, Vec<RotationView>> {
+        Box::pin(Control::rotations(self))
+    }
+    fn rotation(&self, key: String) -> Res<'_, RotationView> {
+        Box::pin(Control::rotation(self, key))
+    }
+    fn create_rotation(&self, doc: serde_json::Value) -> Res<'_, RotationView> {
+        Box::pin(Control::create_rotation(self, doc))
+    }
+    fn replace_rotation(&self, key: String, doc: serde_json::Value) -> Res<'_, RotationView> {
+        Box::pin(Control::replace_rotation(self, key, doc))
+    }
+    fn delete_rotation(&self, key: String) -> Res<'_, i64> {
+        Box::pin(Control::delete_rotation(self, key))
+    }
+    fn activate_rotation(&self, key: String) -> Res<'_, RotationView> {
+        Box::pin(Control::activate_rotation(self, key))
     }
     fn import_proxies(&self, body: ImportBody) -> Res<'_, ImportResult> {
         Box::pin(Control::import_proxies(self, body))

@@ -15,6 +15,7 @@
 //! - `check_types`, `check_routes`: health checks on demand, jobs,
 //!   breakers;
 //! - `porting_types`, `porting_routes`: import, export and bulk changes;
+//! - `rotation_types`, `rotation_routes`: rotation configs;
 //! - `proxy_routes`: the proxy routes (ETag and `If-Match`);
 //! - `problem`: [`ApiError`] and its problem document;
 //! - `body`: the JSON body extractor that names the field at fault;
@@ -46,6 +47,8 @@ pub mod porting_types;
 pub mod problem;
 mod proxy_routes;
 pub mod proxy_types;
+mod rotation_routes;
+pub mod rotation_types;
 pub mod server;
 pub mod socket;
 mod spec;
@@ -63,5 +66,6 @@ pub use limit::LimitClock;
 pub use porting_types::*;
 pub use problem::{ApiError, Problem};
 pub use proxy_types::*;
+pub use rotation_types::*;
 pub use server::{Control, router, serve, spec, spec_json};
 pub use types::*;

@@ -59,6 +59,7 @@ pub fn class_of(method: &str, route: &str) -> &'static str {
         (true, "/api/v1/proxies") => "proxies-create",
         (true, "/api/v1/proxies/{id}") if method == "DELETE" => "proxies-delete",
         (true, "/api/v1/proxies:import") => "proxies-import",
+        (true, "/api/v1/rotations/{id}/activate") => "rotation-activate",
         (true, "/api/v1/proxies:check") | (true, "/api/v1/proxies/{id}/check") => "proxies-check",
         (false, "/api/v1/proxies") => "proxies-list",
         (true, "/auth/launch") | (false, "/auth/launch") => "auth-launch",

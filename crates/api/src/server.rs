@@ -22,6 +22,7 @@ use crate::guard::{self, Access, Guard};
 use crate::porting_types::*;
 use crate::problem::ApiError;
 use crate::proxy_types::*;
+use crate::rotation_types::*;
 use crate::spec::Common;
 use crate::types::*;
 
@@ -96,6 +97,28 @@ pub trait Control: Send + Sync + 'static {
     /// Writes one change request to the activity log (called after the
     /// answer, off the request's path).
     fn record(&self, entry: Activity) -> impl Future<Output = ()> + Send;
+    /// Stored rotation configs.
+    fn rotations(&self) -> impl Future<Output = Result<Vec<RotationView>, ApiError>> + Send;
+    /// One rotation config (id or name).
+    fn rotation(&self, key: String) -> impl Future<Output = Result<RotationView, ApiError>> + Send;
+    /// Stores a rotation config document.
+    fn create_rotation(
+        &self,
+        doc: Value,
+    ) -> impl Future<Output = Result<RotationView, ApiError>> + Send;
+    /// Replaces a rotation config's document.
+    fn replace_rotation(
+        &self,
+        key: String,
+        doc: Value,
+    ) -> impl Future<Output = Result<RotationView, ApiError>> + Send;
+    /// Deletes an inactive rotation config; returns its id.
+    fn delete_rotation(&self, key: String) -> impl Future<Output = Result<i64, ApiError>> + Send;
+    /// Activates a rotation config for its group.
+    fn activate_rotation(
+        &self,
+        key: String,
+    ) -> impl Future<Output = Result<RotationView, ApiError>> + Send;
     /// Imports a list of proxies (a verdict per entry) and puts them to use.
     fn import_proxies(
         &self,
@@ -185,6 +208,16 @@ fn routes() -> OpenApiRouter<Ctl> {
         ))
         .routes(routes!(crate::socket::events))
         .routes(routes!(explain))
+        .routes(routes!(
+            crate::rotation_routes::list,
+            crate::rotation_routes::create
+        ))
+        .routes(routes!(
+            crate::rotation_routes::get,
+            crate::rotation_routes::replace,
+            crate::rotation_routes::delete
+        ))
+        .routes(routes!(crate::rotation_routes::activate))
         .routes({
             let (schemas, paths, method) = routes!(crate::porting_routes::import);
             (

@@ -103,6 +103,28 @@ impl Control for Refuser {
     async fn explain(&self, _: crate::ExplainRequest) -> Result<crate::Explanation, ApiError> {
         self.no()
     }
+    async fn rotations(&self) -> Result<Vec<crate::RotationView>, ApiError> {
+        self.no()
+    }
+    async fn rotation(&self, _: String) -> Result<crate::RotationView, ApiError> {
+        self.no()
+    }
+    async fn create_rotation(&self, _: serde_json::Value) -> Result<crate::RotationView, ApiError> {
+        self.no()
+    }
+    async fn replace_rotation(
+        &self,
+        _: String,
+        _: serde_json::Value,
+    ) -> Result<crate::RotationView, ApiError> {
+        self.no()
+    }
+    async fn delete_rotation(&self, _: String) -> Result<i64, ApiError> {
+        self.no()
+    }
+    async fn activate_rotation(&self, _: String) -> Result<crate::RotationView, ApiError> {
+        self.no()
+    }
     async fn import_proxies(&self, _: crate::ImportBody) -> Result<crate::ImportResult, ApiError> {
         self.no()
     }

@@ -74,6 +74,9 @@ impl<'a> Req<'a> {
                 ("POST", "/api/v1/proxies") => r#"{"host": "a.test", "port": 1}"#,
                 ("POST", "/api/v1/rotation:explain") => r#"{"target": "a.test"}"#,
                 ("POST", "/api/v1/proxies:import") => r#"{"text": "a.test:1"}"#,
+                ("POST", "/api/v1/rotations") | ("PUT", "/api/v1/rotations/7") => {
+                    r#"{"name": "a", "strategy": "random"}"#
+                }
                 ("POST", "/api/v1/proxies:bulk") => r#"{"ids": [1], "action": "enable"}"#,
                 _ => "{}",
             }

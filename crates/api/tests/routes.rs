@@ -139,6 +139,31 @@ impl Control for Recorder {
     async fn explain(&self, _: vip_api::ExplainRequest) -> Result<vip_api::Explanation, ApiError> {
         Err(ApiError::unavailable("not recorded"))
     }
+    async fn rotations(&self) -> Result<Vec<vip_api::RotationView>, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn rotation(&self, _: String) -> Result<vip_api::RotationView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn create_rotation(
+        &self,
+        _: serde_json::Value,
+    ) -> Result<vip_api::RotationView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn replace_rotation(
+        &self,
+        _: String,
+        _: serde_json::Value,
+    ) -> Result<vip_api::RotationView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn delete_rotation(&self, _: String) -> Result<i64, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn activate_rotation(&self, _: String) -> Result<vip_api::RotationView, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
     async fn import_proxies(
         &self,
         _: vip_api::ImportBody,

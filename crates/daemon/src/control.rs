@@ -118,6 +118,46 @@ impl vip_api::Control for DaemonControl {
         self.browsing.metrics().await
     }
 
+    async fn rotations(&self) -> Result<Vec<vip_api::RotationView>, ApiError> {
+        self.browsing.rotations().await
+    }
+
+    async fn rotation(&self, key: String) -> Result<vip_api::RotationView, ApiError> {
+        self.browsing.rotation(key).await
+    }
+
+    // Rotation changes are in use when answered: the engine reloads first.
+    async fn create_rotation(
+        &self,
+        doc: serde_json::Value,
+    ) -> Result<vip_api::RotationView, ApiError> {
+        let made = self.browsing.create_rotation(doc).await?;
+        self.reload_now().await?;
+        Ok(made)
+    }
+
+    async fn replace_rotation(
+        &self,
+        key: String,
+        doc: serde_json::Value,
+    ) -> Result<vip_api::RotationView, ApiError> {
+        let changed = self.browsing.replace_rotation(key, doc).await?;
+        self.reload_now().await?;
+        Ok(changed)
+    }
+
+    async fn delete_rotation(&self, key: String) -> Result<i64, ApiError> {
+        let gone = self.browsing.delete_rotation(key).await?;
+        self.reload_now().await?;
+        Ok(gone)
+    }
+
+    async fn activate_rotation(&self, key: String) -> Result<vip_api::RotationView, ApiError> {
+        let active = self.browsing.activate_rotation(key).await?;
+        self.reload_now().await?;
+        Ok(active)
+    }
+
     async fn import_proxies(
         &self,
         body: vip_api::ImportBody,

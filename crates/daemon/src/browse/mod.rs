@@ -15,6 +15,7 @@ mod explain;
 mod identity;
 mod porting;
 mod proxies;
+mod rotations;
 mod session;
 mod tabs;
 

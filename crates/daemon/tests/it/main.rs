@@ -11,4 +11,5 @@ mod events;
 mod explain;
 mod lifecycle;
 mod proxies;
+mod rotations;
 mod shutdown;

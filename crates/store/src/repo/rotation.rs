@@ -262,6 +262,34 @@ impl Store {
             .optional()?)
     }
 
+    /// Deletes a config that is not active (its rules and sticky mappings
+    /// go with it; rotation events keep their history).
+    pub fn delete_rotation(&self, id: i64) -> Result<()> {
+        let tx = self.conn().unchecked_transaction()?;
+        let active: Option<bool> = tx
+            .query_row(
+                "SELECT is_active FROM rotation_configs WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match active {
+            None => return Err(StoreError::not_found("rotation config", id)),
+            Some(true) => {
+                return Err(StoreError::invalid(
+                    "id",
+                    format!(
+                        "rotation config {id} is active: activate another one for its group first"
+                    ),
+                ));
+            }
+            Some(false) => {}
+        }
+        tx.execute("DELETE FROM rotation_configs WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Makes `id` the active config of its group, deactivating the previous
     /// one in the same transaction. Returns the id it replaced.
     pub fn activate_rotation(&self, id: i64) -> Result<Option<i64>> {

@@ -448,6 +448,35 @@ fn configs_and_rules_are_stored_in_the_engines_canonical_form() {
     assert_eq!(config.rules.len(), 2);
 }
 
+/// An active config is not deleted; an inactive one goes with its rules.
+#[test]
+fn only_inactive_configs_are_deleted_and_their_rules_go_with_them() {
+    let (_dir, store) = store();
+    let doc = serde_json::json!({"name": "a", "strategy": "round-robin",
+        "rules": [{"conditions": [], "actions": [{"type": "direct"}]}]});
+    let a = store.create_rotation(&doc).unwrap();
+    let b = store
+        .create_rotation(&serde_json::json!({"name": "b", "strategy": "random"}))
+        .unwrap();
+    store.activate_rotation(a).unwrap();
+    let refused = store.delete_rotation(a).unwrap_err().to_string();
+    assert!(refused.contains("is active"), "{refused}");
+    store.activate_rotation(b).unwrap();
+    store.delete_rotation(a).unwrap();
+    assert!(store.find_rotation("a").is_err());
+    let rules: i64 = store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM proxy_rotation_rules", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(rules, 0);
+    assert!(matches!(
+        store.delete_rotation(a),
+        Err(vip_store::StoreError::NotFound { .. })
+    ));
+}
+
 /// The country a group's enabled proxies share: measured exits over
 /// configured countries, disabled proxies left out, none when they differ.
 #[test]
