@@ -62,6 +62,9 @@ pub fn run(args: &[&str]) -> anyhow::Result<()> {
             crate::run(
                 crate::cargo().args(["bench", "-p", "vip-api", "--bench", "guard", "--locked"]),
             )?;
+            crate::run(
+                crate::cargo().args(["bench", "-p", "vip-api", "--bench", "events", "--locked"]),
+            )?;
             crate::run(crate::cargo().args([
                 "bench",
                 "-p",

@@ -145,9 +145,12 @@ impl Envelope<'_> {
 
 /// One published event, serialized.
 #[derive(Clone, Debug)]
-pub(crate) struct Stored {
+pub struct Stored {
+    /// Its `seq`.
     pub seq: u64,
+    /// Its topic.
     pub topic: Topic,
+    /// The envelope as sent.
     pub text: Utf8Bytes,
 }
 
@@ -241,6 +244,19 @@ impl Events {
             .get(at)
             .filter(|e| e.seq == seq)
             .map(|e| e.text.to_string())
+    }
+
+    #[doc(hidden)]
+    /// A bare live receiver (for the benchmark).
+    pub fn live_receiver(&self) -> broadcast::Receiver<Stored> {
+        self.live.subscribe()
+    }
+
+    #[doc(hidden)]
+    /// How many kept events a socket subscribing with `since` replays
+    /// (for the benchmark: the same work as a subscription).
+    pub fn replay_len(&self, since: u64) -> usize {
+        self.subscribe(Some(since)).map_or(0, |s| s.backlog.len())
     }
 
     /// Whether any socket is reading (work only they need can be skipped).
