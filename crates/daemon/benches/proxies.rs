@@ -15,17 +15,7 @@ const PROXIES: usize = 100_000;
 const REQUESTS: usize = 300;
 
 fn proxy_list() -> String {
-    (0..PROXIES)
-        .map(|i| {
-            format!(
-                "127.{}.{}.{}:{}\n",
-                1 + i / 65_000,
-                (i / 250) % 250,
-                1 + i % 250,
-                10_000 + i % 50_000
-            )
-        })
-        .collect()
+    vip_testkit::loopback_list(PROXIES)
 }
 
 fn pct(v: &mut [Duration], p: usize) -> f64 {

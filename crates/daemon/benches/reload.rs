@@ -25,17 +25,7 @@ const RELOADING: u8 = 1;
 const OLD_WAY: u8 = 2;
 
 fn proxy_list() -> String {
-    (0..PROXIES)
-        .map(|i| {
-            format!(
-                "127.{}.{}.{}:{}\n",
-                1 + i / 65_000,
-                (i / 250) % 250,
-                1 + i % 250,
-                10_000 + i % 50_000
-            )
-        })
-        .collect()
+    vip_testkit::loopback_list(PROXIES)
 }
 
 fn config_json() -> serde_json::Value {

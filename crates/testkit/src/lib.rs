@@ -593,6 +593,23 @@ fn write_mmdb(entries: &[(std::net::Ipv4Addr, &str, Option<&str>)], kind: &str) 
     db.write_to(Vec::new()).expect("writing to memory")
 }
 
+/// `n` distinct proxies on loopback addresses (127.1.0.1 upward, ports
+/// 10000 upward), one `host:port` per line: a large list that a daemon's
+/// health checks may dial without leaving the machine.
+pub fn loopback_list(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "127.{}.{}.{}:{}\n",
+                1 + i / 65_000,
+                (i / 250) % 250,
+                1 + i % 250,
+                10_000 + i % 50_000
+            )
+        })
+        .collect()
+}
+
 /// A gateway over `engine` with these logins and a collecting sink.
 pub fn collecting(
     engine: vip_engine::Engine,
