@@ -39,33 +39,17 @@ async fn checks_jobs_and_breakers_over_the_api() {
         every: Duration::from_secs(3600),
     });
     let daemon = vip_daemon::start(config, Some(vault)).await.unwrap();
-    let base = format!("http://{}", daemon.api_addr());
-    let token = std::fs::read_to_string(dir.path().join(vip_api::TOKEN_FILE)).unwrap();
+    let client = Api::of(&daemon, dir.path());
+    let token = client.token.clone();
     let mut req = format!("ws://{}/api/v1/events", daemon.api_addr())
         .into_client_request()
         .unwrap();
     let auth = format!("Bearer {token}").parse().unwrap();
     req.headers_mut().insert("authorization", auth);
     let mut ws = connect_async(req).await.unwrap().0;
-    let (b, t) = (base.clone(), token.clone());
-    let api = move |method: &'static str, route: String, body: Option<Value>| {
-        let (b, t) = (b.clone(), t.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let body = body.map(|v| v.to_string());
-                let (status, headers, text) = call(&b, &t, method, &route, &[], body.as_deref());
-                let location = headers
-                    .get("location")
-                    .map(|v| v.to_str().unwrap().to_string());
-                (
-                    status,
-                    serde_json::from_str::<Value>(&text).unwrap(),
-                    location,
-                )
-            })
-            .await
-            .unwrap()
-        }
+    let api = |method: &'static str, route: String, body: Option<Value>| {
+        let client = client.clone();
+        async move { client.located(method, &route, body).await }
     };
     let (status, ok, _) = api(
         "POST",

@@ -120,3 +120,54 @@ pub fn call(
     let headers = reply.headers().clone();
     (status, headers, reply.body_mut().read_to_string().unwrap())
 }
+
+/// A daemon's control API as a test calls it: JSON in and out, each call
+/// on the blocking pool (the client is blocking; the daemon shares the
+/// runtime).
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    /// The API of `daemon`, with the token from `dir`.
+    pub fn of(daemon: &vip_daemon::DaemonHandle, dir: &Path) -> Api {
+        Api {
+            base: format!("http://{}", daemon.api_addr()),
+            token: std::fs::read_to_string(dir.join(vip_api::TOKEN_FILE)).unwrap(),
+        }
+    }
+
+    /// Status, the answer as JSON (`Null` when it is none) and `Location`.
+    pub async fn located(
+        &self,
+        method: &'static str,
+        route: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value, Option<String>) {
+        let (base, token, route) = (self.base.clone(), self.token.clone(), route.to_string());
+        tokio::task::spawn_blocking(move || {
+            let body = body.map(|v| v.to_string());
+            let (status, headers, text) = call(&base, &token, method, &route, &[], body.as_deref());
+            let location = headers
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_string());
+            let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+            (status, json, location)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Status and the answer as JSON.
+    pub async fn json(
+        &self,
+        method: &'static str,
+        route: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let (status, json, _) = self.located(method, route, body).await;
+        (status, json)
+    }
+}

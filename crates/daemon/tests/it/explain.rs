@@ -12,12 +12,6 @@ use vip_testkit::*;
 
 use crate::common::*;
 
-fn explain(base: &str, token: &str, body: Value) -> (u16, Value) {
-    let route = "/api/v1/rotation:explain";
-    let (status, _, text) = call(base, token, "POST", route, &[], Some(&body.to_string()));
-    (status, serde_json::from_str(&text).unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explanations_name_the_rule_strategy_and_proxy_and_match_what_happens() {
     let origin = Origin::start().await;
@@ -48,17 +42,8 @@ async fn explanations_name_the_rule_strategy_and_proxy_and_match_what_happens() 
     let daemon = vip_daemon::start(config(dir.path()), Some(vault))
         .await
         .unwrap();
-    let base = format!("http://{}", daemon.api_addr());
-    let token = std::fs::read_to_string(dir.path().join(vip_api::TOKEN_FILE)).unwrap();
-    let (b2, t2) = (base.clone(), token.clone());
-    let ask = move |body: Value| {
-        let (base, token) = (b2.clone(), t2.clone());
-        async move {
-            tokio::task::spawn_blocking(move || explain(&base, &token, body))
-                .await
-                .unwrap()
-        }
-    };
+    let client = Api::of(&daemon, dir.path());
+    let ask = |body: Value| client.json("POST", "/api/v1/rotation:explain", Some(body));
     // The fallback strategy picks; asking twice moves nothing.
     let target = json!({ "target": "127.0.0.1:".to_string() + &origin.addr.port().to_string() });
     let (status, first) = ask(target.clone()).await;

@@ -23,22 +23,10 @@ async fn rotation_configs_are_managed_through_the_api_and_used_at_once() {
     let daemon = vip_daemon::start(config(dir.path()), Some(vault))
         .await
         .unwrap();
-    let base = format!("http://{}", daemon.api_addr());
-    let token = std::fs::read_to_string(dir.path().join(vip_api::TOKEN_FILE)).unwrap();
+    let client = Api::of(&daemon, dir.path());
     let api = |method: &'static str, route: String, body: Option<Value>| {
-        let (b, t) = (base.clone(), token.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let body = body.map(|v| v.to_string());
-                let (status, _, text) = call(&b, &t, method, &route, &[], body.as_deref());
-                (
-                    status,
-                    serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
-                )
-            })
-            .await
-            .unwrap()
-        }
+        let client = client.clone();
+        async move { client.json(method, &route, body).await }
     };
     let exit = || via_connect(daemon.gateway_addr(), "127.0.0.1", origin.addr.port());
     let order = |first: i64, second: i64| {
