@@ -203,6 +203,29 @@ impl Default for Events {
     }
 }
 
+/// The hub log records go to: the running daemon's (the log subscriber
+/// is process-wide, so this is too; a second daemon in one process takes
+/// it over). Held weakly, so a stopped daemon's hub is freed.
+static LOG_TAP: std::sync::RwLock<Option<std::sync::Weak<Events>>> = std::sync::RwLock::new(None);
+
+/// Sends this process's warnings and errors to `hub` as `log` events.
+pub fn tap_logs(hub: &std::sync::Arc<Events>) {
+    if let Ok(mut tap) = LOG_TAP.write() {
+        *tap = Some(std::sync::Arc::downgrade(hub));
+    }
+}
+
+/// Publishes a log record to the tapped hub, if there is one.
+pub fn publish_log(data: Value) {
+    let hub = LOG_TAP
+        .read()
+        .ok()
+        .and_then(|t| t.as_ref().and_then(std::sync::Weak::upgrade));
+    if let Some(hub) = hub {
+        hub.publish(Topic::Log, data);
+    }
+}
+
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -88,6 +88,9 @@ pub async fn start(
         api,
     } = config;
     let vault = vault.map(Arc::new);
+    // First, so warnings of the start itself reach the events socket's ring.
+    let events = Arc::new(vip_api::Events::new());
+    vip_api::events::tap_logs(&events);
     let db = data_dir.join(DATABASE_FILE);
     let store = Store::open(&db)?;
     let pool =
@@ -121,7 +124,6 @@ pub async fn start(
     }
     let pool_size = engine.pool().len();
     let writer = UsageWriter::start(&db, UsageWriterConfig::default())?;
-    let events = Arc::new(vip_api::Events::new());
     let labels = Arc::new(crate::sink::Labels::default());
     let sink = Arc::new(StoreSink::new(
         writer.sender(),
