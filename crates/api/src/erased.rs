@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use crate::check_types::*;
 use crate::explain_types::*;
+use crate::history_types::*;
 use crate::porting_types::*;
 use crate::problem::ApiError;
 use crate::proxy_types::*;
@@ -41,6 +42,8 @@ pub(crate) trait Dyn: Send + Sync {
     fn check_proxy(&self, id: i64) -> Res<'_, CheckResult>;
     fn import_proxies(&self, body: ImportBody) -> Res<'_, ImportResult>;
     fn rotations(&self) -> Res<'_, Vec<RotationView>>;
+    fn usage(&self, proxy: Option<i64>, q: SeriesQuery) -> Res<'_, UsageSeries>;
+    fn rotation_events(&self, limit: u32) -> Res<'_, Vec<RotationEventView>>;
     fn rotation(&self, key: String) -> Res<'_, RotationView>;
     fn create_rotation(&self, doc: serde_json::Value) -> Res<'_, RotationView>;
     fn replace_rotation(&self, key: String, doc: serde_json::Value) -> Res<'_, RotationView>;
@@ -116,6 +119,12 @@ impl<C: Control> Dyn for C {
     }
     fn explain(&self, req: ExplainRequest) -> Res<'_, Explanation> {
         Box::pin(Control::explain(self, req))
+    }
+    fn usage(&self, proxy: Option<i64>, q: SeriesQuery) -> Res<'_, UsageSeries> {
+        Box::pin(Control::usage(self, proxy, q))
+    }
+    fn rotation_events(&self, limit: u32) -> Res<'_, Vec<RotationEventView>> {
+        Box::pin(Control::rotation_events(self, limit))
     }
     fn rotations(&self) -> Res<'_, Vec<RotationView>> {
         Box::pin(Control::rotations(self))

@@ -19,6 +19,7 @@ use crate::check_types::*;
 use crate::erased::Dyn;
 use crate::explain_types::*;
 use crate::guard::{self, Access, Guard};
+use crate::history_types::*;
 use crate::porting_types::*;
 use crate::problem::ApiError;
 use crate::proxy_types::*;
@@ -97,6 +98,17 @@ pub trait Control: Send + Sync + 'static {
     /// Writes one change request to the activity log (called after the
     /// answer, off the request's path).
     fn record(&self, entry: Activity) -> impl Future<Output = ()> + Send;
+    /// Usage over time of a proxy (or the pool), from the store.
+    fn usage(
+        &self,
+        proxy: Option<i64>,
+        q: SeriesQuery,
+    ) -> impl Future<Output = Result<UsageSeries, ApiError>> + Send;
+    /// Recent rotation events, newest first.
+    fn rotation_events(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RotationEventView>, ApiError>> + Send;
     /// Stored rotation configs.
     fn rotations(&self) -> impl Future<Output = Result<Vec<RotationView>, ApiError>> + Send;
     /// One rotation config (id or name).
@@ -208,6 +220,9 @@ fn routes() -> OpenApiRouter<Ctl> {
         ))
         .routes(routes!(crate::socket::events))
         .routes(routes!(explain))
+        .routes(routes!(crate::history_routes::proxy_stats))
+        .routes(routes!(crate::history_routes::usage))
+        .routes(routes!(crate::history_routes::rotation_events))
         .routes(routes!(
             crate::rotation_routes::list,
             crate::rotation_routes::create

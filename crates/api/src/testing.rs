@@ -103,6 +103,16 @@ impl Control for Refuser {
     async fn explain(&self, _: crate::ExplainRequest) -> Result<crate::Explanation, ApiError> {
         self.no()
     }
+    async fn usage(
+        &self,
+        _: Option<i64>,
+        _: crate::SeriesQuery,
+    ) -> Result<crate::UsageSeries, ApiError> {
+        self.no()
+    }
+    async fn rotation_events(&self, _: u32) -> Result<Vec<crate::RotationEventView>, ApiError> {
+        self.no()
+    }
     async fn rotations(&self) -> Result<Vec<crate::RotationView>, ApiError> {
         self.no()
     }

@@ -139,6 +139,16 @@ impl Control for Recorder {
     async fn explain(&self, _: vip_api::ExplainRequest) -> Result<vip_api::Explanation, ApiError> {
         Err(ApiError::unavailable("not recorded"))
     }
+    async fn usage(
+        &self,
+        _: Option<i64>,
+        _: vip_api::SeriesQuery,
+    ) -> Result<vip_api::UsageSeries, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
+    async fn rotation_events(&self, _: u32) -> Result<Vec<vip_api::RotationEventView>, ApiError> {
+        Err(ApiError::unavailable("not recorded"))
+    }
     async fn rotations(&self) -> Result<Vec<vip_api::RotationView>, ApiError> {
         Err(ApiError::unavailable("not recorded"))
     }

@@ -118,6 +118,21 @@ impl vip_api::Control for DaemonControl {
         self.browsing.metrics().await
     }
 
+    async fn usage(
+        &self,
+        proxy: Option<i64>,
+        q: vip_api::SeriesQuery,
+    ) -> Result<vip_api::UsageSeries, ApiError> {
+        self.browsing.usage(proxy, q).await
+    }
+
+    async fn rotation_events(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<vip_api::RotationEventView>, ApiError> {
+        self.browsing.rotation_events(limit).await
+    }
+
     async fn rotations(&self) -> Result<Vec<vip_api::RotationView>, ApiError> {
         self.browsing.rotations().await
     }

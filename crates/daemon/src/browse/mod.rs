@@ -11,6 +11,7 @@ mod assign;
 mod cookies;
 mod exit;
 mod explain;
+mod history;
 
 mod identity;
 mod porting;

@@ -9,6 +9,7 @@ mod checks;
 mod common;
 mod events;
 mod explain;
+mod history;
 mod lifecycle;
 mod proxies;
 mod rotations;

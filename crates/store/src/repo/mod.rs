@@ -14,5 +14,6 @@ pub mod maintenance;
 pub mod proxies;
 pub mod proxy_page;
 pub mod rotation;
+pub mod series;
 pub mod stats;
 pub mod sticky;

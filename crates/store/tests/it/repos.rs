@@ -530,3 +530,59 @@ fn the_common_exit_country_prefers_measured_exits() {
         "FR is disabled"
     );
 }
+
+/// Usage over time: hour and day buckets of one proxy or the pool; an hour
+/// without traffic is absent, not filled.
+#[test]
+fn usage_series_sum_hours_into_buckets_and_leave_gaps_empty() {
+    let (_dir, store) = store();
+    let hour = 3_600_000i64;
+    let day0 = 1_765_000_800_000i64 - 1_765_000_800_000i64 % (24 * hour);
+    let event = |proxy: u64, at: i64, ok: bool, latency: f64| UsageEvent {
+        proxy: vip_engine::ProxyId(proxy),
+        at_ms: at,
+        ok,
+        error_kind: (!ok).then_some("proxy_refused"),
+        latency_ms: ok.then_some(latency),
+        bytes_sent: 10,
+        bytes_received: 100,
+        tally: None,
+    };
+    store
+        .record_usage(&[
+            event(1, day0 + 60_000, true, 10.0),
+            event(1, day0 + 120_000, true, 30.0),
+            event(2, day0 + 180_000, false, 0.0),
+            // Hour 1 has nothing; hour 2 has one of proxy 1's.
+            event(1, day0 + 2 * hour + 5, false, 0.0),
+        ])
+        .unwrap();
+    let one = store
+        .usage_series(Some(1), day0, day0 + 24 * hour, hour)
+        .unwrap();
+    assert_eq!(one.len(), 2, "{one:?}");
+    assert_eq!((one[0].start, one[0].total, one[0].ok), (day0, 2, 2));
+    assert_eq!(one[0].avg_latency_ms, Some(20.0));
+    assert_eq!(
+        (one[1].start, one[1].failed, one[1].avg_latency_ms),
+        (day0 + 2 * hour, 1, None)
+    );
+    let pool = store
+        .usage_series(None, day0, day0 + 24 * hour, hour)
+        .unwrap();
+    assert_eq!(
+        (pool[0].total, pool[0].failed, pool[0].bytes_received),
+        (3, 1, 300)
+    );
+    let days = store
+        .usage_series(None, day0, day0 + 24 * hour, 24 * hour)
+        .unwrap();
+    assert_eq!((days.len(), days[0].start, days[0].total), (1, day0, 4));
+    assert!(store.usage_series(None, day0, day0 + hour, 60_000).is_err());
+    assert!(
+        store
+            .usage_series(Some(1), day0 + 3 * hour, day0 + 4 * hour, hour)
+            .unwrap()
+            .is_empty()
+    );
+}
