@@ -261,8 +261,19 @@ pub(crate) async fn guard(
                 .extensions_mut()
                 .insert(crate::metrics::Registry(g.metrics.clone()));
             request.extensions_mut().insert(g.events.clone());
-            match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-                Ok(response) => response,
+            // A handler that panics (a bug: input must never make one) is
+            // answered 500 instead of dropping the connection unanswered;
+            // the panic itself is in the log.
+            let run = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                next.run(request),
+            ));
+            match tokio::time::timeout(REQUEST_TIMEOUT, run).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(_)) => ApiError::internal(
+                    "the request failed inside vip serve (a bug): its log has the panic",
+                )
+                .hint("report it with the log lines around the panic")
+                .into_response(),
                 Err(_) => ApiError::unavailable("the request took too long and was given up")
                     .hint("try again; see `vip serve`'s log for what it waited on")
                     .into_response(),

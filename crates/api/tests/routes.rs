@@ -62,6 +62,10 @@ impl Control for Recorder {
     }
     async fn close_tab(&self, id: i64) -> Result<(), ApiError> {
         self.note(format!("close_tab {id}"));
+        assert_ne!(
+            id, 500,
+            "a bug in a handler (this control panics on tab 500)"
+        );
         if id == 404 {
             return Err(ApiError::not_found(
                 "tab 404 is not open: see `vip tab list`",
@@ -326,6 +330,16 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
         let gone = client
             .delete::<serde_json::Value>("/api/v1/tabs/404")
             .unwrap_err();
+        let panicked = client
+            .delete::<serde_json::Value>("/api/v1/tabs/500")
+            .unwrap_err();
+        assert_eq!(panicked.status, 500, "{panicked}");
+        assert!(
+            panicked.message.contains("its log has the panic"),
+            "{panicked}"
+        );
+        // The server goes on serving.
+        let _: serde_json::Value = client.delete("/api/v1/tabs/8").unwrap();
         let deleted: serde_json::Value = client.delete("/api/v1/identities/a%20b%2Fc").unwrap();
         let saved: SessionInfo = client.post("/api/v1/sessions/s%C3%A9ance", &()).unwrap();
         let exists = client
@@ -373,6 +387,8 @@ async fn routes_guard_refuse_decode_and_pass_refusals_on() {
             "open_tab https://example.com/",
             "close_tab 7",
             "close_tab 404",
+            "close_tab 500",
+            "close_tab 8",
             "delete_identity a b/c",
             "save_session séance",
             "create_identity x",
