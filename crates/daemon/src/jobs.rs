@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vip_api::{ApiError, BreakerView, CheckRequest, CheckResult, Job, Topic};
-use vip_engine::{BreakerState, Feedback, Proxy, ProxyId};
+use vip_engine::{BreakerPhase, BreakerState, Feedback, Proxy, ProxyId};
 use vip_gateway::health::{CheckReport, CheckSettings, check, check_each};
 use vip_gateway::{Credentials, EventSink, Gateway};
 
@@ -38,10 +38,6 @@ pub(crate) struct Checks {
 }
 
 fn result(r: &CheckReport) -> CheckResult {
-    let failure = r
-        .failure
-        .and_then(|f| serde_json::to_value(f).ok())
-        .and_then(|v| v.as_str().map(str::to_string));
     CheckResult {
         id: r.proxy.0 as i64,
         ok: r.ok,
@@ -51,7 +47,7 @@ fn result(r: &CheckReport) -> CheckResult {
         exit_ip: r.exit_ip.map(|i| i.to_string()),
         exit_country: r.exit_country.clone(),
         exit_timezone: r.exit_timezone.clone(),
-        failure,
+        failure: r.failure.map(|f| f.as_str().to_string()),
         stage: r.stage.map(str::to_string),
         error: r.error.clone(),
     }
@@ -259,13 +255,9 @@ impl Checks {
             .gateway
             .with_engine(|e| e.status(pid))
             .ok_or_else(|| unknown(id))?;
-        let phase = serde_json::to_value(status.breaker.phase())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
         Ok(BreakerView {
             id,
-            phase,
+            phase: status.breaker.phase().as_str().to_string(),
             available: status.available,
             consecutive_failures: status.consecutive_failures,
             open_until: status.breaker.open_until().map(|t| t.as_millis()),
@@ -275,22 +267,25 @@ impl Checks {
     }
 
     pub fn reset_breaker(&self, id: i64) -> Result<BreakerView, ApiError> {
-        let before = self.breaker(id)?;
-        let pid = ProxyId(id as u64);
+        let pid = ProxyId(u64::try_from(id).map_err(|_| unknown(id))?);
         let closed = BreakerState::default();
-        self.gateway
-            .with_engine(|e| e.restore_breaker(pid, closed, vip_gateway::now()));
-        if before.phase != "closed" {
-            let phase = |p: &str| serde_json::from_value(json!(p)).ok();
-            if let (Some(from), Some(to)) = (phase(&before.phase), phase("closed")) {
-                self.sink.breaker(vip_engine::BreakerTransition {
-                    proxy: pid,
-                    from,
-                    to,
-                    state: closed,
-                    at: vip_gateway::now(),
-                });
-            }
+        // Read and reset under one lock, so no transition falls between.
+        let from = self
+            .gateway
+            .with_engine(|e| {
+                let from = e.status(pid)?.breaker.phase();
+                e.restore_breaker(pid, closed, vip_gateway::now());
+                Some(from)
+            })
+            .ok_or_else(|| unknown(id))?;
+        if from != BreakerPhase::Closed {
+            self.sink.breaker(vip_engine::BreakerTransition {
+                proxy: pid,
+                from,
+                to: BreakerPhase::Closed,
+                state: closed,
+                at: vip_gateway::now(),
+            });
         }
         self.breaker(id)
     }

@@ -139,6 +139,17 @@ pub enum BreakerPhase {
     HalfOpen,
 }
 
+impl BreakerPhase {
+    /// The snake_case name (`closed`, `open`, `half_open`), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerPhase::Closed => "closed",
+            BreakerPhase::Open => "open",
+            BreakerPhase::HalfOpen => "half_open",
+        }
+    }
+}
+
 impl BreakerState {
     /// The coarse phase.
     pub fn phase(&self) -> BreakerPhase {

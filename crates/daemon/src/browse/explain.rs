@@ -69,13 +69,9 @@ fn brief(engine: &Engine, id: ProxyId) -> Option<ProxyBrief> {
         enabled: p.enabled,
         breaker: status
             .as_ref()
-            .map(|s| {
-                serde_json::to_value(s.breaker.phase())
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            })
-            .unwrap_or_else(|| "closed".into()),
+            .map_or(vip_engine::BreakerPhase::Closed, |s| s.breaker.phase())
+            .as_str()
+            .to_string(),
         latency_ms: status
             .and_then(|s| s.latency_ewma)
             .map(|d| (d.as_secs_f64() * 10_000.0).round() / 10.0),

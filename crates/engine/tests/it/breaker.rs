@@ -202,3 +202,15 @@ fn a_passing_check_while_open_starts_probing_at_once() {
     h.feed(checked(true));
     assert_eq!(phase(&h, 1), BreakerPhase::Closed);
 }
+
+#[test]
+fn phase_names_are_their_serialized_form() {
+    use vip_engine::BreakerPhase;
+    for phase in [
+        BreakerPhase::Closed,
+        BreakerPhase::Open,
+        BreakerPhase::HalfOpen,
+    ] {
+        assert_eq!(serde_json::to_value(phase).unwrap(), phase.as_str());
+    }
+}
